@@ -1,0 +1,311 @@
+package engine
+
+import (
+	"slices"
+
+	"github.com/warden-authz/warden/internal/pattern"
+)
+
+// members is the compiled membership graph of one kind (SPEC 3–4): which
+// groups a name belongs to, directly and transitively.
+//
+// Closure is computed when the policy is compiled, never per request. The
+// graph may have cycles (SPEC 3.2), so groups are first collapsed into
+// strongly connected components: every group of a component reaches the same
+// set, and the condensed graph is acyclic, which lets each component's
+// closure be built once from its parents' closures.
+type members struct {
+	kind    Kind
+	names   []string         // group id to name, in declaration order
+	ids     map[string]int32 // group name to id
+	roles   []bool           // group id: declared as a role
+	parents [][]int32        // group id to the groups that list it, ascending
+	// closure of a group is every group it reaches, itself included,
+	// ascending. Groups of one component share one slice.
+	closure [][]int32
+	// leafParents and leafClosure are the same for names that are members
+	// but not groups. A name with one parent shares its parent's closure.
+	leafParents map[string][]int32
+	leafClosure map[string][]int32
+	// lookup answers both questions for any name in one map access: its
+	// group id (-1 for a plain name) and its closure. Built by finish.
+	lookup map[string]nameEntry
+	// patterns holds pattern members (resources and actions only); slot s
+	// belongs to every group in patternGroups[s].
+	patterns      pattern.Index
+	patternGroups [][]int32
+}
+
+type nameEntry struct {
+	group   int32
+	closure []int32
+}
+
+func newMembers(kind Kind) *members {
+	return &members{
+		kind:        kind,
+		ids:         make(map[string]int32),
+		leafParents: make(map[string][]int32),
+		leafClosure: make(map[string][]int32),
+	}
+}
+
+// addGroup declares a group and returns its id.
+func (m *members) addGroup(name string, role bool) int32 {
+	id := int32(len(m.names))
+	m.names = append(m.names, name)
+	m.roles = append(m.roles, role)
+	m.parents = append(m.parents, nil)
+	m.ids[name] = id
+	return id
+}
+
+// addEdge records that member (a group id, or -1 for a plain name) is listed
+// by group parent.
+func (m *members) addEdge(member int32, name string, parent int32) {
+	if member >= 0 {
+		m.parents[member] = appendSorted(m.parents[member], parent)
+		return
+	}
+	m.leafParents[name] = appendSorted(m.leafParents[name], parent)
+}
+
+func (m *members) addPattern(p pattern.Pattern, parent int32) {
+	slot := m.patterns.Add(p)
+	for int(slot) >= len(m.patternGroups) {
+		m.patternGroups = append(m.patternGroups, nil)
+	}
+	m.patternGroups[slot] = appendSorted(m.patternGroups[slot], parent)
+}
+
+func appendSorted(s []int32, v int32) []int32 {
+	i, found := slices.BinarySearch(s, v)
+	if found {
+		return s
+	}
+	return slices.Insert(s, i, v)
+}
+
+// finish computes every closure. It runs once, after all groups and edges
+// are in.
+func (m *members) finish() {
+	n := len(m.names)
+	m.closure = make([][]int32, n)
+	for _, comp := range m.components() {
+		var set []int32
+		for _, g := range comp {
+			set = append(set, g)
+			for _, p := range m.parents[g] {
+				// Components come ancestors first, so a parent outside
+				// this component already has its closure.
+				set = append(set, m.closure[p]...)
+			}
+		}
+		slices.Sort(set)
+		set = slices.Compact(set)
+		set = slices.Clip(set)
+		for _, g := range comp {
+			m.closure[g] = set
+		}
+	}
+	for name, ps := range m.leafParents {
+		if len(ps) == 1 {
+			m.leafClosure[name] = m.closure[ps[0]]
+			continue
+		}
+		var set []int32
+		for _, p := range ps {
+			set = append(set, m.closure[p]...)
+		}
+		slices.Sort(set)
+		m.leafClosure[name] = slices.Clip(slices.Compact(set))
+	}
+	m.patterns.Freeze()
+	m.lookup = make(map[string]nameEntry, len(m.names)+len(m.leafClosure))
+	for name, c := range m.leafClosure {
+		m.lookup[name] = nameEntry{group: -1, closure: c}
+	}
+	for g, name := range m.names {
+		m.lookup[name] = nameEntry{group: int32(g), closure: m.closure[g]}
+	}
+	m.leafClosure = nil
+}
+
+// components returns the strongly connected components of the group graph
+// (edges from member to parent) in an order where every component comes
+// after all the components it reaches. It is Tarjan's algorithm, written
+// with an explicit stack so a long chain of groups cannot exhaust the
+// goroutine stack.
+func (m *members) components() [][]int32 {
+	n := len(m.names)
+	index := make([]int32, n)
+	low := make([]int32, n)
+	onStack := make([]bool, n)
+	for i := range index {
+		index[i] = -1
+	}
+	var (
+		next  int32
+		stack []int32
+		comps [][]int32
+	)
+	type frame struct {
+		v    int32
+		edge int
+	}
+	for root := range n {
+		if index[root] >= 0 {
+			continue
+		}
+		calls := []frame{{v: int32(root)}}
+		index[root], low[root] = next, next
+		next++
+		stack = append(stack, int32(root))
+		onStack[root] = true
+		for len(calls) > 0 {
+			f := &calls[len(calls)-1]
+			v := f.v
+			if f.edge < len(m.parents[v]) {
+				w := m.parents[v][f.edge]
+				f.edge++
+				switch {
+				case index[w] < 0:
+					index[w], low[w] = next, next
+					next++
+					stack = append(stack, w)
+					onStack[w] = true
+					calls = append(calls, frame{v: w})
+				case onStack[w]:
+					low[v] = min(low[v], index[w])
+				}
+				continue
+			}
+			calls = calls[:len(calls)-1]
+			if len(calls) > 0 {
+				u := calls[len(calls)-1].v
+				low[u] = min(low[u], low[v])
+			}
+			if low[v] == index[v] {
+				var comp []int32
+				for {
+					w := stack[len(stack)-1]
+					stack = stack[:len(stack)-1]
+					onStack[w] = false
+					comp = append(comp, w)
+					if w == v {
+						break
+					}
+				}
+				comps = append(comps, comp)
+			}
+		}
+	}
+	return comps
+}
+
+// groupsOf appends to dst every group name belongs to (SPEC 3.1, 4.1),
+// without name itself when it is a group, and returns dst and the group id
+// of name (-1 when it is not a group). The result may repeat ids only when
+// pattern members contributed; callers tolerate repeats.
+func (m *members) groupsOf(dst []int32, name string) ([]int32, int32) {
+	self := int32(-1)
+	if name == "" || len(m.lookup) == 0 && m.patterns.Len() == 0 {
+		return dst, self
+	}
+	var base []int32
+	if e, ok := m.lookup[name]; ok {
+		self, base = e.group, e.closure
+	}
+	if m.patterns.Len() == 0 {
+		return appendExcept(dst, base, self), self
+	}
+	start := len(dst)
+	var slotBuf [8]int32
+	slots := m.patterns.Append(slotBuf[:0], name)
+	if len(slots) == 0 {
+		return appendExcept(dst, base, self), self
+	}
+	dst = appendExcept(dst, base, self)
+	for _, s := range slots {
+		for _, g := range m.patternGroups[s] {
+			dst = appendExcept(dst, m.closure[g], self)
+		}
+	}
+	tail := dst[start:]
+	slices.Sort(tail)
+	return dst[:start+len(slices.Compact(tail))], self
+}
+
+func appendExcept(dst, src []int32, skip int32) []int32 {
+	if skip < 0 {
+		return append(dst, src...)
+	}
+	for _, g := range src {
+		if g != skip {
+			dst = append(dst, g)
+		}
+	}
+	return dst
+}
+
+// directParents returns the groups that list name directly, by name or by a
+// matching pattern, ascending. It allocates; only explanations use it.
+func (m *members) directParents(name string) []int32 {
+	if name == "" {
+		return nil
+	}
+	var out []int32
+	if g, ok := m.ids[name]; ok {
+		out = append(out, m.parents[g]...)
+	} else {
+		out = append(out, m.leafParents[name]...)
+	}
+	for _, s := range m.patterns.Append(nil, name) {
+		out = append(out, m.patternGroups[s]...)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// paths finds, for every group name reaches, one shortest chain of
+// membership from name to it, by breadth-first search in declaration order
+// so the chain is the same on every run (SPEC 5.5). The result maps a group
+// id to its predecessor on the chain: another group id, or -1 when name
+// lists it directly.
+func (m *members) paths(name string) map[int32]int32 {
+	pred := make(map[int32]int32)
+	queue := m.directParents(name)
+	for _, g := range queue {
+		pred[g] = -1
+	}
+	for i := 0; i < len(queue); i++ {
+		g := queue[i]
+		for _, p := range m.parents[g] {
+			if _, seen := pred[p]; !seen {
+				pred[p] = g
+				queue = append(queue, p)
+			}
+		}
+	}
+	return pred
+}
+
+// chain renders the membership chain from name to group g using pred from
+// paths: ["user1", "g1", "g4", "admin"].
+func (m *members) chain(name string, g int32, pred map[int32]int32) []string {
+	var rev []string
+	for {
+		rev = append(rev, m.names[g])
+		p, ok := pred[g]
+		if !ok || p < 0 {
+			break
+		}
+		g = p
+	}
+	out := make([]string, 0, len(rev)+1)
+	out = append(out, name)
+	for i := len(rev) - 1; i >= 0; i-- {
+		out = append(out, rev[i])
+	}
+	return out
+}

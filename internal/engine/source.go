@@ -1,0 +1,144 @@
+package engine
+
+import (
+	"fmt"
+
+	"github.com/warden-authz/warden/internal/diag"
+)
+
+// Effect is what a rule does when it matches, or what a decision was.
+type Effect uint8
+
+const (
+	// EffectNone is the zero Effect: no rule decided. It is also what a
+	// decision says when the mismatch default applied.
+	EffectNone Effect = iota
+	EffectAllow
+	EffectDeny
+)
+
+func (e Effect) String() string {
+	switch e {
+	case EffectAllow:
+		return "allow"
+	case EffectDeny:
+		return "deny"
+	}
+	return "none"
+}
+
+// Strategy chooses how the rules that match a request combine (SPEC 5.2).
+type Strategy uint8
+
+const (
+	// DenyOverrides is the zero Strategy and the default: any matching deny
+	// wins, so forgetting to choose never widens access.
+	DenyOverrides Strategy = iota
+	AllowOverrides
+	FirstMatch
+	MostSpecific
+)
+
+// StrategyNames maps every accepted spelling to its strategy: warden's names
+// and AccessControl's aliases (SPEC 5.2).
+var StrategyNames = map[string]Strategy{
+	"deny-overrides":  DenyOverrides,
+	"allow-overrides": AllowOverrides,
+	"first-match":     FirstMatch,
+	"most-specific":   MostSpecific,
+	"ALL_ALLOW":       DenyOverrides,
+	"ANY_ALLOW":       AllowOverrides,
+	"FIRST_MATCH":     FirstMatch,
+}
+
+func (s Strategy) String() string {
+	switch s {
+	case DenyOverrides:
+		return "deny-overrides"
+	case AllowOverrides:
+		return "allow-overrides"
+	case FirstMatch:
+		return "first-match"
+	case MostSpecific:
+		return "most-specific"
+	}
+	return fmt.Sprintf("Strategy(%d)", uint8(s))
+}
+
+// Kind says which namespace a group belongs to. Groups of different kinds
+// may share a name (a resource group "admin" and a role "admin" are
+// unrelated); groups of one kind may not (SPEC 3.3).
+type Kind uint8
+
+const (
+	Subjects Kind = iota
+	Resources
+	Actions
+)
+
+func (k Kind) String() string {
+	switch k {
+	case Subjects:
+		return "subject"
+	case Resources:
+		return "resource"
+	case Actions:
+		return "action"
+	}
+	return fmt.Sprintf("Kind(%d)", uint8(k))
+}
+
+// Group is a named set of members, as declared by a front end: a user group
+// or a role (Kind Subjects), a resource group or an action group.
+type Group struct {
+	Name string
+	Pos  diag.Pos
+	// Section is the name of the declaration list the front end took the
+	// group from ("groups", "roles", "resources", "actions"); it appears in
+	// error messages. Role marks subject groups declared as roles: roles may
+	// contain roles, groups may not contain roles (SPEC 3.2).
+	Section string
+	Role    bool
+	Members []Member
+}
+
+// Member is one entry of a group: a name, another group of the same kind,
+// or (for resources and actions) a pattern (SPEC 4.1).
+type Member struct {
+	Name string
+	Pos  diag.Pos
+}
+
+// Rule is one `[subject, resource, action]` item of an allow or deny list,
+// in document order (SPEC 5.1).
+type Rule struct {
+	// ID is the rule's id ("rules.r1", "rules.2"); several items share it.
+	ID string
+	// Item is the 1-based index of the item within its rule's list of
+	// Effect, so (ID, Effect, Item) names exactly one item.
+	Item     int
+	Effect   Effect
+	Subject  string
+	Resource string
+	Action   string
+	// Pos is the item; the other positions are its three strings, so a bad
+	// pattern is reported exactly where it was written.
+	Pos                                diag.Pos
+	SubjectPos, ResourcePos, ActionPos diag.Pos
+}
+
+// Source is a policy as a front end read it, before compilation. It is plain
+// data: building one has no side effects and compiling it never changes it.
+type Source struct {
+	Groups    []Group // user groups and roles (Kind Subjects)
+	Resources []Group
+	Actions   []Group
+	Rules     []Rule // document order is rule order
+	Strategy  Strategy
+	// NoMatch is the decision when no rule matches (SPEC 5.3). The zero
+	// value, EffectNone, means the default, which is deny.
+	NoMatch Effect
+	// NoMatchSet records that NoMatch was written in the policy rather than
+	// defaulted, so reasons can say which it was.
+	NoMatchSet bool
+}
