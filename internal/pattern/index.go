@@ -184,11 +184,18 @@ func (n *node) child(seg string) *node {
 // Slots come in no particular order, each once. Append allocates only when
 // dst must grow.
 func (ix *Index) Append(dst []int32, name string) []int32 {
-	dst = append(dst, ix.all...)
+	if len(ix.all) > 0 {
+		dst = append(dst, ix.all[0]) // the match-all has one slot at most
+	}
 	if name == "" {
 		return dst
 	}
-	dst = append(dst, ix.exact[name]...)
+	// Most names hit one literal pattern: append it without a copy loop.
+	if hit := ix.exact[name]; len(hit) == 1 {
+		dst = append(dst, hit[0])
+	} else {
+		dst = append(dst, hit...)
+	}
 	if ix.root != nil {
 		dst = ix.root.walk(dst, name)
 	}

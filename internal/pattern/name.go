@@ -48,7 +48,18 @@ var reserved = func() (t [utf8.RuneSelf]bool) {
 // logs and reasons, so they could disguise one name as another.
 func reservedRune(r rune) bool {
 	return r == utf8.RuneError || unicode.IsSpace(r) || unicode.IsControl(r) ||
-		unicode.Is(unicode.Cf, r)
+		unicode.Is(unicode.Cf, r) || blank(r)
+}
+
+// blank lists letters and symbols that render as empty space although
+// Unicode does not class them as spaces (Hangul fillers, the blank Braille
+// pattern).
+func blank(r rune) bool {
+	switch r {
+	case 0x115F, 0x1160, 0x3164, 0xFFA0, 0x2800:
+		return true
+	}
+	return false
 }
 
 // CheckName reports whether s is a valid literal name (SPEC 1.1–1.3). The
@@ -113,6 +124,12 @@ func describe(r rune) string {
 	}
 	if unicode.IsSpace(r) {
 		return fmt.Sprintf("white space %U", r)
+	}
+	if r == utf8.RuneError {
+		return "replacement character U+FFFD (the name was mis-decoded somewhere)"
+	}
+	if blank(r) {
+		return fmt.Sprintf("blank character %U", r)
 	}
 	return fmt.Sprintf("control or invisible character %U", r)
 }

@@ -26,8 +26,9 @@ type segment struct {
 	kind segKind
 	text string   // the source text of the segment; for a literal, the literal
 	alts []string // segAlts, segGlob: the alternatives, deduplicated, in source order
-	// lits is the number of literal characters (runes, not bytes) a glob needs, the smallest
-	// over its alternatives: "set*" needs 3. It orders globs (SPEC 2.4).
+	// lits is the number of literal characters (runes, not bytes) a glob
+	// needs, the smallest over its alternatives: "set*" needs 3. It orders
+	// globs (SPEC 2.4).
 	lits int
 }
 
@@ -36,7 +37,7 @@ type segment struct {
 type Pattern struct {
 	src  string
 	all  bool // the match-all "*"
-	lit  bool // every segment literal: matching is string equality
+	lit  bool // src is a plain name (no '*' or ','): matching is string equality
 	segs []segment
 }
 
