@@ -137,6 +137,9 @@ func (c *chains) shorter(a, b int32) bool {
 
 func (c *chains) chain(i int32) []string {
 	if i == 0 {
+		if c.k.name == "" {
+			return nil // no particular resource: nothing to chain
+		}
 		return []string{c.k.name}
 	}
 	return c.k.m.chain(c.k.name, c.k.groups[i-1], c.pred)
