@@ -1,0 +1,65 @@
+package warden_test
+
+import (
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/warden-authz/warden"
+	"github.com/warden-authz/warden/internal/workload"
+)
+
+var benchWorkloads = sync.OnceValue(workload.All)
+
+// BenchmarkLoad measures reading a policy file (TOML parsing and
+// compilation together) and the heap the loaded policy keeps (heap-MB).
+func BenchmarkLoad(b *testing.B) {
+	for _, w := range benchWorkloads() {
+		b.Run(w.Name, func(b *testing.B) {
+			text := []byte(workload.TOML(w.Source))
+			b.SetBytes(int64(len(text)))
+			b.ReportAllocs()
+			var p *warden.Policy
+			for b.Loop() {
+				var err error
+				if p, err = warden.Parse(w.Name+".toml", text); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			var before, after runtime.MemStats
+			p = nil
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			start := time.Now()
+			p, _ = warden.Parse(w.Name+".toml", text)
+			once := time.Since(start)
+			runtime.GC()
+			runtime.ReadMemStats(&after)
+			runtime.KeepAlive(p)
+			b.ReportMetric(float64(after.HeapAlloc-min(before.HeapAlloc, after.HeapAlloc))/(1<<20), "heap-MB")
+			b.ReportMetric(once.Seconds()*1000, "ms/load")
+		})
+	}
+}
+
+// BenchmarkDecide is the public API's hot path on each workload's hot
+// request; it must not allocate.
+func BenchmarkDecide(b *testing.B) {
+	for _, w := range benchWorkloads() {
+		b.Run(w.Name, func(b *testing.B) {
+			p, err := warden.Parse(w.Name+".toml", []byte(workload.TOML(w.Source)))
+			if err != nil {
+				b.Fatal(err)
+			}
+			req := warden.Request{Subject: w.Hot.Subject, Resource: w.Hot.Resource, Action: w.Hot.Action}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := p.Decide(req); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
