@@ -1,0 +1,119 @@
+package wire_test
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/warden-authz/warden"
+	"github.com/warden-authz/warden/internal/wire"
+)
+
+func TestDecodeRequest(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		in   string
+		want warden.Request
+	}{
+		{"all fields", `{"subject":"user1","resource":"part_b","action":"GET","context":{"ip":"10.0.0.1"}}`,
+			warden.Request{Subject: "user1", Resource: "part_b", Action: "GET", Context: map[string]any{"ip": "10.0.0.1"}}},
+		{"no resource", `{"subject":"u","action":"a"}`, warden.Request{Subject: "u", Action: "a"}},
+		{"any order, spaces", ` { "action" : "a" , "subject" : "u" } `, warden.Request{Subject: "u", Action: "a"}},
+		{"unicode escapes", `{"subject":"\u00e9l\u00e8ve","action":"a"}`, warden.Request{Subject: "élève", Action: "a"}},
+		{"names are not checked here", `{"subject":"a*","action":"a"}`, warden.Request{Subject: "a*", Action: "a"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := wire.DecodeRequest([]byte(tt.in))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("(-want +got)\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestDecodeRequestHostile: every malformed request gets an error object
+// with the right code and a message that says what is wrong.
+func TestDecodeRequestHostile(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, in, code, msg string
+	}{
+		{"empty", ``, wire.CodeInvalidJSON, "end of JSON"},
+		{"not JSON", `hello`, wire.CodeInvalidJSON, "invalid character"},
+		{"array", `[1]`, wire.CodeInvalidJSON, "JSON object, not an array"},
+		{"string", `"x"`, wire.CodeInvalidJSON, "not a string"},
+		{"number", `1`, wire.CodeInvalidJSON, "not a number"},
+		{"null", `null`, wire.CodeInvalidJSON, "not null"},
+		{"truncated", `{"subject":"u"`, wire.CodeInvalidJSON, "end of JSON"},
+		{"trailing data", `{"subject":"u","action":"a"} x`, wire.CodeInvalidJSON, "after the request object"},
+		{"two objects", `{"subject":"u","action":"a"}{"subject":"v","action":"a"}`, wire.CodeInvalidJSON, "after the request object"},
+		{"unknown field", `{"subject":"u","action":"a","subjet":"v"}`, wire.CodeInvalidRequest, `unknown field "subjet"`},
+		{"duplicate field", `{"subject":"u","subject":"admin","action":"a"}`, wire.CodeInvalidRequest, "appears twice"},
+		{"missing subject", `{"action":"a"}`, wire.CodeInvalidRequest, `missing field "subject"`},
+		{"missing action", `{"subject":"u"}`, wire.CodeInvalidRequest, `missing field "action"`},
+		{"null subject", `{"subject":null,"action":"a"}`, wire.CodeInvalidRequest, "is null"},
+		{"number subject", `{"subject":1,"action":"a"}`, wire.CodeInvalidRequest, "want a string"},
+		{"array action", `{"subject":"u","action":["a"]}`, wire.CodeInvalidRequest, "want a string"},
+		{"object resource", `{"subject":"u","action":"a","resource":{}}`, wire.CodeInvalidRequest, "want a string"},
+		{"context string", `{"subject":"u","action":"a","context":"x"}`, wire.CodeInvalidRequest, "want an object"},
+		{"invalid UTF-8 key", "{\"\xff\":1}", wire.CodeInvalidRequest, "unknown field"},
+		{"too large", `{"subject":"` + strings.Repeat("a", wire.MaxRequestBytes) + `","action":"a"}`, wire.CodeTooLarge, "over the limit"},
+		{"deep nesting in context", `{"subject":"u","action":"a","context":{"x":` + strings.Repeat("[", 20000) + strings.Repeat("]", 20000) + `}}`, wire.CodeInvalidJSON, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := wire.DecodeRequest([]byte(tt.in))
+			if err == nil {
+				t.Fatalf("accepted %.100q", tt.in)
+			}
+			if tt.name == "deep nesting in context" {
+				return // either code is fine; it must just be an error, not a crash
+			}
+			if err.Code != tt.code || !strings.Contains(err.Message, tt.msg) {
+				t.Errorf("got %s: %s; want %s containing %q", err.Code, err.Message, tt.code, tt.msg)
+			}
+			b, jerr := json.Marshal(wire.ErrorBody{Error: err})
+			if jerr != nil || !strings.HasPrefix(string(b), `{"error":{"code":`) {
+				t.Errorf("error object = %s, %v", b, jerr)
+			}
+		})
+	}
+}
+
+func FuzzDecodeRequest(f *testing.F) {
+	for _, s := range []string{
+		`{"subject":"user1","resource":"part_b","action":"GET","context":{}}`,
+		`{"subject":"u","action":"a"}`, `{"subject":"u","subject":"v","action":"a"}`,
+		`[]`, `null`, `{"subject":1}`, `{"x":`, "{\"subject\":\"\xff\",\"action\":\"a\"}",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		req, err := wire.DecodeRequest(data)
+		if err != nil {
+			if err.Code == "" || err.Message == "" {
+				t.Fatalf("error without code or message: %+v", err)
+			}
+			return
+		}
+		// Anything accepted is a JSON object that encoding/json agrees on,
+		// field for field: the strict decoder never reads what a lenient
+		// one would read differently.
+		var loose warden.Request
+		if jerr := json.Unmarshal(data, &loose); jerr != nil {
+			t.Fatalf("accepted %q, which encoding/json rejects: %v", data, jerr)
+		}
+		if loose.Subject != req.Subject || loose.Action != req.Action || loose.Resource != req.Resource {
+			t.Fatalf("strict %+v, encoding/json %+v", req, loose)
+		}
+	})
+}
