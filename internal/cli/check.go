@@ -1,0 +1,208 @@
+package cli
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/warden-authz/warden"
+	"github.com/warden-authz/warden/internal/wire"
+)
+
+func newCheck() *cobra.Command {
+	var (
+		config string
+		asJSON bool
+		batch  bool
+	)
+	cmd := &cobra.Command{
+		Use:   "check --config FILE SUBJECT RESOURCE ACTION",
+		Short: "Decide one request, or a stream of JSON Lines requests with --batch",
+		Long: `check decides whether SUBJECT may do ACTION on RESOURCE and prints the
+decision and its reason. Pass "" as RESOURCE for no particular resource.
+
+With --json it prints the decision object. With --batch it reads JSON Lines
+requests ({"subject": ..., "resource": ..., "action": ...}) on standard input
+and writes one JSON decision per line, in order; a bad line gets an error
+object on its own line and the batch goes on.
+
+Exit codes: 0 allowed, 1 denied, 2 usage or input error. With --batch: 0
+unless the input itself could not be read.`,
+		Example: `  warden check --config examples/publishing/policy.toml alice articles:animals:42 articles:update
+  warden check --config policy.toml --json user1 part_b GET
+  printf '{"subject":"user1","resource":"part_b","action":"GET"}\n' | warden check --config policy.toml --batch`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if batch {
+				if len(args) != 0 {
+					return usage("--batch reads requests from standard input and takes no arguments")
+				}
+			} else if len(args) != 3 {
+				return usage("check takes SUBJECT RESOURCE ACTION (got %d arguments)", len(args))
+			}
+			p, err := loadPolicy(config)
+			if err != nil {
+				return err
+			}
+			if batch {
+				return runBatch(p, cmd.InOrStdin(), cmd.OutOrStdout())
+			}
+			req := warden.Request{Subject: args[0], Resource: args[1], Action: args[2]}
+			e, err := p.Explain(req)
+			if err != nil {
+				return &exitError{code: ExitUsage, err: err}
+			}
+			out := cmd.OutOrStdout()
+			if asJSON {
+				if err := writeJSON(out, e.Decision); err != nil {
+					return err
+				}
+			} else {
+				printDecision(out, req, e.Decision, p)
+			}
+			return exitFor(e.Decision)
+		},
+	}
+	configFlag(cmd, &config)
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the decision object (SPEC 9.3)")
+	cmd.Flags().BoolVar(&batch, "batch", false, "read JSON Lines requests on stdin, write one decision per line")
+	return cmd
+}
+
+func usage(format string, args ...any) error {
+	return &exitError{code: ExitUsage, err: fmt.Errorf(format, args...)}
+}
+
+// exitFor maps a decision to the exit code; nil for allowed, so cobra
+// reports success.
+func exitFor(d warden.Decision) error {
+	if d.Allowed {
+		return nil
+	}
+	return &exitError{code: ExitDenied}
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
+func printDecision(w io.Writer, req warden.Request, d warden.Decision, p *warden.Policy) {
+	verdict := "DENIED"
+	if d.Allowed {
+		verdict = "ALLOWED"
+	}
+	fmt.Fprintf(w, "%s  %s\n", verdict, d.Reason)
+	if d.Effect != warden.EffectNone {
+		fmt.Fprintf(w, "  rule:     %s %s[%d]\n", d.Rule, d.Effect, d.Item)
+		fmt.Fprintf(w, "  subject:  %s\n", strings.Join(d.SubjectPath, " → "))
+		fmt.Fprintf(w, "  resource: %s\n", resourceChain(d.ResourcePath))
+	}
+	fmt.Fprintf(w, "  policy:   %s (%s)\n", d.PolicyVersion, p.Strategy())
+}
+
+// resourceChain renders ["part_b", "res1"] as `part_b ∈ res1`, and the
+// empty resource as the words it stands for.
+func resourceChain(path []string) string {
+	if len(path) == 0 {
+		return "(no particular resource)"
+	}
+	return strings.Join(path, " ∈ ")
+}
+
+// runBatch decides one request per input line. Output line i answers input
+// line i, always: a line that cannot be decided gets an error object, so a
+// script can zip inputs with outputs.
+func runBatch(p *warden.Policy, in io.Reader, out io.Writer) error {
+	r := bufio.NewReaderSize(in, 64<<10)
+	w := bufio.NewWriterSize(out, 64<<10)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	for line := 1; ; line++ {
+		// Flush before a read could block, so an interactive producer
+		// sees each answer as soon as it is made.
+		if r.Buffered() == 0 {
+			if err := w.Flush(); err != nil {
+				return &exitError{code: ExitUsage, err: fmt.Errorf("writing output: %w", err)}
+			}
+		}
+		data, tooLong, err := readLine(r, wire.MaxRequestBytes)
+		if err == io.EOF && data == nil && !tooLong {
+			break
+		}
+		if err != nil && err != io.EOF {
+			w.Flush()
+			return &exitError{code: ExitUsage, err: fmt.Errorf("reading requests: line %d: %w", line, err)}
+		}
+		var v any
+		switch {
+		case tooLong:
+			v = errorBody(wire.Errorf(wire.CodeTooLarge, "request is over the limit of %d bytes", wire.MaxRequestBytes), line)
+		case len(bytes.TrimSpace(data)) == 0:
+			v = errorBody(wire.Errorf(wire.CodeInvalidJSON, "empty line"), line)
+		default:
+			v = decideLine(p, data, line)
+		}
+		if err := enc.Encode(v); err != nil {
+			return &exitError{code: ExitUsage, err: fmt.Errorf("writing output: %w", err)}
+		}
+		if err == io.EOF {
+			break
+		}
+	}
+	if err := w.Flush(); err != nil {
+		return &exitError{code: ExitUsage, err: fmt.Errorf("writing output: %w", err)}
+	}
+	return nil
+}
+
+func decideLine(p *warden.Policy, data []byte, line int) any {
+	req, werr := wire.DecodeRequest(data)
+	if werr != nil {
+		return errorBody(werr, line)
+	}
+	e, err := p.Explain(req)
+	if err != nil {
+		return errorBody(wire.FromDecideError(err), line)
+	}
+	return e.Decision
+}
+
+func errorBody(e *wire.Error, line int) wire.ErrorBody {
+	e.Line = line
+	return wire.ErrorBody{Error: e}
+}
+
+// readLine reads one line without its line ending. A line longer than max
+// is consumed and reported as tooLong, so one hostile line neither
+// exhausts memory nor stops the batch.
+func readLine(r *bufio.Reader, max int) (line []byte, tooLong bool, err error) {
+	for {
+		chunk, err := r.ReadSlice('\n')
+		if !tooLong {
+			if len(line)+len(chunk) > max+2 { // room for "\r\n"
+				tooLong, line = true, nil
+			} else {
+				line = append(line, chunk...)
+			}
+		}
+		if errors.Is(err, bufio.ErrBufferFull) {
+			continue
+		}
+		if err == io.EOF && len(line) == 0 && !tooLong {
+			return nil, false, io.EOF
+		}
+		line = bytes.TrimSuffix(line, []byte("\n"))
+		line = bytes.TrimSuffix(line, []byte("\r"))
+		if line == nil && !tooLong {
+			line = []byte{}
+		}
+		return line, tooLong, err
+	}
+}
