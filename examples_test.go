@@ -1,0 +1,72 @@
+package warden_test
+
+import (
+	"errors"
+	"path/filepath"
+	"testing"
+
+	"github.com/warden-authz/warden"
+)
+
+// TestExamplesLoad: every bundled policy loads cleanly.
+func TestExamplesLoad(t *testing.T) {
+	t.Parallel()
+	files, err := filepath.Glob("examples/*/*.toml")
+	if err != nil || len(files) < 5 {
+		t.Fatalf("found %d example policies (%v)", len(files), err)
+	}
+	for _, f := range files {
+		t.Run(f, func(t *testing.T) {
+			t.Parallel()
+			if _, err := warden.Load(f); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// TestPublishingExample pins the decisions examples/publishing/README.md
+// walks through.
+func TestPublishingExample(t *testing.T) {
+	t.Parallel()
+	p, err := warden.Load("examples/publishing/policy.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		subject, resource, action string
+		allowed                   bool
+		rule                      string
+		item                      int
+	}{
+		{"alice", "articles:animals:42", "articles:update", true, "rules.desks", 1},
+		{"bob", "articles:animals:42", "articles:update", false, "", 0}, // other desk
+		{"bob", "articles:plants:3", "articles:update", true, "rules.desks", 2},
+		{"bob", "articles:plants:3", "article:meta:setKeywords", true, "rules.desks", 5},
+		{"bob", "articles:plants:3", "article:meta:setSlug", false, "", 0}, // writers set keywords and titles only
+		{"carol", "articles:plants:3", "article:meta:setSlug", true, "rules.editing", 2},
+		{"carol", "articles:plants:3", "articles:publish", true, "rules.editing", 3},
+		{"erin", "articles:plants:3", "articles:update", true, "rules.desks", 2},
+		{"erin", "articles:plants:3", "articles:publish", false, "rules.editing", 1}, // interns never publish
+		{"zoe", "articles:animals:1", "articles:read", true, "rules.public", 1},
+		{"zoe", "articles:animals:1001", "articles:read", false, "rules.embargo", 1},
+		{"grace", "articles:animals:1001", "articles:read", false, "rules.embargo", 1}, // binds admins too
+		{"grace", "articles:animals:5", "articles:delete", true, "rules.admin", 1},
+		{"heidi", "", "site:settings:update", true, "rules.admin", 1},
+		{"zoe", "", "site:settings:update", false, "", 0},
+		{"alice", "articles", "articles:read", false, "", 0}, // articles:* needs a segment after
+	}
+	for _, tt := range tests {
+		d, err := p.Decide(warden.Request{Subject: tt.subject, Resource: tt.resource, Action: tt.action})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Allowed != tt.allowed || d.Rule != tt.rule || d.Item != tt.item {
+			t.Errorf("%s %s %s = %v by %s[%d] (%s); want %v by %s[%d]",
+				tt.subject, tt.action, tt.resource, d.Allowed, d.Rule, d.Item, d.Reason, tt.allowed, tt.rule, tt.item)
+		}
+	}
+	if _, err := p.Decide(warden.Request{Subject: "alice", Resource: "articles:*", Action: "articles:update"}); !errors.Is(err, warden.ErrInvalidRequest) {
+		t.Errorf("a pattern in a request: err = %v, want ErrInvalidRequest", err)
+	}
+}
