@@ -36,10 +36,23 @@ type Policy struct {
 	noMatchReason string
 }
 
+// actionLevel holds the rules under one subject pattern. A few rules are
+// kept as a flat list checked pattern by pattern: with a handful of rules
+// that is faster than two more levels of maps, and it keeps the rules of a
+// subject in one place in memory. More rules get nested indexes.
 type actionLevel struct {
+	flat       []flatRule
 	ix         pattern.Index
 	byResource []resourceLevel // by action slot
 }
+
+type flatRule struct {
+	action, resource pattern.Pattern
+	rule             int32
+}
+
+// flatMax is the most rules a subject pattern keeps in a flat list.
+const flatMax = 8
 
 type resourceLevel struct {
 	ix    pattern.Index
@@ -208,11 +221,20 @@ func unwrapPattern(err error) string {
 
 func (p *Policy) compileRules(src []Rule, errs *diag.List) {
 	p.rules = make([]rule, 0, len(src))
+	// Rules repeat the same patterns ("read", "*"); compiling each text
+	// once lets them share memory, which keeps decisions in cache.
+	cache := make(map[string]pattern.Pattern)
 	for _, r := range src {
 		c := rule{src: r}
 		ok := true
 		parse := func(what, text string, pos diag.Pos) pattern.Pattern {
+			if pat, hit := cache[text]; hit {
+				return pat
+			}
 			pat, err := pattern.Parse(text)
+			if err == nil {
+				cache[text] = pat
+			}
 			if err != nil {
 				errs.Add(pos, "%s: %s pattern: %v", itemName(r), what, unwrapPattern(err))
 				ok = false
@@ -264,35 +286,47 @@ func reason(r Rule) string {
 func (p *Policy) buildIndex() {
 	actionRanks := rankPatterns(p.rules, func(r *rule) pattern.Pattern { return r.action })
 	resourceRanks := rankPatterns(p.rules, func(r *rule) pattern.Pattern { return r.resource })
+	var bySubject [][]int32
 	for i := range p.rules {
 		r := &p.rules[i]
 		r.actionRank = actionRanks[r.action.String()]
 		r.resourceRank = resourceRanks[r.resource.String()]
-
 		s := p.subjectIx.Add(r.subject)
-		if int(s) == len(p.byAction) {
-			p.byAction = append(p.byAction, actionLevel{})
+		if int(s) == len(bySubject) {
+			bySubject = append(bySubject, nil)
 		}
-		al := &p.byAction[s]
-		a := al.ix.Add(r.action)
-		if int(a) == len(al.byResource) {
-			al.byResource = append(al.byResource, resourceLevel{})
-		}
-		rl := &al.byResource[a]
-		x := rl.ix.Add(r.resource)
-		if int(x) == len(rl.rules) {
-			rl.rules = append(rl.rules, nil)
-		}
-		rl.rules[x] = append(rl.rules[x], int32(i))
+		bySubject[s] = append(bySubject[s], int32(i))
 	}
-	p.subjectIx.Freeze()
-	for i := range p.byAction {
-		al := &p.byAction[i]
+	p.byAction = make([]actionLevel, len(bySubject))
+	for s, rules := range bySubject {
+		al := &p.byAction[s]
+		if len(rules) <= flatMax {
+			al.flat = make([]flatRule, len(rules))
+			for j, i := range rules {
+				al.flat[j] = flatRule{action: p.rules[i].action, resource: p.rules[i].resource, rule: i}
+			}
+			continue
+		}
+		for _, i := range rules {
+			r := &p.rules[i]
+			a := al.ix.Add(r.action)
+			if int(a) == len(al.byResource) {
+				al.byResource = append(al.byResource, resourceLevel{})
+			}
+			rl := &al.byResource[a]
+			x := rl.ix.Add(r.resource)
+			if int(x) == len(rl.rules) {
+				rl.rules = append(rl.rules, nil)
+			}
+			rl.rules[x] = append(rl.rules[x], i)
+		}
 		al.ix.Freeze()
 		for j := range al.byResource {
 			al.byResource[j].ix.Freeze()
 		}
 	}
+	p.subjects.attachSlots(&p.subjectIx)
+	p.subjectIx.Freeze()
 }
 
 // rankPatterns numbers the distinct patterns of one dimension by

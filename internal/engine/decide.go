@@ -126,23 +126,51 @@ func (p *Policy) decision(w *walker) Decision {
 }
 
 // run finds every rule that matches and keeps the strategy's choice. For
-// each subject key it looks up the matching subject patterns; under each of
-// those, the matching action patterns for each action key; under each of
-// those, the matching resource patterns for each resource key. Only
-// patterns that match are ever visited.
+// each subject key (the subject and its groups) it takes the subject
+// patterns that match, precomputed for every name the policy knows; under
+// each, it checks the few rules of a flat bucket directly, or looks up the
+// matching action patterns for each action key and, under those, the
+// matching resource patterns for each resource key. Only patterns that
+// match are ever visited.
 func (w *walker) run(subject, resource, action string) {
 	p := w.p
 	sk := keys{name: subject, m: p.subjects}
-	sk.groups, _ = p.subjects.groupsOf(w.subjectBuf[:0], subject)
 	ak := keys{name: action, m: p.actions}
-	ak.groups, _ = p.actions.groupsOf(w.actionBuf[:0], action)
 	rk := keys{name: resource, m: p.resources}
-	rk.groups, _ = p.resources.groupsOf(w.resourceBuf[:0], resource)
+	var subjectSlots []int32
+	var known bool
+	sk.groups, subjectSlots, known = p.subjects.groupsOf(w.subjectBuf[:0], subject)
+	ak.groups, _, _ = p.actions.groupsOf(w.actionBuf[:0], action)
+	rk.groups, _, _ = p.resources.groupsOf(w.resourceBuf[:0], resource)
 
 	for si := range sk.len() {
-		sSlots := p.subjectIx.Append(w.sSlots[:0], sk.at(si))
+		var sSlots []int32
+		switch {
+		case si > 0:
+			sSlots = p.subjects.groupSlots[sk.groups[si-1]]
+		case known:
+			sSlots = subjectSlots
+		default:
+			sSlots = p.subjectIx.AppendInexact(w.sSlots[:0], subject)
+		}
 		for _, s := range sSlots {
 			al := &p.byAction[s]
+			for i := range al.flat {
+				f := &al.flat[i]
+				for ai := range ak.len() {
+					if !f.action.Match(ak.at(ai)) {
+						continue
+					}
+					for ri := range rk.len() {
+						if f.resource.Match(rk.at(ri)) {
+							w.visit(match{rule: f.rule, subj: int32(si), act: int32(ai), rs: int32(ri)})
+						}
+					}
+				}
+			}
+			if len(al.byResource) == 0 {
+				continue
+			}
 			for ai := range ak.len() {
 				aSlots := al.ix.Append(w.aSlots[:0], ak.at(ai))
 				for _, a := range aSlots {

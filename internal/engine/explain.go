@@ -40,12 +40,14 @@ func (p *Policy) Explain(subject, resource, action string) (Explanation, error) 
 	w.run(subject, resource, action)
 	d := p.decision(&w)
 
+	// The same keys, in the same order, as the walk used: match indexes
+	// refer to them.
 	sk := keys{name: subject, m: p.subjects}
-	sk.groups, _ = p.subjects.groupsOf(nil, subject)
+	sk.groups, _, _ = p.subjects.groupsOf(nil, subject)
 	ak := keys{name: action, m: p.actions}
-	ak.groups, _ = p.actions.groupsOf(nil, action)
+	ak.groups, _, _ = p.actions.groupsOf(nil, action)
 	rk := keys{name: resource, m: p.resources}
-	rk.groups, _ = p.resources.groupsOf(nil, resource)
+	rk.groups, _, _ = p.resources.groupsOf(nil, resource)
 	sp := newChains(&sk)
 	ap := newChains(&ak)
 	rp := newChains(&rk)

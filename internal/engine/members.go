@@ -34,11 +34,17 @@ type members struct {
 	// belongs to every group in patternGroups[s].
 	patterns      pattern.Index
 	patternGroups [][]int32
+	// groupSlots holds, per group, the subject-index slots of the patterns
+	// that match the group's name (subjects only; see attachSlots).
+	groupSlots [][]int32
 }
 
 type nameEntry struct {
 	group   int32
 	closure []int32
+	// slots are the subject-index slots of the patterns that match this
+	// name, computed at compile time (subjects only; see attachSlots).
+	slots []int32
 }
 
 func newMembers(kind Kind) *members {
@@ -204,36 +210,62 @@ func (m *members) components() [][]int32 {
 }
 
 // groupsOf appends to dst every group name belongs to (SPEC 3.1, 4.1),
-// without name itself when it is a group, and returns dst and the group id
-// of name (-1 when it is not a group). The result may repeat ids only when
-// pattern members contributed; callers tolerate repeats.
-func (m *members) groupsOf(dst []int32, name string) ([]int32, int32) {
-	self := int32(-1)
+// without name itself when it is a group. It also returns the subject-index
+// slots precomputed for name, and whether the policy knows name at all.
+// The result may repeat ids only when pattern members contributed; callers
+// tolerate repeats. It returns slices, not the entry, because copying a
+// large struct out costs more here than the lookup.
+func (m *members) groupsOf(dst []int32, name string) (groups, slots []int32, known bool) {
 	if name == "" || len(m.lookup) == 0 && m.patterns.Len() == 0 {
-		return dst, self
+		return dst, nil, false
 	}
-	var base []int32
-	if e, ok := m.lookup[name]; ok {
-		self, base = e.group, e.closure
-	}
-	if m.patterns.Len() == 0 {
-		return appendExcept(dst, base, self), self
+	e, known := m.lookup[name]
+	self := int32(-1)
+	if known {
+		self = e.group
 	}
 	start := len(dst)
-	var slotBuf [8]int32
-	slots := m.patterns.Append(slotBuf[:0], name)
-	if len(slots) == 0 {
-		return appendExcept(dst, base, self), self
+	dst = appendExcept(dst, e.closure, self)
+	if m.patterns.Len() == 0 {
+		return dst, e.slots, known
 	}
-	dst = appendExcept(dst, base, self)
-	for _, s := range slots {
+	var slotBuf [8]int32
+	matched := m.patterns.Append(slotBuf[:0], name)
+	if len(matched) == 0 {
+		return dst, e.slots, known
+	}
+	for _, s := range matched {
 		for _, g := range m.patternGroups[s] {
 			dst = appendExcept(dst, m.closure[g], self)
 		}
 	}
 	tail := dst[start:]
 	slices.Sort(tail)
-	return dst[:start+len(slices.Compact(tail))], self
+	return dst[:start+len(slices.Compact(tail))], e.slots, known
+}
+
+// attachSlots precomputes, for every group and every name the policy
+// knows, which subject patterns match it, so a decision finds the rules of
+// a principal without a lookup per principal. Names the policy does not
+// know can only match the index's non-literal patterns.
+func (m *members) attachSlots(ix *pattern.Index) {
+	m.groupSlots = make([][]int32, len(m.names))
+	for g, name := range m.names {
+		m.groupSlots[g] = slices.Clip(ix.Append(nil, name))
+	}
+	for name := range ix.Literals() {
+		if _, ok := m.lookup[name]; !ok {
+			m.lookup[name] = nameEntry{group: -1}
+		}
+	}
+	for name, e := range m.lookup {
+		if e.group >= 0 {
+			e.slots = m.groupSlots[e.group]
+		} else {
+			e.slots = slices.Clip(ix.Append(nil, name))
+		}
+		m.lookup[name] = e
+	}
 }
 
 func appendExcept(dst, src []int32, skip int32) []int32 {

@@ -1,6 +1,10 @@
 package pattern
 
-import "strings"
+import (
+	"iter"
+	"maps"
+	"strings"
+)
 
 // Index finds, for a name, every pattern of a set that matches it. The
 // engine keeps one per rule dimension, so the cost of a decision follows
@@ -184,23 +188,33 @@ func (n *node) child(seg string) *node {
 // Slots come in no particular order, each once. Append allocates only when
 // dst must grow.
 func (ix *Index) Append(dst []int32, name string) []int32 {
+	if name != "" {
+		// Most names hit one literal pattern: append it without a copy loop.
+		if hit := ix.exact[name]; len(hit) == 1 {
+			dst = append(dst, hit[0])
+		} else {
+			dst = append(dst, hit...)
+		}
+	}
+	return ix.AppendInexact(dst, name)
+}
+
+// AppendInexact is Append without the literal patterns: for a caller that
+// already knows name is not one of Literals, it skips a map lookup.
+func (ix *Index) AppendInexact(dst []int32, name string) []int32 {
 	if len(ix.all) > 0 {
 		dst = append(dst, ix.all[0]) // the match-all has one slot at most
 	}
-	if name == "" {
-		return dst
-	}
-	// Most names hit one literal pattern: append it without a copy loop.
-	if hit := ix.exact[name]; len(hit) == 1 {
-		dst = append(dst, hit[0])
-	} else {
-		dst = append(dst, hit...)
-	}
-	if ix.root != nil {
+	if name != "" && ix.root != nil {
 		dst = ix.root.walk(dst, name)
 	}
 	return dst
 }
+
+// Literals yields every name that some pattern in the index matches as a
+// literal (literal patterns and expanded alternatives). Every other name
+// gets from Append exactly what it gets from AppendInexact.
+func (ix *Index) Literals() iter.Seq[string] { return maps.Keys(ix.exact) }
 
 // walk matches rest, the part of the name not yet consumed; rest is never
 // empty because names have no empty segments.

@@ -178,19 +178,23 @@ func (p Pattern) IsLiteral() bool { return p.lit && !p.all && p.src != "" }
 // Match reports whether name matches p. The empty name (no particular
 // resource, SPEC 1.4) matches only the match-all. Match does not check that
 // name is valid; requests are checked once, before any matching.
+//
+// Match is small enough to inline, so the common literal case costs one
+// string comparison and never copies the Pattern.
 func (p Pattern) Match(name string) bool {
-	if p.all {
-		return true
-	}
-	if name == "" || p.src == "" {
-		return false
-	}
 	if p.lit {
 		return name == p.src
 	}
+	return p.all || matchSegments(p.segs, name)
+}
+
+func matchSegments(segs []segment, name string) bool {
+	if name == "" || len(segs) == 0 {
+		return false
+	}
 	rest := name
-	for i := range p.segs {
-		s := &p.segs[i]
+	for i := range segs {
+		s := &segs[i]
 		if s.kind == segRest {
 			return rest != ""
 		}
@@ -203,7 +207,7 @@ func (p Pattern) Match(name string) bool {
 		}
 		if !more {
 			// The name is used up: the pattern must be too.
-			return i == len(p.segs)-1
+			return i == len(segs)-1
 		}
 		rest = tail
 		if rest == "" {
