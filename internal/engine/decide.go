@@ -74,7 +74,7 @@ type walker struct {
 	matches []match
 
 	subjectBuf, resourceBuf, actionBuf [16]int32
-	sSlots, aSlots, rSlots             [8]int32
+	slots                              [3][8]int32 // one per bucket depth
 }
 
 // Decide decides a request. It checks the names (SPEC 1), then walks the
@@ -125,65 +125,89 @@ func (p *Policy) decision(w *walker) Decision {
 	}
 }
 
-// run finds every rule that matches and keeps the strategy's choice. For
-// each subject key (the subject and its groups) it takes the subject
-// patterns that match, precomputed for every name the policy knows; under
-// each, it checks the few rules of a flat bucket directly, or looks up the
-// matching action patterns for each action key and, under those, the
-// matching resource patterns for each resource key. Only patterns that
-// match are ever visited.
+// run finds every rule that matches and keeps the strategy's choice. It
+// walks the bucket tree with the request's keys (each name and the groups
+// it belongs to), following only the patterns that match. When the root
+// splits by subject, the subject patterns every known name matches were
+// found at compile time, so the first level costs no lookups.
 func (w *walker) run(subject, resource, action string) {
 	p := w.p
-	sk := keys{name: subject, m: p.subjects}
-	ak := keys{name: action, m: p.actions}
-	rk := keys{name: resource, m: p.resources}
+	var ks [3]keys
+	ks[dimSubject] = keys{name: subject, m: p.subjects}
+	ks[dimAction] = keys{name: action, m: p.actions}
+	ks[dimResource] = keys{name: resource, m: p.resources}
 	var subjectSlots []int32
 	var known bool
-	sk.groups, subjectSlots, known = p.subjects.groupsOf(w.subjectBuf[:0], subject)
-	ak.groups, _, _ = p.actions.groupsOf(w.actionBuf[:0], action)
-	rk.groups, _, _ = p.resources.groupsOf(w.resourceBuf[:0], resource)
+	ks[dimSubject].groups, subjectSlots, known = p.subjects.groupsOf(w.subjectBuf[:0], subject)
+	ks[dimAction].groups, _, _ = p.actions.groupsOf(w.actionBuf[:0], action)
+	ks[dimResource].groups, _, _ = p.resources.groupsOf(w.resourceBuf[:0], resource)
 
+	if !p.subjectRoot {
+		w.walk(&p.root, &ks, [3]int32{-1, -1, -1}, 0)
+		return
+	}
+	sk := &ks[dimSubject]
 	for si := range sk.len() {
-		var sSlots []int32
+		var slots []int32
 		switch {
 		case si > 0:
-			sSlots = p.subjects.groupSlots[sk.groups[si-1]]
+			slots = p.subjects.groupSlots[sk.groups[si-1]]
 		case known:
-			sSlots = subjectSlots
+			slots = subjectSlots
 		default:
-			sSlots = p.subjectIx.AppendInexact(w.sSlots[:0], subject)
+			slots = p.root.ix.AppendInexact(w.slots[0][:0], subject)
 		}
-		for _, s := range sSlots {
-			al := &p.byAction[s]
-			for i := range al.flat {
-				f := &al.flat[i]
-				for ai := range ak.len() {
-					if !f.action.Match(ak.at(ai)) {
-						continue
-					}
-					for ri := range rk.len() {
-						if f.resource.Match(rk.at(ri)) {
-							w.visit(match{rule: f.rule, subj: int32(si), act: int32(ai), rs: int32(ri)})
-						}
-					}
-				}
-			}
-			if len(al.byResource) == 0 {
+		for _, s := range slots {
+			w.walk(&p.root.next[s], &ks, [3]int32{int32(si), -1, -1}, 1)
+		}
+	}
+}
+
+// walk visits the rules under bucket b that match the keys. fixed holds,
+// per dimension, the key through which an index above already matched it,
+// or -1; those dimensions are not checked again.
+func (w *walker) walk(b *bucket, ks *[3]keys, fixed [3]int32, depth int) {
+	for i := range b.flat {
+		w.matchFlat(&b.flat[i], ks, fixed)
+	}
+	if len(b.next) == 0 {
+		return
+	}
+	d := b.dim
+	k := &ks[d]
+	for ki := range k.len() {
+		f := fixed
+		f[d] = int32(ki)
+		for _, s := range b.ix.Append(w.slots[depth][:0], k.at(ki)) {
+			w.walk(&b.next[s], ks, f, depth+1)
+		}
+	}
+}
+
+// matchFlat checks one rule of a flat list against every combination of
+// keys in the dimensions not yet fixed.
+func (w *walker) matchFlat(f *flatRule, ks *[3]keys, fixed [3]int32) {
+	var lo, hi [3]int32
+	for d := range lo {
+		if fixed[d] >= 0 {
+			lo[d], hi[d] = fixed[d], fixed[d]+1
+		} else {
+			hi[d] = int32(ks[d].len())
+		}
+	}
+	for si := lo[dimSubject]; si < hi[dimSubject]; si++ {
+		if fixed[dimSubject] < 0 && !f.pats[dimSubject].Match(ks[dimSubject].at(int(si))) {
+			continue
+		}
+		for ai := lo[dimAction]; ai < hi[dimAction]; ai++ {
+			if fixed[dimAction] < 0 && !f.pats[dimAction].Match(ks[dimAction].at(int(ai))) {
 				continue
 			}
-			for ai := range ak.len() {
-				aSlots := al.ix.Append(w.aSlots[:0], ak.at(ai))
-				for _, a := range aSlots {
-					rl := &al.byResource[a]
-					for ri := range rk.len() {
-						rSlots := rl.ix.Append(w.rSlots[:0], rk.at(ri))
-						for _, x := range rSlots {
-							for _, r := range rl.rules[x] {
-								w.visit(match{rule: r, subj: int32(si), act: int32(ai), rs: int32(ri)})
-							}
-						}
-					}
+			for ri := lo[dimResource]; ri < hi[dimResource]; ri++ {
+				if fixed[dimResource] < 0 && !f.pats[dimResource].Match(ks[dimResource].at(int(ri))) {
+					continue
 				}
+				w.visit(match{rule: f.rule, subj: si, act: ai, rs: ri})
 			}
 		}
 	}

@@ -239,7 +239,12 @@ func genSource(t *rapid.T) *engine.Source {
 	subjects := append([]string{"*", "g1", "g2", "g3", "ab", "u1", "u*", "a:*"}, userPool...)
 	resources := []string{"r1", "r2", "b"}
 	actions := []string{"x1", "x2"}
-	n := rapid.IntRange(0, 12).Draw(t, "rules")
+	// Up to 40 rules, sometimes over few subjects, so buckets outgrow the
+	// flat list and get split by action and resource.
+	n := rapid.IntRange(0, 40).Draw(t, "rules")
+	if rapid.Bool().Draw(t, "few-subjects") {
+		subjects = subjects[:3]
+	}
 	items := map[string]int{}
 	for i := range n {
 		eff := rapid.SampledFrom([]engine.Effect{engine.EffectAllow, engine.EffectDeny}).Draw(t, "effect")

@@ -27,12 +27,24 @@ type Index struct {
 }
 
 type node struct {
+	// Literal edges: a short list scanned in order while there are few,
+	// a map once there are many. Most trie nodes have one or two children,
+	// and a map for each would cost memory and a hash per step.
+	small []litEdge
 	lit   map[string]*node
 	globs []globEdge
 	any   *node   // '*' in the middle
 	rest  []int32 // patterns whose last segment '*' starts here
 	end   []int32 // patterns that end here
 }
+
+type litEdge struct {
+	seg  string
+	next *node
+}
+
+// smallMax is the most literal edges a node keeps in its list.
+const smallMax = 8
 
 type globEdge struct {
 	seg  segment
@@ -172,15 +184,37 @@ func (n *node) globEdge(s segment) *node {
 }
 
 func (n *node) child(seg string) *node {
-	if n.lit == nil {
-		n.lit = make(map[string]*node)
+	if c := n.literal(seg); c != nil {
+		return c
 	}
-	c := n.lit[seg]
-	if c == nil {
-		c = new(node)
+	c := new(node)
+	switch {
+	case n.lit != nil:
 		n.lit[seg] = c
+	case len(n.small) < smallMax:
+		n.small = append(n.small, litEdge{seg, c})
+	default:
+		n.lit = make(map[string]*node, len(n.small)+1)
+		for _, e := range n.small {
+			n.lit[e.seg] = e.next
+		}
+		n.lit[seg] = c
+		n.small = nil
 	}
 	return c
+}
+
+// literal returns the child reached by the literal segment seg, or nil.
+func (n *node) literal(seg string) *node {
+	if n.lit != nil {
+		return n.lit[seg]
+	}
+	for i := range n.small {
+		if n.small[i].seg == seg {
+			return n.small[i].next
+		}
+	}
+	return nil
 }
 
 // Append appends to dst the slot of every pattern that matches name and
@@ -221,7 +255,7 @@ func (ix *Index) Literals() iter.Seq[string] { return maps.Keys(ix.exact) }
 func (n *node) walk(dst []int32, rest string) []int32 {
 	dst = append(dst, n.rest...)
 	seg, tail, more := strings.Cut(rest, ":")
-	if c := n.lit[seg]; c != nil {
+	if c := n.literal(seg); c != nil {
 		dst = c.next(dst, tail, more)
 	}
 	for i := range n.globs {
