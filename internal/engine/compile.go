@@ -28,10 +28,10 @@ type Policy struct {
 	rules []rule // document order; a rule's index is its order
 
 	// The rule index is a tree of buckets. The root splits the rules by
-	// the dimension with the most distinct patterns (subjects in RBAC,
-	// resources in a policy of many globs), each bucket below by the most
-	// distinct of the dimensions still open, until a bucket is small enough
-	// to check rule by rule. A request walks only the patterns that match.
+	// subject pattern, each bucket below by whichever of the dimensions
+	// still open has the most distinct patterns, until a bucket is small
+	// enough to check rule by rule. A request walks only the patterns that
+	// match.
 	root bucket
 	// subjectRoot says the root splits by subject, so the subject slots
 	// every known name matches are precomputed (members.attachSlots).
