@@ -212,8 +212,15 @@ func (p *Policy) Decide(r Request) (Decision, error) {
 	if p != nil {
 		c = p.c
 	}
-	d, err := c.Decide(r.Subject, r.Resource, r.Action)
-	return fromEngine(d), err
+	o, err := c.Find(r.Subject, r.Resource, r.Action)
+	return Decision{
+		Allowed:       o.Allowed,
+		Effect:        Effect(o.Effect),
+		Rule:          o.Rule,
+		Item:          o.Item,
+		Reason:        o.Reason,
+		PolicyVersion: c.Version(),
+	}, err
 }
 
 // Explain answers a request like Decide, fills the decision's membership

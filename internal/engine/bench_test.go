@@ -64,6 +64,7 @@ func BenchmarkDecideParallel(b *testing.B) {
 		b.Run(w.Name, func(b *testing.B) {
 			p := compiled(b, w)
 			b.ReportAllocs()
+			b.ResetTimer() // RunParallel, unlike b.Loop, would count the compile
 			b.RunParallel(func(pb *testing.PB) {
 				i := 0
 				for pb.Next() {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -37,7 +38,7 @@ type Policy struct {
 	// every known name matches are precomputed (members.attachSlots).
 	subjectRoot bool
 
-	noMatchReason string
+	noMatchOutcome Outcome
 }
 
 // bucket holds rules that share the patterns of the dimensions above it. A
@@ -72,7 +73,7 @@ const flatMax = 8
 type rule struct {
 	src                        Rule
 	subject, resource, action  *pattern.Pattern // shared by every rule with the same text
-	reason                     string
+	outcome                    Outcome // what deciding by this rule says
 	actionRank, resourceRank   int32 // most-specific: higher is more specific
 	subjectLiteral, subjectAll bool
 }
@@ -116,11 +117,11 @@ func Compile(src *Source) (*Policy, diag.List) {
 	p.actions.finish()
 	p.buildIndex()
 	p.version = version(src)
+	reason := fmt.Sprintf("no rule matched; the default mismatch decision is %q", p.noMatch)
 	if p.noMatchSet {
-		p.noMatchReason = fmt.Sprintf("no rule matched; rule_policy.mismatch_decision is %q", p.noMatch)
-	} else {
-		p.noMatchReason = fmt.Sprintf("no rule matched; the default mismatch decision is %q", p.noMatch)
+		reason = fmt.Sprintf("no rule matched; rule_policy.mismatch_decision is %q", p.noMatch)
 	}
+	p.noMatchOutcome = Outcome{Allowed: p.noMatch == EffectAllow, Reason: reason}
 	return p, nil
 }
 
@@ -146,7 +147,7 @@ func compileGroups(m *members, groups []Group, errs *diag.List) {
 			continue
 		}
 		declared[g.Name] = g
-		m.addGroup(g.Name, g.Role)
+		m.addGroup(g.Name)
 	}
 	for i := range groups {
 		g := &groups[i]
@@ -262,7 +263,7 @@ func (p *Policy) compileRules(src []Rule, errs *diag.List) {
 		}
 		c.subjectLiteral = c.subject.IsLiteral()
 		c.subjectAll = c.subject.IsAll()
-		c.reason = reason(r)
+		c.outcome = Outcome{Allowed: r.Effect == EffectAllow, Effect: r.Effect, Rule: r.ID, Item: r.Item, Reason: reason(r)}
 		p.rules = append(p.rules, c)
 	}
 	if len(p.rules) > maxRules {
@@ -401,6 +402,23 @@ func rankPatterns(rules []rule, get func(*rule) *pattern.Pattern) map[string]int
 	return ranks
 }
 
+// sortPatterns orders patterns from least to most specific; equal patterns
+// keep source-text order so the ranking is deterministic.
+func sortPatterns(pats []pattern.Pattern) {
+	slices.SortStableFunc(pats, func(a, b pattern.Pattern) int {
+		if c := pattern.Compare(a, b); c != 0 {
+			return c
+		}
+		switch {
+		case a.String() < b.String():
+			return -1
+		case a.String() > b.String():
+			return 1
+		}
+		return 0
+	})
+}
+
 // version is a content hash of everything that affects decisions, so two
 // processes that load the same policy report the same version (SPEC 5.5)
 // and a change of comments or layout does not look like a new policy.
@@ -437,6 +455,7 @@ func version(src *Source) string {
 		noMatch = EffectDeny
 	}
 	writeLen(h, int(noMatch))
+	writeLen(h, boolInt(src.NoMatchSet)) // it changes the reasons decisions give
 	return "sha256:" + hex.EncodeToString(h.Sum(nil))[:16]
 }
 

@@ -77,18 +77,61 @@ type walker struct {
 	slots                              [3][8]int32 // one per bucket depth
 }
 
-// Decide decides a request. It checks the names (SPEC 1), then walks the
-// rule index; it does not allocate. On error the decision denies.
-func (p *Policy) Decide(subject, resource, action string) (Decision, error) {
+// Outcome is what a decision says, apart from its chains and the policy
+// version. Outcomes are built when the policy is compiled, one per rule item
+// and one for no match, so deciding only picks one: it formats nothing and
+// copies nothing large.
+type Outcome struct {
+	Allowed bool
+	Effect  Effect
+	Rule    string
+	Item    int
+	Reason  string
+}
+
+// Outcomes for requests that are never decided.
+var (
+	noPolicyOutcome = &Outcome{Reason: "no policy loaded"}
+	invalidOutcome  = &Outcome{Reason: "invalid request"}
+)
+
+// Find decides a request and returns its outcome. It checks the names
+// (SPEC 1), then walks the rule index; it does not allocate. On error the
+// outcome denies. Callers must not modify the outcome.
+func (p *Policy) Find(subject, resource, action string) (*Outcome, error) {
 	if p == nil {
-		return Decision{Reason: "no policy loaded"}, ErrNoPolicy
+		return noPolicyOutcome, ErrNoPolicy
 	}
 	if err := checkRequest(subject, resource, action); err != nil {
-		return Decision{Reason: "invalid request", PolicyVersion: p.version}, err
+		return invalidOutcome, err
 	}
 	w := walker{p: p}
 	w.run(subject, resource, action)
-	return p.decision(&w), nil
+	return p.outcome(&w), nil
+}
+
+// Decide is Find with the outcome as a Decision.
+func (p *Policy) Decide(subject, resource, action string) (Decision, error) {
+	o, err := p.Find(subject, resource, action)
+	return p.decision(o), err
+}
+
+func (p *Policy) outcome(w *walker) *Outcome {
+	if !w.found {
+		return &p.noMatchOutcome
+	}
+	return &p.rules[w.best.rule].outcome
+}
+
+func (p *Policy) decision(o *Outcome) Decision {
+	return Decision{
+		Allowed:       o.Allowed,
+		Effect:        o.Effect,
+		Rule:          o.Rule,
+		Item:          o.Item,
+		Reason:        o.Reason,
+		PolicyVersion: p.Version(),
+	}
 }
 
 func checkRequest(subject, resource, action string) error {
@@ -104,25 +147,6 @@ func checkRequest(subject, resource, action string) error {
 		return fmt.Errorf("%w: action: %w", ErrInvalidRequest, err)
 	}
 	return nil
-}
-
-func (p *Policy) decision(w *walker) Decision {
-	if !w.found {
-		return Decision{
-			Allowed:       p.noMatch == EffectAllow,
-			Reason:        p.noMatchReason,
-			PolicyVersion: p.version,
-		}
-	}
-	r := &p.rules[w.best.rule]
-	return Decision{
-		Allowed:       r.src.Effect == EffectAllow,
-		Effect:        r.src.Effect,
-		Rule:          r.src.ID,
-		Item:          r.src.Item,
-		Reason:        r.reason,
-		PolicyVersion: p.version,
-	}
 }
 
 // run finds every rule that matches and keeps the strategy's choice. It

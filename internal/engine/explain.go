@@ -38,7 +38,7 @@ func (p *Policy) Explain(subject, resource, action string) (Explanation, error) 
 	}
 	w := walker{p: p, collect: true}
 	w.run(subject, resource, action)
-	d := p.decision(&w)
+	d := p.decision(p.outcome(&w))
 
 	// The same keys, in the same order, as the walk used: match indexes
 	// refer to them.
@@ -87,7 +87,7 @@ func (p *Policy) Explain(subject, resource, action string) (Explanation, error) 
 		r := &p.rules[id]
 		mt := Match{
 			Rule:         r.src,
-			Reason:       r.reason,
+			Reason:       r.outcome.Reason,
 			Decided:      w.found && id == w.best.rule,
 			SubjectPath:  sp.chain(m.subj),
 			ResourcePath: rp.chain(m.rs),
@@ -149,7 +149,7 @@ func (c *chains) chain(i int32) []string {
 
 func (p *Policy) why(w *walker, matched int) string {
 	if !w.found {
-		return p.noMatchReason
+		return p.noMatchOutcome.Reason
 	}
 	r := &p.rules[w.best.rule]
 	item := itemName(r.src)

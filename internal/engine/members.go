@@ -18,7 +18,6 @@ type members struct {
 	kind    Kind
 	names   []string         // group id to name, in declaration order
 	ids     map[string]int32 // group name to id
-	roles   []bool           // group id: declared as a role
 	parents [][]int32        // group id to the groups that list it, ascending
 	// closure of a group is every group it reaches, itself included,
 	// ascending. Groups of one component share one slice.
@@ -57,10 +56,9 @@ func newMembers(kind Kind) *members {
 }
 
 // addGroup declares a group and returns its id.
-func (m *members) addGroup(name string, role bool) int32 {
+func (m *members) addGroup(name string) int32 {
 	id := int32(len(m.names))
 	m.names = append(m.names, name)
-	m.roles = append(m.roles, role)
 	m.parents = append(m.parents, nil)
 	m.ids[name] = id
 	return id
