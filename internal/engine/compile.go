@@ -73,8 +73,8 @@ const flatMax = 8
 type rule struct {
 	src                        Rule
 	subject, resource, action  *pattern.Pattern // shared by every rule with the same text
-	outcome                    Outcome // what deciding by this rule says
-	actionRank, resourceRank   int32 // most-specific: higher is more specific
+	outcome                    Outcome          // what deciding by this rule says
+	actionRank, resourceRank   int32            // most-specific: higher is more specific
 	subjectLiteral, subjectAll bool
 }
 
