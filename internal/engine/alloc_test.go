@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/warden-authz/warden/internal/engine"
@@ -16,7 +17,14 @@ func TestDecideDoesNotAllocate(t *testing.T) {
 		engine.Group{Name: "animals", Section: "resources", Members: []engine.Member{{Name: "articles:animals:*"}, {Name: "articles:*:1"}}})
 	withPatternMembers.Rules = append(withPatternMembers.Rules,
 		engine.Rule{ID: "rules.p", Item: 1, Effect: engine.EffectAllow, Subject: "g1", Resource: "animals", Action: "read,write"})
+	// A user in 40 groups, more than any fixed buffer would hold.
+	manyGroups := &engine.Source{}
+	for i := range 40 {
+		manyGroups.Groups = append(manyGroups.Groups, engine.Group{Name: fmt.Sprintf("team%d", i), Section: "groups", Members: []engine.Member{{Name: "alice"}}})
+	}
+	manyGroups.Rules = []engine.Rule{{ID: "rules.1", Item: 1, Effect: engine.EffectAllow, Subject: "team39", Resource: "*", Action: "read"}}
 	for _, w := range []workload.Workload{
+		{Name: "many-groups", Source: manyGroups, Requests: []workload.Request{{Subject: "alice", Resource: "doc", Action: "read"}, {Subject: "team3", Resource: "", Action: "read"}}},
 		workload.ACL(), workload.RBAC5(), workload.RBAC("rbac", 1000, 100), workload.Glob(10),
 		{Name: "pattern-members", Source: withPatternMembers, Requests: []workload.Request{
 			{Subject: "user1", Resource: "articles:animals:1", Action: "read"},

@@ -207,39 +207,35 @@ func (m *members) components() [][]int32 {
 	return comps
 }
 
-// groupsOf appends to dst every group name belongs to (SPEC 3.1, 4.1),
-// without name itself when it is a group. It also returns the subject-index
-// slots precomputed for name, and whether the policy knows name at all.
-// The result may repeat ids only when pattern members contributed; callers
-// tolerate repeats. It returns slices, not the entry, because copying a
-// large struct out costs more here than the lookup.
+// groupsOf returns every group name belongs to (SPEC 3.1, 4.1), the
+// subject-index slots precomputed for name, and whether the policy knows
+// name at all. Without pattern members the groups are the precomputed
+// closure itself, shared and read-only, so a subject in hundreds of groups
+// costs no copy; when pattern members match, the union is built in dst.
+// When name is itself a group, the result includes it; that only repeats a
+// match the name itself already makes. The result may repeat ids only when
+// pattern members contributed; callers tolerate repeats.
 func (m *members) groupsOf(dst []int32, name string) (groups, slots []int32, known bool) {
 	if name == "" || len(m.lookup) == 0 && m.patterns.Len() == 0 {
-		return dst, nil, false
+		return nil, nil, false
 	}
 	e, known := m.lookup[name]
-	self := int32(-1)
-	if known {
-		self = e.group
-	}
-	start := len(dst)
-	dst = appendExcept(dst, e.closure, self)
 	if m.patterns.Len() == 0 {
-		return dst, e.slots, known
+		return e.closure, e.slots, known
 	}
 	var slotBuf [8]int32
 	matched := m.patterns.Append(slotBuf[:0], name)
 	if len(matched) == 0 {
-		return dst, e.slots, known
+		return e.closure, e.slots, known
 	}
+	dst = append(dst[:0], e.closure...)
 	for _, s := range matched {
 		for _, g := range m.patternGroups[s] {
-			dst = appendExcept(dst, m.closure[g], self)
+			dst = append(dst, m.closure[g]...)
 		}
 	}
-	tail := dst[start:]
-	slices.Sort(tail)
-	return dst[:start+len(slices.Compact(tail))], e.slots, known
+	slices.Sort(dst)
+	return slices.Compact(dst), e.slots, known
 }
 
 // attachSlots precomputes, for every group and every name the policy
@@ -264,18 +260,6 @@ func (m *members) attachSlots(ix *pattern.Index) {
 		}
 		m.lookup[name] = e
 	}
-}
-
-func appendExcept(dst, src []int32, skip int32) []int32 {
-	if skip < 0 {
-		return append(dst, src...)
-	}
-	for _, g := range src {
-		if g != skip {
-			dst = append(dst, g)
-		}
-	}
-	return dst
 }
 
 // directParents returns the groups that list name directly, by name or by a
