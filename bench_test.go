@@ -1,10 +1,8 @@
 package warden_test
 
 import (
-	"runtime"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/warden-authz/warden"
 	"github.com/warden-authz/warden/internal/workload"
@@ -20,26 +18,15 @@ func BenchmarkLoad(b *testing.B) {
 			text := []byte(workload.TOML(w.Source))
 			b.SetBytes(int64(len(text)))
 			b.ReportAllocs()
-			var p *warden.Policy
 			for b.Loop() {
-				var err error
-				if p, err = warden.Parse(w.Name+".toml", text); err != nil {
+				if _, err := warden.Parse(w.Name+".toml", text); err != nil {
 					b.Fatal(err)
 				}
 			}
-			b.StopTimer()
-			var before, after runtime.MemStats
-			p = nil
-			runtime.GC()
-			runtime.ReadMemStats(&before)
-			start := time.Now()
-			p, _ = warden.Parse(w.Name+".toml", text)
-			once := time.Since(start)
-			runtime.GC()
-			runtime.ReadMemStats(&after)
-			runtime.KeepAlive(p)
-			b.ReportMetric(float64(after.HeapAlloc-min(before.HeapAlloc, after.HeapAlloc))/(1<<20), "heap-MB")
-			b.ReportMetric(once.Seconds()*1000, "ms/load")
+			workload.ReportHeap(b, "load", func() *warden.Policy {
+				p, _ := warden.Parse(w.Name+".toml", text)
+				return p
+			})
 		})
 	}
 }

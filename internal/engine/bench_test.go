@@ -1,10 +1,8 @@
 package engine_test
 
 import (
-	"runtime"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/warden-authz/warden/internal/engine"
 	"github.com/warden-authz/warden/internal/workload"
@@ -41,17 +39,24 @@ func BenchmarkDecide(b *testing.B) {
 // BenchmarkDecideMixed cycles through 10,000 generated requests, so caches
 // are cold and matches and misses mix as in real traffic.
 func BenchmarkDecideMixed(b *testing.B) {
+	cycle(b, func(p *engine.Policy, r workload.Request) error {
+		_, err := p.Decide(r.Subject, r.Resource, r.Action)
+		return err
+	})
+}
+
+// cycle runs decide on each workload's requests in turn.
+func cycle(b *testing.B, decide func(*engine.Policy, workload.Request) error) {
 	for _, w := range workloads() {
 		b.Run(w.Name, func(b *testing.B) {
 			p := compiled(b, w)
 			b.ReportAllocs()
 			i := 0
 			for b.Loop() {
-				r := w.Requests[i%len(w.Requests)]
-				i++
-				if _, err := p.Decide(r.Subject, r.Resource, r.Action); err != nil {
+				if err := decide(p, w.Requests[i%len(w.Requests)]); err != nil {
 					b.Fatal(err)
 				}
+				i++
 			}
 		})
 	}
@@ -83,20 +88,10 @@ func BenchmarkDecideParallel(b *testing.B) {
 // BenchmarkExplain is the path that renders membership chains and every
 // matching rule; it allocates by design.
 func BenchmarkExplain(b *testing.B) {
-	for _, w := range workloads() {
-		b.Run(w.Name, func(b *testing.B) {
-			p := compiled(b, w)
-			b.ReportAllocs()
-			i := 0
-			for b.Loop() {
-				r := w.Requests[i%len(w.Requests)]
-				i++
-				if _, err := p.Explain(r.Subject, r.Resource, r.Action); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	}
+	cycle(b, func(p *engine.Policy, r workload.Request) error {
+		_, err := p.Explain(r.Subject, r.Resource, r.Action)
+		return err
+	})
 }
 
 // BenchmarkCompile measures compile time and reports the live heap the
@@ -105,23 +100,10 @@ func BenchmarkCompile(b *testing.B) {
 	for _, w := range workloads() {
 		b.Run(w.Name, func(b *testing.B) {
 			b.ReportAllocs()
-			var p *engine.Policy
 			for b.Loop() {
-				p = compiled(b, w)
+				compiled(b, w)
 			}
-			b.StopTimer()
-			var before, after runtime.MemStats
-			p = nil
-			runtime.GC()
-			runtime.ReadMemStats(&before)
-			start := time.Now()
-			p = compiled(b, w)
-			once := time.Since(start)
-			runtime.GC()
-			runtime.ReadMemStats(&after)
-			runtime.KeepAlive(p)
-			b.ReportMetric(float64(after.HeapAlloc-min(before.HeapAlloc, after.HeapAlloc))/(1<<20), "heap-MB")
-			b.ReportMetric(once.Seconds()*1000, "ms/compile")
+			workload.ReportHeap(b, "compile", func() *engine.Policy { return compiled(b, w) })
 		})
 	}
 }

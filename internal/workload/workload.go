@@ -7,8 +7,11 @@ package workload
 import (
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"strconv"
 	"strings"
+	"testing"
+	"time"
 
 	"github.com/warden-authz/warden/internal/engine"
 )
@@ -204,4 +207,23 @@ func All() []Workload {
 		RBAC("rbac-large", 100000, 10000),
 		Glob(1000),
 	}
+}
+
+// ReportHeap builds once more, after the timed loop, and reports how long
+// that took (ms/<what>) and the live heap the result holds (heap-MB),
+// measured between two full collections. Benchmarks of compiling and loading
+// share it so their figures mean the same thing.
+func ReportHeap[T any](b *testing.B, what string, build func() T) {
+	b.StopTimer()
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	start := time.Now()
+	v := build()
+	elapsed := time.Since(start)
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	runtime.KeepAlive(v)
+	b.ReportMetric(float64(after.HeapAlloc-min(before.HeapAlloc, after.HeapAlloc))/(1<<20), "heap-MB")
+	b.ReportMetric(elapsed.Seconds()*1000, "ms/"+what)
 }
