@@ -112,9 +112,25 @@ func Compile(src *Source) (*Policy, diag.List) {
 		errs.Sort()
 		return nil, errs
 	}
-	p.subjects.finish()
-	p.resources.finish()
-	p.actions.finish()
+	for _, k := range []struct {
+		m      *members
+		groups []Group
+	}{{p.subjects, src.Groups}, {p.resources, src.Resources}, {p.actions, src.Actions}} {
+		if err := k.m.finish(); err != nil {
+			var deep *tooDeepError
+			pos := diag.Pos{}
+			if errors.As(err, &deep) {
+				for _, g := range k.groups {
+					if g.Name == deep.group {
+						pos = g.Pos
+						break
+					}
+				}
+			}
+			errs.Add(pos, "%v", err)
+			return nil, errs
+		}
+	}
 	p.buildIndex()
 	p.version = version(src)
 	reason := fmt.Sprintf("no rule matched; the default mismatch decision is %q", p.noMatch)

@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -220,7 +221,7 @@ func TestCycles(t *testing.T) {
 	const n = 50000
 	chain := engine.Source{}
 	for i := range n {
-		g := engine.Group{Name: "c" + itoa(i), Section: "groups", Members: []engine.Member{{Name: "c" + itoa(i+1)}}}
+		g := engine.Group{Name: "c" + strconv.Itoa(i), Section: "groups", Members: []engine.Member{{Name: "c" + strconv.Itoa(i+1)}}}
 		if i == n-1 {
 			g.Members = []engine.Member{{Name: "c0"}, {Name: "bottom"}} // close the loop
 		}
@@ -234,17 +235,6 @@ func TestCycles(t *testing.T) {
 	if d, _ := p.Decide("bottom", "r", "x"); !d.Allowed {
 		t.Error("a member at the bottom of a 50,000-group cycle does not reach the top")
 	}
-}
-
-func itoa(i int) string {
-	if i == 0 {
-		return "0"
-	}
-	var b []byte
-	for ; i > 0; i /= 10 {
-		b = append([]byte{byte('0' + i%10)}, b...)
-	}
-	return string(b)
 }
 
 // TestConcurrentUse: one compiled policy serves many goroutines at once
@@ -340,5 +330,27 @@ func fullRBAC() *engine.Source {
 			r("rules.r2", 2, engine.EffectDeny, "reader", "res2", "PUT"),
 			r("rules.r2", 3, engine.EffectDeny, "reader", "res2", "POST"),
 		},
+	}
+}
+
+// TestTooDeep: a long chain of nested groups, which would need memory
+// quadratic in its length, is a configuration error at a group's position,
+// not an out-of-memory crash.
+func TestTooDeep(t *testing.T) {
+	t.Parallel()
+	src := engine.Source{}
+	for i := range 30000 {
+		m := "g" + strconv.Itoa(i-1)
+		if i == 0 {
+			m = "u"
+		}
+		src.Groups = append(src.Groups, engine.Group{Name: "g" + strconv.Itoa(i), Section: "groups", Pos: at(i + 1), Members: []engine.Member{{Name: m}}})
+	}
+	p, errs := engine.Compile(&src)
+	if p != nil || len(errs) != 1 {
+		t.Fatalf("compiled a 30,000-deep chain: %v", errs)
+	}
+	if !strings.Contains(errs[0].Msg, "nested too deeply") || errs[0].Pos.Line == 0 {
+		t.Errorf("got %v", errs)
 	}
 }

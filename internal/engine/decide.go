@@ -199,10 +199,14 @@ func (w *walker) walk(b *bucket, ks *[3]keys, fixed [3]int32, depth int) {
 	}
 	d := b.dim
 	k := &ks[d]
+	all := b.ix.AllSlot()
 	for ki := range k.len() {
 		f := fixed
 		f[d] = int32(ki)
 		for _, s := range b.ix.Append(w.slots[depth][:0], k.at(ki)) {
+			if ki > 0 && s == all {
+				continue // the name itself (key 0) already matched it
+			}
 			w.walk(&b.next[s], ks, f, depth+1)
 		}
 	}
@@ -217,6 +221,13 @@ func (w *walker) matchFlat(f *flatRule, ks *[3]keys, fixed [3]int32) {
 			lo[d], hi[d] = fixed[d], fixed[d]+1
 		} else {
 			hi[d] = int32(ks[d].len())
+		}
+	}
+	// A match-all matches the name itself (key 0) with the same rank and
+	// a shorter chain than any group, so it is tried with key 0 alone.
+	for d := range hi {
+		if fixed[d] < 0 && f.pats[d].IsAll() {
+			hi[d] = 1
 		}
 	}
 	for si := lo[dimSubject]; si < hi[dimSubject]; si++ {

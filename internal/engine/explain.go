@@ -106,12 +106,12 @@ func (p *Policy) Explain(subject, resource, action string) (Explanation, error) 
 
 // chains renders membership chains for the keys of one dimension.
 type chains struct {
-	k    *keys
-	pred map[int32]int32
+	k     *keys
+	steps map[int32]step
 }
 
 func newChains(k *keys) *chains {
-	return &chains{k: k, pred: k.m.paths(k.name)}
+	return &chains{k: k, steps: k.m.paths(k.name)}
 }
 
 // length is the number of membership steps from the request name to key i.
@@ -119,14 +119,10 @@ func (c *chains) length(i int32) int {
 	if i == 0 {
 		return 0
 	}
-	n := 1
-	for g := c.k.groups[i-1]; ; n++ {
-		p, ok := c.pred[g]
-		if !ok || p < 0 {
-			return n
-		}
-		g = p
+	if s, ok := c.steps[c.k.groups[i-1]]; ok {
+		return int(s.depth)
 	}
+	return 1
 }
 
 func (c *chains) shorter(a, b int32) bool {
@@ -144,7 +140,7 @@ func (c *chains) chain(i int32) []string {
 		}
 		return []string{c.k.name}
 	}
-	return c.k.m.chain(c.k.name, c.k.groups[i-1], c.pred)
+	return c.k.m.chain(c.k.name, c.k.groups[i-1], c.steps)
 }
 
 func (p *Policy) why(w *walker, matched int) string {

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"fmt"
 	"slices"
 
 	"github.com/warden-authz/warden/internal/pattern"
@@ -92,9 +93,10 @@ func appendSorted(s []int32, v int32) []int32 {
 
 // finish computes every closure. It runs once, after all groups and edges
 // are in.
-func (m *members) finish() {
+func (m *members) finish() error {
 	n := len(m.names)
 	m.closure = make([][]int32, n)
+	total := 0
 	for _, comp := range m.components() {
 		var set []int32
 		for _, g := range comp {
@@ -111,6 +113,9 @@ func (m *members) finish() {
 		for _, g := range comp {
 			m.closure[g] = set
 		}
+		if total += len(set); total > maxMemberships {
+			return m.tooDeep(comp[0])
+		}
 	}
 	for name, ps := range m.leafParents {
 		if len(ps) == 1 {
@@ -123,6 +128,9 @@ func (m *members) finish() {
 		}
 		slices.Sort(set)
 		m.leafClosure[name] = slices.Clip(slices.Compact(set))
+		if total += len(m.leafClosure[name]); total > maxMemberships {
+			return m.tooDeep(-1)
+		}
 	}
 	m.patterns.Freeze()
 	m.lookup = make(map[string]nameEntry, len(m.names)+len(m.leafClosure))
@@ -133,6 +141,38 @@ func (m *members) finish() {
 		m.lookup[name] = nameEntry{group: int32(g), closure: m.closure[g]}
 	}
 	m.leafClosure = nil
+	return nil
+}
+
+// maxMemberships bounds the memberships stored after closure, about 128 MB.
+// Closure is computed ahead so that requests never search the group graph,
+// but a chain of n nested groups stores n²/2 memberships: a 30,000-group
+// chain in a 600 KB file would need gigabytes. Ordinary hierarchies are far
+// below it: 100,000 users in 300 groups each fit.
+const maxMemberships = 1 << 25
+
+// tooDeepError explains a policy over maxMemberships, naming the group with
+// the longest closure (or the group being closed when the limit was hit).
+type tooDeepError struct {
+	kind  Kind
+	group string
+	reach int
+}
+
+func (e *tooDeepError) Error() string {
+	return fmt.Sprintf("%s are nested too deeply: after closure they would hold over %d memberships (%q alone reaches %d groups); flatten the hierarchy",
+		plural(e.kind), maxMemberships, e.group, e.reach)
+}
+
+func (m *members) tooDeep(g int32) error {
+	if g < 0 {
+		for i, c := range m.closure {
+			if g < 0 || len(c) > len(m.closure[g]) {
+				g = int32(i)
+			}
+		}
+	}
+	return &tooDeepError{kind: m.kind, group: m.names[g], reach: len(m.closure[g])}
 }
 
 // components returns the strongly connected components of the group graph
@@ -213,8 +253,7 @@ func (m *members) components() [][]int32 {
 // closure itself, shared and read-only, so a subject in hundreds of groups
 // costs no copy; when pattern members match, the union is built in dst.
 // When name is itself a group, the result includes it; that only repeats a
-// match the name itself already makes. The result may repeat ids only when
-// pattern members contributed; callers tolerate repeats.
+// match the name itself already makes.
 func (m *members) groupsOf(dst []int32, name string) (groups, slots []int32, known bool) {
 	if name == "" || len(m.lookup) == 0 && m.patterns.Len() == 0 {
 		return nil, nil, false
@@ -243,9 +282,14 @@ func (m *members) groupsOf(dst []int32, name string) (groups, slots []int32, kno
 // a principal without a lookup per principal. Names the policy does not
 // know can only match the index's non-literal patterns.
 func (m *members) attachSlots(ix *pattern.Index) {
+	// A group key never needs the match-all: the subject itself, always
+	// tried first, matches it with the same rank and a shorter chain. Keeping
+	// it out means a subject in 10,000 groups does not meet a '*' rule
+	// 10,000 times.
+	all := ix.AllSlot()
 	m.groupSlots = make([][]int32, len(m.names))
 	for g, name := range m.names {
-		m.groupSlots[g] = slices.Clip(ix.Append(nil, name))
+		m.groupSlots[g] = slices.Clip(slices.DeleteFunc(ix.Append(nil, name), func(s int32) bool { return s == all }))
 	}
 	for name := range ix.Literals() {
 		if _, ok := m.lookup[name]; !ok {
@@ -253,11 +297,7 @@ func (m *members) attachSlots(ix *pattern.Index) {
 		}
 	}
 	for name, e := range m.lookup {
-		if e.group >= 0 {
-			e.slots = m.groupSlots[e.group]
-		} else {
-			e.slots = slices.Clip(ix.Append(nil, name))
-		}
+		e.slots = slices.Clip(ix.Append(nil, name))
 		m.lookup[name] = e
 	}
 }
@@ -281,40 +321,46 @@ func (m *members) directParents(name string) []int32 {
 	return slices.Compact(out)
 }
 
+// step is one group's place on the shortest chain from a name: the group
+// before it (-1 when the name lists it directly) and how many groups the
+// chain has up to and including it.
+type step struct {
+	pred  int32
+	depth int32
+}
+
 // paths finds, for every group name reaches, one shortest chain of
 // membership from name to it, by breadth-first search in declaration order
-// so the chain is the same on every run (SPEC 5.5). The result maps a group
-// id to its predecessor on the chain: another group id, or -1 when name
-// lists it directly.
-func (m *members) paths(name string) map[int32]int32 {
-	pred := make(map[int32]int32)
+// so the chain is the same on every run (SPEC 5.5).
+func (m *members) paths(name string) map[int32]step {
+	steps := make(map[int32]step)
 	queue := m.directParents(name)
 	for _, g := range queue {
-		pred[g] = -1
+		steps[g] = step{pred: -1, depth: 1}
 	}
 	for i := 0; i < len(queue); i++ {
 		g := queue[i]
 		for _, p := range m.parents[g] {
-			if _, seen := pred[p]; !seen {
-				pred[p] = g
+			if _, seen := steps[p]; !seen {
+				steps[p] = step{pred: g, depth: steps[g].depth + 1}
 				queue = append(queue, p)
 			}
 		}
 	}
-	return pred
+	return steps
 }
 
 // chain renders the membership chain from name to group g using pred from
 // paths: ["user1", "g1", "g4", "admin"].
-func (m *members) chain(name string, g int32, pred map[int32]int32) []string {
+func (m *members) chain(name string, g int32, steps map[int32]step) []string {
 	var rev []string
 	for {
 		rev = append(rev, m.names[g])
-		p, ok := pred[g]
-		if !ok || p < 0 {
+		s, ok := steps[g]
+		if !ok || s.pred < 0 {
 			break
 		}
-		g = p
+		g = s.pred
 	}
 	out := make([]string, 0, len(rev)+1)
 	out = append(out, name)

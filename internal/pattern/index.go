@@ -78,15 +78,18 @@ func (ix *Index) Add(p Pattern) int32 {
 		ix.all = append(ix.all, slot)
 	case p.lit:
 		ix.exact[p.src] = append(ix.exact[p.src], slot)
-	case expansion(p) <= maxExpansion && allLiteralOrAlts(p):
-		for _, name := range expand(p) {
-			ix.exact[name] = append(ix.exact[name], slot)
-		}
 	default:
+		small := expansion(p) <= maxExpansion
+		if small && allLiteralOrAlts(p) {
+			for _, name := range expand(p) {
+				ix.exact[name] = append(ix.exact[name], slot)
+			}
+			break
+		}
 		if ix.root == nil {
 			ix.root = new(node)
 		}
-		ix.root.insert(p.segs, slot, expansion(p) <= maxExpansion)
+		ix.root.insert(p.segs, slot, small)
 	}
 	return slot
 }
@@ -231,6 +234,16 @@ func (ix *Index) Append(dst []int32, name string) []int32 {
 		}
 	}
 	return ix.AppendInexact(dst, name)
+}
+
+// AllSlot returns the slot of the match-all pattern, or -1 when the index
+// has none. A match-all matches a name and every group of it alike, so
+// callers that try a name's groups after the name itself can skip it.
+func (ix *Index) AllSlot() int32 {
+	if len(ix.all) == 0 {
+		return -1
+	}
+	return ix.all[0]
 }
 
 // AppendInexact is Append without the literal patterns: for a caller that
