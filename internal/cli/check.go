@@ -54,10 +54,18 @@ unless the input itself could not be read.`,
 			}
 			req := warden.Request{Subject: args[0], Resource: args[1], Action: args[2]}
 			e, err := p.Explain(req)
+			out := cmd.OutOrStdout()
 			if err != nil {
+				if asJSON {
+					// Scripts read stdout: give them the error object of
+					// SPEC 9.3, never a decision.
+					if werr := writeJSON(out, wire.ErrorBody{Error: wire.FromDecideError(err)}); werr != nil {
+						return werr
+					}
+					return &exitError{code: ExitUsage}
+				}
 				return &exitError{code: ExitUsage, err: err}
 			}
-			out := cmd.OutOrStdout()
 			if asJSON {
 				if err := writeJSON(out, e.Decision); err != nil {
 					return err

@@ -112,6 +112,22 @@ func TestCheckJSON(t *testing.T) {
 	}
 }
 
+// TestCheckJSONError: a malformed request under --json prints the error
+// object of SPEC 9.3 on stdout and exits 2.
+func TestCheckJSONError(t *testing.T) {
+	t.Parallel()
+	r := run(t, "", "check", "--json", "-c", fullRBAC, "user1", "x*", "GET")
+	if r.code != 2 {
+		t.Fatalf("exit %d, want 2", r.code)
+	}
+	var body struct {
+		Error struct{ Code, Message string }
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &body); err != nil || body.Error.Code != "invalid_request" || !strings.Contains(body.Error.Message, "resource") {
+		t.Errorf("stdout %q (%v)", r.stdout, err)
+	}
+}
+
 func mustJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)

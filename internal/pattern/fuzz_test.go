@@ -78,11 +78,19 @@ func FuzzParse(f *testing.F) {
 					t.Fatalf("literal %q matches %q", src, other)
 				}
 			}
-		} else if p.IsLiteral() {
-			t.Fatalf("Parse(%q).IsLiteral() = true, but it is not a valid name: %v", src, nameErr)
 		}
-		if p.IsLiteral() == strings.ContainsAny(src, "*,") {
-			t.Fatalf("Parse(%q).IsLiteral() = %v", src, p.IsLiteral())
+		if p.IsLiteral() {
+			// A literal, perhaps spelled with repeated alternatives
+			// ("a,a"), matches exactly one valid name: Literal().
+			lit := p.Literal()
+			if err := pattern.CheckName(lit); err != nil || !p.Match(lit) || !refMatch(src, lit) {
+				t.Fatalf("Parse(%q).Literal() = %q: valid %v, Match %v, reference %v", src, lit, err, p.Match(lit), refMatch(src, lit))
+			}
+			if strings.Contains(src, "*") {
+				t.Fatalf("Parse(%q).IsLiteral() = true with a '*'", src)
+			}
+		} else if nameErr == nil {
+			t.Fatalf("Parse(%q) of a valid name is not literal", src)
 		}
 		if got, want := p.Match(src), refMatch(src, src); nameErr == nil && got != want {
 			t.Fatalf("Parse(%q).Match(itself) = %v, reference %v", src, got, want)

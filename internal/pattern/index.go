@@ -77,7 +77,7 @@ func (ix *Index) Add(p Pattern) int32 {
 	case p.all:
 		ix.all = append(ix.all, slot)
 	case p.lit:
-		ix.exact[p.src] = append(ix.exact[p.src], slot)
+		ix.exact[p.name] = append(ix.exact[p.name], slot)
 	default:
 		small := expansion(p) <= maxExpansion
 		if small && allLiteralOrAlts(p) {

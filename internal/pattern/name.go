@@ -19,6 +19,8 @@ import (
 	"fmt"
 	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // Limits bound the work a hostile name or pattern can cause (SPEC 1.2).
@@ -74,6 +76,7 @@ func CheckName(s string) error {
 	}
 	segs := 1
 	start := 0
+	ascii := true
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {
@@ -92,6 +95,7 @@ func CheckName(s string) error {
 			i++
 			continue
 		}
+		ascii = false
 		r, size := utf8.DecodeRuneInString(s[i:])
 		if reservedRune(r) {
 			if r == utf8.RuneError && size <= 1 {
@@ -104,7 +108,37 @@ func CheckName(s string) error {
 	if start == len(s) {
 		return nameErr(s, len(s), "empty segment")
 	}
+	if !ascii && !isNFC(s) {
+		return fmt.Errorf("%w: %q is not in Unicode normalization form C; normalize it (NFC) first", ErrInvalidName, truncate(s))
+	}
 	return nil
+}
+
+// Names must be in Unicode normalization form C (NFC) because two spellings
+// of one name, "café" precomposed and "cafe" with a combining accent, look
+// the same and must not be told apart by rules: a deny on one would not
+// stop the other. Rejecting rather than normalizing keeps the name the
+// caller asked about the name that was decided.
+func checkNFC(s string) error {
+	if isASCII(s) || isNFC(s) {
+		return nil
+	}
+	return fmt.Errorf("is not in Unicode normalization form C; normalize it (NFC) first")
+}
+
+// isNFC asks the quick check first, which decides almost every string
+// without allocating; only a "maybe" pays for the full check.
+func isNFC(s string) bool {
+	return norm.NFC.QuickSpanString(s) == len(s) || norm.NFC.IsNormalString(s)
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 func nameErr(s string, at int, what string) error {

@@ -79,6 +79,7 @@ var invalidNames = []badName{
 	{"ideographic space", "a\u3000b", []string{"U+3000"}},
 	{"zero width space", "a\u200bb", []string{"U+200B"}},
 	{"hangul filler", "a\u3164b", []string{"blank character U+3164"}},
+	{"decomposed accent (NFD)", "files:cafe\u0301", []string{"normalization form C"}},
 	{"blank braille", "a\u2800b", []string{"blank character U+2800"}},
 	{"replacement character", "a\ufffdb", []string{"U+FFFD"}},
 	{"zero width joiner", "a\u200db", []string{"U+200D"}},

@@ -35,9 +35,13 @@ type segment struct {
 // Pattern is a compiled pattern. The zero Pattern matches nothing, so an
 // uninitialised pattern fails closed.
 type Pattern struct {
-	src  string
-	all  bool // the match-all "*"
-	lit  bool // src is a plain name (no '*' or ','): matching is string equality
+	src string
+	all bool // the match-all "*"
+	// lit marks a pattern that matches exactly one name, name: every
+	// segment is literal, perhaps spelled as repeated alternatives
+	// ("a,a"), so it ranks and matches as the literal it is.
+	lit  bool
+	name string
 	segs []segment
 }
 
@@ -70,13 +74,24 @@ func Parse(src string) (Pattern, error) {
 		if err != nil {
 			return Pattern{}, err
 		}
-		if seg.kind != segLiteral || len(seg.text) != end-start {
-			// Not literal, or a literal spelled as duplicated
-			// alternatives: matching cannot compare against src.
+		if seg.kind != segLiteral {
 			p.lit = false
 		}
 		p.segs = append(p.segs, seg)
 		start = end + 1
+	}
+	if err := checkNFC(src); err != nil {
+		return Pattern{}, fmt.Errorf("%w: %q %v", ErrInvalidPattern, truncate(src), err)
+	}
+	if p.lit {
+		p.name = src
+		if strings.IndexByte(src, ',') >= 0 {
+			texts := make([]string, len(p.segs))
+			for i, seg := range p.segs {
+				texts[i] = seg.text
+			}
+			p.name = strings.Join(texts, ":")
+		}
 	}
 	return p, nil
 }
@@ -172,8 +187,13 @@ func (p Pattern) String() string { return p.src }
 // IsAll reports whether p is the match-all "*".
 func (p Pattern) IsAll() bool { return p.all }
 
-// IsLiteral reports whether p matches exactly one name, its own text.
-func (p Pattern) IsLiteral() bool { return p.lit && !p.all && p.src != "" }
+// IsLiteral reports whether p matches exactly one name, which Literal
+// returns.
+func (p Pattern) IsLiteral() bool { return p.lit }
+
+// Literal returns the one name a literal pattern matches: its text, with
+// repeated alternatives ("a,a") reduced to one.
+func (p Pattern) Literal() string { return p.name }
 
 // Match reports whether name matches p. The empty name (no particular
 // resource, SPEC 1.4) matches only the match-all. Match does not check that
@@ -183,7 +203,7 @@ func (p Pattern) IsLiteral() bool { return p.lit && !p.all && p.src != "" }
 // string comparison and never copies the Pattern.
 func (p Pattern) Match(name string) bool {
 	if p.lit {
-		return name == p.src
+		return name == p.name
 	}
 	return p.all || matchSegments(p.segs, name)
 }

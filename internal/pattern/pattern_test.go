@@ -127,9 +127,9 @@ func TestPredicates(t *testing.T) {
 		{"a:*", false, false},
 		{"*:a", false, false},
 		{"a,b", false, false},
-		// Duplicated alternatives match one name, but not the pattern's
-		// own text, so the pattern is not "literal" in IsLiteral's sense.
-		{"a,a", false, false},
+		// Duplicated alternatives match one name, so the pattern is a
+		// literal (ranked and matched as "a"), though not its own text.
+		{"a,a", false, true},
 		{"**", false, false},
 	}
 	for _, tc := range tests {
@@ -156,6 +156,7 @@ var invalidPatterns = []badPattern{
 	{"trailing colon", "a:", []string{"empty segment", "byte 2"}},
 	{"only colon", ":", []string{"empty segment"}},
 	{"star then colon", "*:", []string{"empty segment"}},
+	{"decomposed accent (NFD)", "files:cafe\u0301*", []string{"normalization form C"}},
 	{"trailing comma", "a,", []string{"empty alternative", "byte 2"}},
 	{"leading comma", ",a", []string{"empty alternative", "byte 0"}},
 	{"double comma", "a,,b", []string{"empty alternative", "byte 2"}},
