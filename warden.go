@@ -20,7 +20,7 @@
 //	if d.Allowed {
 //		// ...
 //	}
-//	fmt.Println(d.Reason) // [rules.editors] "editors" is allowed to do "articles:update" on "articles:*"
+//	fmt.Println(d.Reason) // [rules.desks] "desk_animals" is allowed to do "write" on "animals"
 //
 // # Names and patterns
 //
@@ -205,8 +205,11 @@ func (p *Policy) Strategy() string {
 	return p.c.Strategy().String()
 }
 
-// Decide answers a request. It does not allocate. A malformed request gets
-// ErrInvalidRequest and a denying decision.
+// Decide answers a request. A malformed request gets ErrInvalidRequest and
+// a denying decision. Decide does not allocate, unless a resource or action
+// belongs through pattern members to more than 16 groups, or more than 8
+// patterns of one index level match one name; then it allocates scratch
+// space for that request.
 func (p *Policy) Decide(r Request) (Decision, error) {
 	var c *engine.Policy
 	if p != nil {

@@ -94,7 +94,7 @@ func Compile(src *Source) (*Policy, diag.List) {
 		resources:  newMembers(Resources),
 		actions:    newMembers(Actions),
 	}
-	if _, ok := strategyOK[p.strategy]; !ok {
+	if p.strategy > MostSpecific {
 		errs.Add(diag.Pos{}, "unknown strategy %v", p.strategy)
 	}
 	switch p.noMatch {
@@ -140,8 +140,6 @@ func Compile(src *Source) (*Policy, diag.List) {
 	p.noMatchOutcome = Outcome{Allowed: p.noMatch == EffectAllow, Reason: reason}
 	return p, nil
 }
-
-var strategyOK = map[Strategy]struct{}{DenyOverrides: {}, AllowOverrides: {}, FirstMatch: {}, MostSpecific: {}}
 
 // compileGroups declares every group of one kind, then adds their members,
 // so a member may name a group declared further down.

@@ -278,10 +278,6 @@ func (p *Policy) better(a, b candidate) bool {
 	ra, rb := &p.rules[a.rule], &p.rules[b.rule]
 	denyA, denyB := ra.src.Effect == EffectDeny, rb.src.Effect == EffectDeny
 	switch p.strategy {
-	case DenyOverrides:
-		if denyA != denyB {
-			return denyA
-		}
 	case AllowOverrides:
 		if denyA != denyB {
 			return denyB
@@ -296,6 +292,11 @@ func (p *Policy) better(a, b candidate) bool {
 		if a.class != b.class {
 			return a.class > b.class
 		}
+		if denyA != denyB {
+			return denyA
+		}
+	case FirstMatch:
+	default: // deny-overrides, and anything unknown fails closed the same way
 		if denyA != denyB {
 			return denyA
 		}

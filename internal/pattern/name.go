@@ -151,8 +151,10 @@ func describe(r rune) string {
 	switch r {
 	case ':':
 		return "empty segment"
-	case '*', ',', '{', '}':
+	case '*', ',':
 		return fmt.Sprintf("pattern character %q in a literal name", r)
+	case '{', '}':
+		return fmt.Sprintf("brace %q (reserved for guard templates)", r)
 	case ' ':
 		return "space"
 	}

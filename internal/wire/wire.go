@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"unicode/utf8"
 
 	"github.com/warden-authz/warden"
 )
@@ -69,7 +70,6 @@ func DecodeRequest(data []byte) (warden.Request, *Error) {
 		return req, Errorf(CodeTooLarge, "request is %d bytes, over the limit of %d", len(data), MaxRequestBytes)
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
 	tok, err := dec.Token()
 	if err != nil {
 		return req, jsonError(err)
@@ -108,7 +108,11 @@ func DecodeRequest(data []byte) (warden.Request, *Error) {
 		if bytes.Equal(raw, []byte("null")) {
 			return req, Errorf(CodeInvalidRequest, "field %q is null", key)
 		}
-		if err := json.Unmarshal(raw, dst); err != nil {
+		// Numbers in context stay json.Number so a large integer reaches
+		// the audit log as written, not rounded through float64.
+		vd := json.NewDecoder(bytes.NewReader(raw))
+		vd.UseNumber()
+		if err := vd.Decode(dst); err != nil {
 			return req, Errorf(CodeInvalidRequest, "field %q: want %s", key, want(key))
 		}
 	}
@@ -161,8 +165,13 @@ func describeToken(tok json.Token) string {
 }
 
 func truncate(s string) string {
-	if len(s) > 64 {
-		return s[:64] + "…"
+	const max = 64
+	if len(s) <= max {
+		return s
 	}
-	return s
+	cut := max
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }
