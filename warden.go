@@ -49,6 +49,7 @@
 package warden
 
 import (
+	"errors"
 	"fmt"
 	"os"
 
@@ -65,6 +66,8 @@ var (
 	ErrInvalidRequest = engine.ErrInvalidRequest
 	// ErrNoPolicy: the Policy is the zero value or nil.
 	ErrNoPolicy = engine.ErrNoPolicy
+	// ErrUnauthorized: there is no actor to decide for (SPEC 7.3).
+	ErrUnauthorized = errors.New("warden: unauthorized: no actor")
 )
 
 // Request asks whether Subject may perform Action on Resource. An empty

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/warden-authz/warden/internal/pattern"
 )
@@ -310,6 +311,23 @@ func (p *Policy) Version() string {
 		return ""
 	}
 	return p.version
+}
+
+// MemberOf reports whether subject is the group or role named group, or
+// belongs to it, directly or transitively.
+func (p *Policy) MemberOf(subject, group string) bool {
+	if p == nil {
+		return false
+	}
+	g, ok := p.subjects.ids[group]
+	if !ok {
+		return false
+	}
+	if subject == group {
+		return true
+	}
+	_, found := slices.BinarySearch(p.subjects.lookup[subject].closure, g)
+	return found
 }
 
 // Strategy is the policy's rule strategy.
