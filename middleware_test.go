@@ -1,0 +1,108 @@
+package warden_test
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/warden-authz/warden"
+)
+
+func newServer(t testing.TB) http.Handler {
+	alice, _ := warden.NewActor("alice", warden.Allow("articles:update", "articles:animals:*"))
+	auth := staticAuth(alice)
+	tokens := map[string]string{"token-alice": "alice", "token-ghost": "ghost"}
+	id := warden.BearerID(func(token string) (string, error) {
+		if id, ok := tokens[token]; ok {
+			return id, nil
+		}
+		return "", errors.New("unknown token")
+	})
+	update, err := auth.Guard("articles:update", "articles:{category}:{id}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("PUT /articles/{category}/{id}", update.Handler(id, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "updated by "+warden.ActorFrom(r.Context()).ID())
+	})))
+	return mux
+}
+
+// TestMiddleware: 401 without an actor, 403 when denied, 400 when the path
+// cannot name an index, and the handler only runs when allowed.
+func TestMiddleware(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t)
+	tests := []struct {
+		name, path, auth string
+		status           int
+		body             string
+	}{
+		{"allowed", "/articles/animals/42", "Bearer token-alice", 200, "updated by alice"},
+		{"denied", "/articles/plants/42", "Bearer token-alice", 403, `"code":"access_denied"`},
+		{"no credentials", "/articles/animals/42", "", 401, `"code":"unauthorized"`},
+		{"bad token", "/articles/animals/42", "Bearer nope", 401, `"code":"unauthorized"`},
+		{"unknown actor", "/articles/animals/42", "Bearer token-ghost", 401, `"code":"unauthorized"`},
+		{"wrong scheme", "/articles/animals/42", "Basic token-alice", 401, `"code":"unauthorized"`},
+		{"injection in the path", "/articles/animals/1:*", "Bearer token-alice", 400, `"code":"invalid_reference"`},
+		{"star in the path", "/articles/animals/%2A", "Bearer token-alice", 400, `"code":"invalid_reference"`},
+		{"comma in the path", "/articles/animals/1,2", "Bearer token-alice", 400, `"code":"invalid_reference"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			req := httptest.NewRequest("PUT", tt.path, nil)
+			if tt.auth != "" {
+				req.Header.Set("Authorization", tt.auth)
+			}
+			rec := httptest.NewRecorder()
+			srv.ServeHTTP(rec, req)
+			if rec.Code != tt.status {
+				t.Errorf("status %d, want %d: %s", rec.Code, tt.status, rec.Body)
+			}
+			if body := rec.Body.String(); !strings.Contains(body, tt.body) {
+				t.Errorf("body %q, want %q", body, tt.body)
+			}
+			if tt.status != 200 {
+				var e struct {
+					Error struct{ Code, Message string }
+				}
+				if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil || e.Error.Code == "" {
+					t.Errorf("error body is not the error object: %q", rec.Body)
+				}
+				if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
+					t.Errorf("Content-Type %q", ct)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkMiddleware measures what the guard adds to a request over the
+// same handler unguarded, through the same ServeMux.
+func BenchmarkMiddleware(b *testing.B) {
+	bare := http.NewServeMux()
+	bare.HandleFunc("PUT /articles/{category}/{id}", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
+	for _, bc := range []struct {
+		name string
+		h    http.Handler
+	}{{"bare", bare}, {"guarded", newServer(b)}} {
+		b.Run(bc.name, func(b *testing.B) {
+			req := httptest.NewRequest("PUT", "/articles/animals/42", nil)
+			req.Header.Set("Authorization", "Bearer token-alice")
+			b.ReportAllocs()
+			for b.Loop() {
+				rec := httptest.NewRecorder()
+				bc.h.ServeHTTP(rec, req)
+				if rec.Code != 200 {
+					b.Fatal(rec.Code)
+				}
+			}
+		})
+	}
+}
