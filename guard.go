@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+	"time"
 
+	"github.com/warden-authz/warden/audit"
 	"github.com/warden-authz/warden/internal/pattern"
 	"github.com/warden-authz/warden/internal/template"
 )
@@ -55,7 +58,23 @@ type Options struct {
 	// owner may edit their own article" that need your data. It returns
 	// whether to allow.
 	Fallback func(ctx context.Context, actor *Actor, scope, index string) bool
+
+	// Audit receives an event for every guarded call (SPEC 8.1); nil
+	// records nothing. It is called before the guard returns.
+	Audit audit.Sink
+	// AuditDenialsOnly records only the calls that were not allowed.
+	AuditDenialsOnly bool
+	// AuditRequired makes a call fail closed, with ErrAuditFailed, when its
+	// event cannot be recorded (SPEC 8.3).
+	AuditRequired bool
+	// Clock gives events their time; nil means time.Now. Tests pass a
+	// fake clock.
+	Clock func() time.Time
 }
+
+// ErrAuditFailed: the call's audit event could not be recorded and the
+// Auth requires it, so the call was denied.
+var ErrAuditFailed = errors.New("warden: audit event not recorded")
 
 // Auth authorizes actors and makes guards. It holds no per-request state:
 // the actor travels in the context.Context, so one Auth serves every
@@ -149,29 +168,85 @@ func (a *Auth) RequireRoles(roles ...string) (*Guard, error) {
 // template is filled from values, tried in order for each placeholder. A
 // value may be a struct (fields by their json name, nested with dots), a
 // map, a *http.Request (path values, then query parameters), or anything
-// else (a string, an integer, a fmt.Stringer) that fills the placeholder
-// "{value}".
+// else (a string, an integer, a fmt.Stringer), which fills the placeholder
+// "{value}" and no other.
 func (g *Guard) Check(ctx context.Context, values ...any) (Decision, error) {
+	var opts Options
+	if g.auth != nil {
+		opts = g.auth.opts
+	}
+	if opts.Audit == nil {
+		d, _, err := g.check(ctx, values)
+		return d, err
+	}
+	now := time.Now
+	if opts.Clock != nil {
+		now = opts.Clock
+	}
+	start := now()
+	d, index, err := g.check(ctx, values)
+	if opts.AuditDenialsOnly && d.Allowed && err == nil {
+		return d, nil
+	}
+	if aerr := g.record(ctx, opts.Audit, start, now(), d, index, err); aerr != nil && opts.AuditRequired {
+		d.Allowed = false
+		return d, fmt.Errorf("%w: %w", ErrAuditFailed, aerr)
+	}
+	return d, err
+}
+
+// record sends the event of one guarded call to the sink.
+func (g *Guard) record(ctx context.Context, sink audit.Sink, start, end time.Time, d Decision, index string, err error) error {
+	id, iderr := audit.NewID()
+	if iderr != nil {
+		return iderr
+	}
+	e := &audit.Event{
+		ID: id, Time: start.UTC(), Action: g.scope, Resource: index,
+		Allowed: d.Allowed && err == nil, Rule: d.Rule, Reason: d.Reason,
+		Latency: end.Sub(start), PolicyVersion: d.PolicyVersion, Fields: audit.Fields(ctx),
+	}
+	if a := ActorFrom(ctx); a != nil {
+		e.Subject = a.ID()
+	}
+	if g.roles != nil {
+		e.Action = "role:" + strings.Join(g.roles, ",")
+	}
+	switch {
+	case e.Allowed:
+		e.Status = audit.StatusAllowed
+	case err == nil || errors.Is(err, ErrAccessDenied):
+		e.Status = audit.StatusDenied
+	default:
+		e.Status = audit.StatusError
+		e.Error = err.Error()
+	}
+	return sink.Record(ctx, e)
+}
+
+// check decides one call and returns the decision and the index it was
+// made on.
+func (g *Guard) check(ctx context.Context, values []any) (Decision, string, error) {
 	actor := ActorFrom(ctx)
 	if actor == nil {
-		return Decision{Reason: "no actor"}, ErrUnauthorized
+		return Decision{Reason: "no actor"}, "", ErrUnauthorized
 	}
 	if g.roles != nil {
 		for _, r := range g.roles {
 			if !actor.HasRole(r) {
 				d := Decision{Reason: fmt.Sprintf("%q does not hold the role %q", actor.ID(), r)}
-				return d, &DeniedError{Actor: actor.ID(), Scope: "role:" + r, Decision: d}
+				return d, "", &DeniedError{Actor: actor.ID(), Scope: "role:" + r, Decision: d}
 			}
 		}
-		return Decision{Allowed: true, Reason: fmt.Sprintf("%q holds every required role", actor.ID())}, nil
+		return Decision{Allowed: true, Reason: fmt.Sprintf("%q holds every required role", actor.ID())}, "", nil
 	}
 	index, err := g.resolve(values)
 	if err != nil {
-		return Decision{Reason: "invalid reference"}, fmt.Errorf("warden: guard %q: %w", g.scope, err)
+		return Decision{Reason: "invalid reference"}, "", fmt.Errorf("warden: guard %q: %w", g.scope, err)
 	}
 	d, err := actor.Decide(g.scope, index)
 	if err != nil {
-		return d, err
+		return d, index, err
 	}
 	if d.Effect == EffectNone && g.auth != nil && g.auth.opts.Fallback != nil {
 		if g.auth.opts.Fallback(ctx, actor, g.scope, index) {
@@ -183,9 +258,9 @@ func (g *Guard) Check(ctx context.Context, values ...any) (Decision, error) {
 		}
 	}
 	if !d.Allowed {
-		return d, &DeniedError{Actor: actor.ID(), Scope: g.scope, Index: index, Decision: d}
+		return d, index, &DeniedError{Actor: actor.ID(), Scope: g.scope, Index: index, Decision: d}
 	}
-	return d, nil
+	return d, index, nil
 }
 
 // sourcesMax covers the values of a call without allocating.
@@ -197,7 +272,9 @@ func (g *Guard) resolve(values []any) (string, error) {
 	for _, v := range values {
 		switch v.(type) {
 		case string, int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64, bool, fmt.Stringer:
-			// A bare value has no fields to name: it fills {value}.
+			// A bare value has no field names: it is "{value}", and only
+			// that, so a template naming something else cannot be
+			// filled by accident (toffi.json's guard vectors).
 			sources = append(sources, template.Values(map[string]any{"value": v}))
 		default:
 			sources = append(sources, template.Value(v))

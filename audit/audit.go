@@ -1,0 +1,151 @@
+// Package audit defines warden's audit events and the sinks they go to
+// (SPEC 8).
+//
+// Every guarded call, allowed or not, produces an Event. A Sink stores
+// events; it is shaped like log/slog's Handler: one small method, with its
+// concurrency rules written down, so any storage can be plugged in. Memory
+// keeps events in memory for tests; durable sinks build on the same
+// interface.
+package audit
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Status says how a decision ended.
+type Status string
+
+const (
+	StatusAllowed Status = "allowed"
+	StatusDenied  Status = "denied"
+	// StatusError: no decision could be made (no actor, a malformed
+	// index); access was refused.
+	StatusError Status = "error"
+)
+
+// Event records one decision (SPEC 8.1).
+type Event struct {
+	// ID is a UUIDv7, so ids sort by time.
+	ID            string         `json:"id"`
+	Time          time.Time      `json:"time"` // UTC
+	Subject       string         `json:"subject"`
+	Action        string         `json:"action"`
+	Resource      string         `json:"resource"`
+	Allowed       bool           `json:"allowed"`
+	Status        Status         `json:"status"`
+	Rule          string         `json:"rule,omitempty"`
+	Reason        string         `json:"reason"`
+	Latency       time.Duration  `json:"latency_ns"`
+	PolicyVersion string         `json:"policy_version,omitempty"`
+	Error         string         `json:"error,omitempty"`
+	Fields        map[string]any `json:"fields,omitempty"` // the caller's extra fields (WithFields)
+}
+
+// NewID returns a new time-ordered event id (UUIDv7). It fails only if the
+// system's random source does.
+func NewID() (string, error) {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return "", err
+	}
+	return id.String(), nil
+}
+
+// Sink stores events.
+//
+// Record may be called from many goroutines at once. It must not keep e, or
+// change it, after it returns: copy what it keeps. A Sink that returns an
+// error has not stored the event; the caller decides whether that fails
+// the decision (an audit-required Auth denies).
+type Sink interface {
+	Record(ctx context.Context, e *Event) error
+}
+
+// Fanout records each event in every sink, in order, and joins their
+// errors: one failing sink does not stop the others.
+type Fanout []Sink
+
+// Record implements Sink.
+func (f Fanout) Record(ctx context.Context, e *Event) error {
+	var errs []error
+	for _, s := range f {
+		if err := s.Record(ctx, e); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Memory keeps the most recent events in memory, for tests and
+// inspection. The zero Memory keeps everything; Limit bounds it, and
+// Dropped counts what the bound pushed out, so nothing is lost silently.
+type Memory struct {
+	// Limit is the most events kept; 0 means no limit.
+	Limit int
+
+	mu      sync.Mutex
+	events  []Event
+	dropped int
+}
+
+// Record implements Sink.
+func (m *Memory) Record(_ context.Context, e *Event) error {
+	c := *e
+	if e.Fields != nil {
+		c.Fields = make(map[string]any, len(e.Fields))
+		for k, v := range e.Fields {
+			c.Fields[k] = v
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.events = append(m.events, c)
+	if m.Limit > 0 && len(m.events) > m.Limit {
+		over := len(m.events) - m.Limit
+		m.dropped += over
+		m.events = append(m.events[:0], m.events[over:]...)
+	}
+	return nil
+}
+
+// Events returns a copy of the events kept, oldest first.
+func (m *Memory) Events() []Event {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]Event(nil), m.events...)
+}
+
+// Dropped returns how many events the Limit pushed out.
+func (m *Memory) Dropped() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.dropped
+}
+
+type fieldsKey struct{}
+
+// WithFields returns a context whose guarded calls record fields (a
+// request id, a client address) in their events. Fields from an outer
+// context are kept unless overridden.
+func WithFields(ctx context.Context, fields map[string]any) context.Context {
+	merged := make(map[string]any, len(fields))
+	for k, v := range Fields(ctx) {
+		merged[k] = v
+	}
+	for k, v := range fields {
+		merged[k] = v
+	}
+	return context.WithValue(ctx, fieldsKey{}, merged)
+}
+
+// Fields returns the fields WithFields put in ctx. Callers must not change
+// the map.
+func Fields(ctx context.Context) map[string]any {
+	f, _ := ctx.Value(fieldsKey{}).(map[string]any)
+	return f
+}
