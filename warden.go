@@ -1,9 +1,11 @@
 // Package warden is an authorization engine: it decides whether a subject
 // may perform an action on a resource, and says why.
 //
-// A policy is a TOML file of groups, roles, resource groups and ordered
-// allow/deny rules. It is compiled once into an immutable, indexed form that
-// any number of goroutines can query without locks:
+// Policies come from a TOML file or are built in code; both compile into
+// the same immutable, indexed engine, which any number of goroutines query
+// without locks.
+//
+// # From a policy file
 //
 //	policy, err := warden.Load("policy.toml")
 //	if err != nil {
@@ -22,6 +24,31 @@
 //	}
 //	fmt.Println(d.Reason) // [rules.desks] "desk_animals" is allowed to do "write" on "animals"
 //
+// # In code, and guarding functions
+//
+// Actors (who is asking) carry rules and roles; Allow and Deny build rules
+// from a scope (the action) and an index (the resource), both patterns:
+//
+//	editor, _ := warden.NewRole("editor", warden.Allow("articles:update", "articles:*"))
+//	alice, _ := warden.NewActor("alice", warden.Deny("articles:update", "articles:animals:1"))
+//	alice.Assign(editor)
+//	alice.IsAllowed("articles:update", "articles:animals:42") // true
+//
+// An Auth looks actors up through your ActorProvider and puts them in the
+// context; a Guard protects an operation, filling its index template from
+// each call's values, so one line guards a function or a handler:
+//
+//	auth := warden.NewAuth(provider, &warden.Options{Audit: auditLog})
+//	update, err := auth.Guard("articles:update", "articles:{category}:{id}")
+//	...
+//	ctx, err := auth.Authorize(ctx, userID)                // ErrUnauthorized if unknown
+//	updateArticle = warden.Guarded(update, updateArticle)  // ErrAccessDenied, ErrInvalidReference
+//	mux.Handle("PUT /articles/{category}/{id}", update.Handler(idFromRequest, handler))
+//
+// A placeholder takes exactly one whole segment, and a value that is not
+// one valid segment ("1:*", "*") is refused, so a caller's value can never
+// widen or redirect the index.
+//
 // # Names and patterns
 //
 // Subjects, resources and actions are names: segments joined by ':', such
@@ -37,15 +64,14 @@
 // or role the subject belongs to (transitively, cycles allowed), its
 // resource pattern matches the resource or a resource group it belongs to,
 // and its action pattern matches the action or an action group. The
-// policy's strategy combines the matching rules: deny-overrides (the
-// default), allow-overrides, first-match or most-specific. When nothing
-// matches, the mismatch decision applies, and it defaults to deny.
+// strategy combines the matching rules: deny-overrides (the default),
+// allow-overrides, first-match or most-specific (toffi's behaviour). When
+// nothing matches, the mismatch decision applies, and it defaults to deny.
 //
-// The zero Policy, a nil *Policy and every error path deny.
+// The zero Policy, a nil *Policy or *Actor, and every error path deny.
 //
-// The full semantics, with section numbers, are in the specification the
-// repository's docs point to; the file format is documented in
-// docs/policy-file.md.
+// The file format is described in docs/policy-file.md and the choices the
+// specification leaves open in docs/semantics.md.
 package warden
 
 import (
