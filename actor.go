@@ -301,14 +301,7 @@ func (a *Actor) Decide(scope, index string) (Decision, error) {
 		return Decision{Reason: "actor's rules do not compile"}, c.err
 	}
 	o, err := c.policy.Find(a.id, index, scope)
-	return Decision{
-		Allowed:       o.Allowed,
-		Effect:        Effect(o.Effect),
-		Rule:          o.Rule,
-		Item:          o.Item,
-		Reason:        o.Reason,
-		PolicyVersion: c.policy.Version(),
-	}, err
+	return decisionOf(o, c.policy), err
 }
 
 // HasRole reports whether the actor holds the role, directly or through

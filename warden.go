@@ -245,6 +245,12 @@ func (p *Policy) Decide(r Request) (Decision, error) {
 		c = p.c
 	}
 	o, err := c.Find(r.Subject, r.Resource, r.Action)
+	return decisionOf(o, c), err
+}
+
+// decisionOf turns an engine outcome into a Decision in one construction,
+// which keeps Decide free of copies of large structs.
+func decisionOf(o *engine.Outcome, c *engine.Policy) Decision {
 	return Decision{
 		Allowed:       o.Allowed,
 		Effect:        Effect(o.Effect),
@@ -252,7 +258,7 @@ func (p *Policy) Decide(r Request) (Decision, error) {
 		Item:          o.Item,
 		Reason:        o.Reason,
 		PolicyVersion: c.Version(),
-	}, err
+	}
 }
 
 // Explain answers a request like Decide, fills the decision's membership

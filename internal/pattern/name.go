@@ -170,7 +170,10 @@ func describe(r rune) string {
 	return fmt.Sprintf("control or invisible character %U", r)
 }
 
-// truncate keeps error messages readable when the input is huge.
+// Shorten cuts s to about 80 bytes, on a character boundary, so that error
+// messages stay readable when the input is huge.
+func Shorten(s string) string { return truncate(s) }
+
 func truncate(s string) string {
 	const max = 80
 	if len(s) <= max {

@@ -15,9 +15,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"unicode/utf8"
 
 	"github.com/warden-authz/warden"
+	"github.com/warden-authz/warden/internal/pattern"
 )
 
 // MaxRequestBytes bounds one encoded request. Names are at most 1 KiB each,
@@ -99,7 +99,7 @@ func DecodeRequest(data []byte) (warden.Request, *Error) {
 		case "context":
 			dst = &req.Context
 		default:
-			return req, Errorf(CodeInvalidRequest, "unknown field %q (want subject, resource, action, context)", truncate(key))
+			return req, Errorf(CodeInvalidRequest, "unknown field %q (want subject, resource, action, context)", pattern.Shorten(key))
 		}
 		raw := json.RawMessage{}
 		if err := dec.Decode(&raw); err != nil {
@@ -162,16 +162,4 @@ func describeToken(tok json.Token) string {
 		return "null"
 	}
 	return fmt.Sprintf("%T", tok)
-}
-
-func truncate(s string) string {
-	const max = 64
-	if len(s) <= max {
-		return s
-	}
-	cut := max
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
 }
