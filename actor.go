@@ -205,8 +205,13 @@ func NewActor(id string, rules ...Rule) (*Actor, error) {
 	return a, nil
 }
 
-// ID returns the actor's id.
-func (a *Actor) ID() string { return a.id }
+// ID returns the actor's id, or "" for a nil Actor.
+func (a *Actor) ID() string {
+	if a == nil {
+		return ""
+	}
+	return a.id
+}
 
 // ErrReadOnly is returned when changing an actor whose rules come from a
 // policy file: change the file instead.

@@ -72,6 +72,10 @@ type Options struct {
 	Clock func() time.Time
 }
 
+// errNilGuard denies calls through a nil *Guard, which is what ignoring
+// the error of Auth.Guard leaves behind.
+var errNilGuard = errors.New("warden: nil Guard (was the error from Auth.Guard ignored?)")
+
 // ErrAuditFailed: the call's audit event could not be recorded and the
 // Auth requires it, so the call was denied.
 var ErrAuditFailed = errors.New("warden: audit event not recorded")
@@ -171,6 +175,9 @@ func (a *Auth) RequireRoles(roles ...string) (*Guard, error) {
 // else (a string, an integer, a fmt.Stringer), which fills the placeholder
 // "{value}" and no other.
 func (g *Guard) Check(ctx context.Context, values ...any) (Decision, error) {
+	if g == nil {
+		return Decision{Reason: "no guard"}, errNilGuard
+	}
 	var opts Options
 	if g.auth != nil {
 		opts = g.auth.opts

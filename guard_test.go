@@ -221,6 +221,33 @@ func TestAuthorize(t *testing.T) {
 	if _, err := auth.RequireRoles(); err == nil {
 		t.Error("RequireRoles() accepted")
 	}
+	// Ignoring Guard's error leaves a nil guard: it denies, never panics.
+	bad, _ := auth.Guard("a*", "")
+	ctx := warden.WithActor(context.Background(), mustActor(t, "x"))
+	if d, err := bad.Check(ctx); err == nil || d.Allowed {
+		t.Errorf("nil guard: %+v, %v", d, err)
+	}
+	wrapped := warden.Guarded(bad, func(context.Context, int) (int, error) { return 1, nil })
+	if _, err := wrapped(ctx, 1); err == nil {
+		t.Error("nil guard let a wrapped call through")
+	}
+	var nobody *warden.Actor
+	if nobody.ID() != "" || nobody.IsAllowed("x", "") || nobody.HasRole("x") {
+		t.Error("nil actor")
+	}
+	var zero warden.Actor
+	if zero.IsAllowed("x", "") {
+		t.Error("zero Actor allowed")
+	}
+}
+
+func mustActor(t *testing.T, id string, rules ...warden.Rule) *warden.Actor {
+	t.Helper()
+	a, err := warden.NewActor(id, rules...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
 }
 
 // BenchmarkGuardCheck: a guarded call on an actor with 1,000 rules,

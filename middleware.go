@@ -42,6 +42,10 @@ func BearerID(lookup func(token string) (id string, err error)) IDFunc {
 func (g *Guard) Handler(id IDFunc, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
+		if id == nil || g == nil {
+			writeError(w, http.StatusInternalServerError, "internal", "authorization is not configured")
+			return
+		}
 		name, err := id(r)
 		if err != nil || name == "" {
 			writeError(w, http.StatusUnauthorized, "unauthorized", "no valid credentials")

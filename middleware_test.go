@@ -83,6 +83,25 @@ func TestMiddleware(t *testing.T) {
 	}
 }
 
+// TestMiddlewareMisconfigured: a nil IDFunc or nil guard fails closed with
+// a 500, never a panic and never the handler.
+func TestMiddlewareMisconfigured(t *testing.T) {
+	t.Parallel()
+	ran := false
+	h := http.HandlerFunc(func(http.ResponseWriter, *http.Request) { ran = true })
+	var nilGuard *warden.Guard
+	g, _ := staticAuth().Guard("x", "")
+	for _, handler := range []http.Handler{g.Handler(nil, h), nilGuard.Handler(warden.BearerID(nil), h)} {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest("GET", "/", nil)
+		req.Header.Set("Authorization", "Bearer t")
+		handler.ServeHTTP(rec, req)
+		if rec.Code != 500 || ran {
+			t.Errorf("status %d, handler ran %v", rec.Code, ran)
+		}
+	}
+}
+
 // BenchmarkMiddleware measures what the guard adds to a request over the
 // same handler unguarded, through the same ServeMux.
 func BenchmarkMiddleware(b *testing.B) {
