@@ -95,13 +95,7 @@ type Memory struct {
 
 // Record implements Sink.
 func (m *Memory) Record(_ context.Context, e *Event) error {
-	c := *e
-	if e.Fields != nil {
-		c.Fields = make(map[string]any, len(e.Fields))
-		for k, v := range e.Fields {
-			c.Fields[k] = v
-		}
-	}
+	c := copyEvent(e)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.events = append(m.events, c)

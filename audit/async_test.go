@@ -1,0 +1,253 @@
+package audit_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/warden-authz/warden/audit"
+)
+
+// gate is a BatchSink that can be paused and made to fail, and remembers
+// every batch it stored.
+type gate struct {
+	mu      sync.Mutex
+	batches [][]audit.Event
+	fail    atomic.Int32 // fail this many more writes
+	down    atomic.Bool  // fail every write
+	open    chan struct{}
+}
+
+func newGate() *gate { g := &gate{open: make(chan struct{})}; close(g.open); return g }
+
+func (g *gate) Record(ctx context.Context, e *audit.Event) error {
+	return g.WriteBatch(ctx, []audit.Event{*e})
+}
+
+func (g *gate) WriteBatch(_ context.Context, events []audit.Event) error {
+	g.mu.Lock()
+	open := g.open
+	g.mu.Unlock()
+	<-open
+	if g.down.Load() || g.fail.Add(-1) >= 0 {
+		return errors.New("sink down")
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.batches = append(g.batches, append([]audit.Event(nil), events...))
+	return nil
+}
+
+func (g *gate) pause() { g.mu.Lock(); g.open = make(chan struct{}); g.mu.Unlock() }
+func (g *gate) resume() {
+	g.mu.Lock()
+	select {
+	case <-g.open:
+	default:
+		close(g.open)
+	}
+	g.mu.Unlock()
+}
+
+func (g *gate) subjects() []string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var out []string
+	for _, b := range g.batches {
+		for _, e := range b {
+			out = append(out, e.Subject)
+		}
+	}
+	return out
+}
+
+func ev(i int) *audit.Event { return &audit.Event{Subject: fmt.Sprint(i)} }
+
+func TestAsyncOrderAndBatches(t *testing.T) {
+	t.Parallel()
+	g := newGate()
+	a := audit.NewAsync(g, &audit.AsyncOptions{Batch: 7})
+	for i := range 100 {
+		if err := a.Record(context.Background(), ev(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := a.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	got := g.subjects()
+	if len(got) != 100 {
+		t.Fatalf("%d events after Flush", len(got))
+	}
+	for i, s := range got {
+		if s != fmt.Sprint(i) {
+			t.Fatalf("event %d is %s: order lost", i, s)
+		}
+	}
+	for _, b := range g.batches {
+		if len(b) > 7 {
+			t.Errorf("batch of %d, over the limit of 7", len(b))
+		}
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Record(context.Background(), ev(0)); !errors.Is(err, audit.ErrClosed) {
+		t.Errorf("Record after Close: %v", err)
+	}
+}
+
+// TestAsyncBackpressure: a full queue blocks the caller (by default) until
+// the context ends; nothing is dropped.
+func TestAsyncBackpressure(t *testing.T) {
+	t.Parallel()
+	g := newGate()
+	g.pause()
+	a := audit.NewAsync(g, &audit.AsyncOptions{Queue: 2, Batch: 1})
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	var blocked error
+	for i := range 10 {
+		if err := a.Record(ctx, ev(i)); err != nil {
+			blocked = err
+			break
+		}
+	}
+	if !errors.Is(blocked, context.DeadlineExceeded) || a.Dropped() != 0 {
+		t.Fatalf("full queue: %v, dropped %d", blocked, a.Dropped())
+	}
+	g.resume()
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestAsyncDrop: with Drop, a full queue drops, counts, reports and says so.
+func TestAsyncDrop(t *testing.T) {
+	t.Parallel()
+	g := newGate()
+	g.pause()
+	var reported atomic.Int32
+	a := audit.NewAsync(g, &audit.AsyncOptions{Queue: 2, Batch: 1, Drop: true, OnError: func(error) { reported.Add(1) }})
+	dropped := 0
+	for i := range 20 {
+		if err := a.Record(context.Background(), ev(i)); errors.Is(err, audit.ErrDropped) {
+			dropped++
+		}
+	}
+	if dropped == 0 || int64(dropped) != a.Dropped() || int(reported.Load()) != dropped {
+		t.Errorf("dropped %d, counted %d, reported %d", dropped, a.Dropped(), reported.Load())
+	}
+	g.resume()
+	a.Close()
+	if got := len(g.subjects()); got+dropped != 20 {
+		t.Errorf("%d written + %d dropped != 20", got, dropped)
+	}
+}
+
+// TestAsyncOutage: a failing sink is retried; events wait and arrive once
+// it is back, and the failures are reported.
+func TestAsyncOutage(t *testing.T) {
+	t.Parallel()
+	g := newGate()
+	g.fail.Store(3)
+	var reported atomic.Int32
+	a := audit.NewAsync(g, &audit.AsyncOptions{Backoff: time.Millisecond, OnError: func(error) { reported.Add(1) }})
+	for i := range 50 {
+		a.Record(context.Background(), ev(i))
+	}
+	if err := a.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(g.subjects()); n != 50 || a.Failed() < 3 || reported.Load() < 3 {
+		t.Errorf("%d events, %d failures, %d reports", n, a.Failed(), reported.Load())
+	}
+	a.Close()
+}
+
+// TestAsyncWait: in Wait mode Record returns once written, and reports a
+// failing sink at once, while the event is still retried.
+func TestAsyncWait(t *testing.T) {
+	t.Parallel()
+	g := newGate()
+	a := audit.NewAsync(g, &audit.AsyncOptions{Wait: true, Backoff: time.Millisecond})
+	if err := a.Record(context.Background(), ev(1)); err != nil || len(g.subjects()) != 1 {
+		t.Fatalf("Record in Wait mode: %v, %d stored", err, len(g.subjects()))
+	}
+	g.fail.Store(2)
+	if err := a.Record(context.Background(), ev(2)); err == nil {
+		t.Error("a failed write was acknowledged")
+	}
+	a.Flush(context.Background())
+	if n := len(g.subjects()); n != 2 {
+		t.Errorf("the failed event was not retried: %d stored", n)
+	}
+	a.Close()
+}
+
+// TestAsyncCloseWhileBlocked: Close while callers wait on a full queue
+// finishes once the sink drains, with everything written.
+func TestAsyncCloseWhileBlocked(t *testing.T) {
+	t.Parallel()
+	g := newGate()
+	g.pause()
+	a := audit.NewAsync(g, &audit.AsyncOptions{Queue: 1, Batch: 1})
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() { a.Record(context.Background(), ev(i)) })
+	}
+	time.Sleep(20 * time.Millisecond)
+	closed := make(chan error)
+	go func() { closed <- a.Close() }()
+	time.Sleep(20 * time.Millisecond)
+	g.resume()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close deadlocked")
+	}
+	wg.Wait()
+	if n := len(g.subjects()); n != 8 {
+		t.Errorf("%d of 8 events written", n)
+	}
+}
+
+// TestAsyncCloseGivesUp: a sink that never comes back does not hang Close
+// forever, and Close says how many events were not written.
+func TestAsyncCloseGivesUp(t *testing.T) {
+	t.Parallel()
+	g := newGate()
+	g.down.Store(true)
+	a := audit.NewAsync(g, &audit.AsyncOptions{Backoff: time.Millisecond, CloseTimeout: 50 * time.Millisecond})
+	for i := range 5 {
+		a.Record(context.Background(), ev(i))
+	}
+	if err := a.Close(); err == nil {
+		t.Error("Close reported success with a dead sink")
+	}
+}
+
+// TestAsyncPlainSink: a sink without WriteBatch is written event by event.
+func TestAsyncPlainSink(t *testing.T) {
+	t.Parallel()
+	mem := &audit.Memory{}
+	a := audit.NewAsync(plain{mem}, nil)
+	for i := range 10 {
+		a.Record(context.Background(), ev(i))
+	}
+	a.Close()
+	if n := len(mem.Events()); n != 10 {
+		t.Errorf("%d events", n)
+	}
+}
+
+type plain struct{ s audit.Sink }
+
+func (p plain) Record(ctx context.Context, e *audit.Event) error { return p.s.Record(ctx, e) }
