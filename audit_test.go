@@ -82,14 +82,15 @@ func TestGuardAudit(t *testing.T) {
 	}
 
 	for _, required := range []bool{false, true} {
-		a := warden.NewAuth(provider, &warden.Options{Audit: failingSink{}, AuditRequired: required})
+		var heard error
+		a := warden.NewAuth(provider, &warden.Options{Audit: failingSink{}, AuditRequired: required, OnAuditError: func(err error) { heard = err }})
 		g, _ := a.Guard("doc:read", "docs:{value}")
 		d, err := g.Check(ctx, "1")
 		if required && (d.Allowed || !errors.Is(err, warden.ErrAuditFailed)) {
 			t.Errorf("audit required, sink failing: %+v, %v", d, err)
 		}
-		if !required && (!d.Allowed || err != nil) {
-			t.Errorf("audit optional, sink failing: %+v, %v", d, err)
+		if !required && (!d.Allowed || err != nil || heard == nil) {
+			t.Errorf("audit optional, sink failing: %+v, %v, reported %v", d, err, heard)
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -67,6 +68,10 @@ type Options struct {
 	// AuditRequired makes a call fail closed, with ErrAuditFailed, when its
 	// event cannot be recorded (SPEC 8.3).
 	AuditRequired bool
+	// OnAuditError hears every event that could not be recorded when audit
+	// is not required; nil logs it with log/slog's default logger. An
+	// audit failure is never silent.
+	OnAuditError func(error)
 	// Clock gives events their time; nil means time.Now. Tests pass a
 	// fake clock.
 	Clock func() time.Time
@@ -195,9 +200,16 @@ func (g *Guard) Check(ctx context.Context, values ...any) (Decision, error) {
 	if opts.AuditDenialsOnly && d.Allowed && err == nil {
 		return d, nil
 	}
-	if aerr := g.record(ctx, opts.Audit, start, now(), d, index, err); aerr != nil && opts.AuditRequired {
-		d.Allowed = false
-		return d, fmt.Errorf("%w: %w", ErrAuditFailed, aerr)
+	if aerr := g.record(ctx, opts.Audit, start, now(), d, index, err); aerr != nil {
+		if opts.AuditRequired {
+			d.Allowed = false
+			return d, fmt.Errorf("%w: %w", ErrAuditFailed, aerr)
+		}
+		if opts.OnAuditError != nil {
+			opts.OnAuditError(aerr)
+		} else {
+			slog.Default().Warn("warden: audit event not recorded", "scope", g.scope, "err", aerr)
+		}
 	}
 	return d, err
 }

@@ -69,6 +69,7 @@ type Async struct {
 
 	dropped atomic.Int64
 	failed  atomic.Int64
+	refused atomic.Int64
 	lost    atomic.Int64
 }
 
@@ -201,6 +202,10 @@ func (a *Async) Close() error {
 // Dropped is how many events a full queue dropped (only with Drop).
 func (a *Async) Dropped() int64 { return a.dropped.Load() }
 
+// Refused is how many events the sink refused as unstorable (ErrRefused);
+// they were reported and dropped, the rest of their batch written.
+func (a *Async) Refused() int64 { return a.refused.Load() }
+
 // Failed is how many batch writes failed (and were retried).
 func (a *Async) Failed() int64 { return a.failed.Load() }
 
@@ -268,6 +273,22 @@ func (a *Async) write(batch []item) {
 	told := false
 	for {
 		err := a.sink.WriteBatch(context.Background(), events)
+		if errors.Is(err, ErrRefused) && len(batch) > 1 {
+			// One event the sink will never take must not hold the
+			// others hostage: write them one by one.
+			for i := range batch {
+				a.write(batch[i : i+1])
+			}
+			return
+		}
+		if errors.Is(err, ErrRefused) {
+			a.refused.Add(1)
+			a.report(fmt.Errorf("audit: event dropped, the sink refuses it: %w", err))
+			if it := batch[0]; it.done != nil && !told {
+				it.done <- err
+			}
+			return
+		}
 		if err == nil {
 			for _, it := range batch {
 				if it.done != nil && !told {

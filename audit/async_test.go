@@ -251,3 +251,41 @@ func TestAsyncPlainSink(t *testing.T) {
 type plain struct{ s audit.Sink }
 
 func (p plain) Record(ctx context.Context, e *audit.Event) error { return p.s.Record(ctx, e) }
+
+// refusing refuses any batch holding the subject "bad", as a sink does
+// with an event its format cannot carry.
+type refusing struct{ mem *audit.Memory }
+
+func (r refusing) Record(ctx context.Context, e *audit.Event) error {
+	return r.WriteBatch(ctx, []audit.Event{*e})
+}
+
+func (r refusing) WriteBatch(ctx context.Context, events []audit.Event) error {
+	for _, e := range events {
+		if e.Subject == "bad" {
+			return fmt.Errorf("event %q: %w", e.Subject, audit.ErrRefused)
+		}
+	}
+	for i := range events {
+		r.mem.Record(ctx, &events[i])
+	}
+	return nil
+}
+
+// TestAsyncRefused: an event the sink refuses is dropped and reported;
+// the rest of its batch is written and the writer goes on.
+func TestAsyncRefused(t *testing.T) {
+	t.Parallel()
+	mem := &audit.Memory{}
+	var reported atomic.Int32
+	a := audit.NewAsync(refusing{mem}, &audit.AsyncOptions{Backoff: time.Millisecond, OnError: func(error) { reported.Add(1) }})
+	for _, s := range []string{"a", "bad", "b", "c"} {
+		a.Record(context.Background(), &audit.Event{Subject: s})
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(mem.Events()); n != 3 || a.Refused() != 1 || reported.Load() != 1 {
+		t.Errorf("%d stored, %d refused, %d reported", n, a.Refused(), reported.Load())
+	}
+}

@@ -56,6 +56,12 @@ func NewID() (string, error) {
 	return id.String(), nil
 }
 
+// ErrRefused is wrapped by a sink's error for an event it can never store
+// as given (a string its format cannot carry unchanged, a value over its
+// limits), as opposed to a failure that a retry may cure. Batching writers
+// drop and report a refused event rather than retrying it forever.
+var ErrRefused = errors.New("audit: event refused")
+
 // Sink stores events.
 //
 // Record may be called from many goroutines at once. It must not keep e, or
