@@ -1,0 +1,160 @@
+package sqlite
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/warden-authz/warden/audit"
+	"github.com/warden-authz/warden/internal/pattern"
+)
+
+// TestQueryPlans pins the indexes the common queries use, so a schema or
+// query change that falls back to a full scan or a sort shows up here
+// rather than as a slow audit log. It is an internal test because it needs
+// the SQL that Query builds.
+func TestQueryPlans(t *testing.T) {
+	t.Parallel()
+	s, err := Open(filepath.Join(t.TempDir(), "audit.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	since, until := time.Unix(100, 0), time.Unix(1000, 0)
+	cases := []struct {
+		name string
+		q    audit.Query
+		want string // what EXPLAIN QUERY PLAN says, steps joined by "; "
+	}{
+		{"everything", audit.Query{}, "SCAN events"},
+		{"cursor", audit.Query{After: "x"}, "SEARCH events USING PRIMARY KEY (id>?)"},
+		{"subject", audit.Query{Subject: "u"}, "SEARCH events USING INDEX events_subject_id (subject=?)"},
+		{"subject and cursor", audit.Query{Subject: "u", After: "x"}, "SEARCH events USING INDEX events_subject_id (subject=? AND id>?)"},
+		{"subject and time", audit.Query{Subject: "u", Since: since, Until: until}, "SEARCH events USING INDEX events_subject_id (subject=?)"},
+		{"subject and pattern", audit.Query{Subject: "u", Resource: "r:*"}, "SEARCH events USING INDEX events_subject_id (subject=?)"},
+		{"status", audit.Query{Status: audit.StatusDenied}, "SEARCH events USING INDEX events_status_id (status=?)"},
+		// Only ids are sorted (the index covers them), then the page's rows fetched.
+		{"time", audit.Query{Since: since, Until: until}, "SEARCH events USING PRIMARY KEY (id=?); LIST SUBQUERY 1; SEARCH events USING COVERING INDEX events_time (time_ns>? AND time_ns<?); USE TEMP B-TREE FOR ORDER BY"},
+		{"time and cursor", audit.Query{Since: since, Until: until, After: "x"}, "SEARCH events USING PRIMARY KEY (id=?); LIST SUBQUERY 1; SEARCH events USING COVERING INDEX events_time (time_ns>? AND time_ns<?); USE TEMP B-TREE FOR ORDER BY"},
+		{"time and pattern", audit.Query{Since: since, Until: until, Resource: "r:*"}, "SEARCH events USING PRIMARY KEY (id=?); LIST SUBQUERY 1; SEARCH events USING INDEX events_time (time_ns>? AND time_ns<?); USE TEMP B-TREE FOR ORDER BY"},
+		// One bound: the table in id order, stopping after a page.
+		{"since", audit.Query{Since: since}, "SCAN events"},
+		{"until and pattern", audit.Query{Until: until, Action: "get*"}, "SCAN events"},
+		{"subject and time and cursor", audit.Query{Subject: "u", Since: since, After: "x"}, "SEARCH events USING INDEX events_subject_id (subject=? AND id>?)"},
+		// Resources are not indexed (write cost): the table in id order, the prefix
+		// range checked in SQL so rejected rows never reach Go.
+		{"resource literal", audit.Query{Resource: "r:1"}, "SCAN events"},
+		{"resource prefix", audit.Query{Resource: "r:*"}, "SCAN events"},
+		{"status and resource", audit.Query{Status: audit.StatusDenied, Resource: "r:*"}, "SEARCH events USING INDEX events_status_id (status=?)"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			query, args, ok := buildSQL(tc.q, 100)
+			if !ok {
+				t.Fatal("buildSQL: no query")
+			}
+			rows, err := s.r.Query("EXPLAIN QUERY PLAN "+query, args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rows.Close()
+			var steps []string
+			for rows.Next() {
+				var id, parent, unused int
+				var detail string
+				if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+					t.Fatal(err)
+				}
+				steps = append(steps, detail)
+			}
+			if got := strings.Join(steps, "; "); got != tc.want {
+				t.Errorf("plan of %s\n got: %s\nwant: %s", query, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestLiteralPrefix(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		src, prefix string
+		literal     bool
+	}{
+		{"articles", "articles", true},
+		{"articles:42", "articles:42", true},
+		{"a,a:b", "a:b", true},
+		{"articles:*", "articles:", false},
+		{"articles:set*", "articles:set", false},
+		{"test:*:name", "test:", false},
+		{"doc:read,rename", "doc:re", false},
+		{"get*,list*", "", false},
+		{"*:x", "", false},
+		{"docs:é*,è", "docs:\xc3", false}, // ends inside a rune: fine for a byte range
+	}
+	for _, tc := range cases {
+		prefix, literal := literalPrefix(tc.src)
+		if prefix != tc.prefix || literal != tc.literal {
+			t.Errorf("literalPrefix(%q) = %q, %v; want %q, %v", tc.src, prefix, literal, tc.prefix, tc.literal)
+		}
+	}
+}
+
+func TestSuccessor(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		in, want string
+		ok       bool
+	}{
+		{"articles:", "articles;", true},
+		{"a", "b", true},
+		{"a\xff", "b", true},
+		{"a\xff\xff", "b", true},
+		{"\xc3", "\xc4", true},
+		{"\xff", "", false},
+		{"", "", false},
+	}
+	for _, tc := range cases {
+		got, ok := successor(tc.in)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("successor(%q) = %q, %v; want %q, %v", tc.in, got, ok, tc.want, tc.ok)
+		}
+	}
+}
+
+// FuzzLiteralPrefix checks the SQL narrowing against the pattern package:
+// every name a pattern matches starts with its prefix and lies in the
+// range [prefix, successor(prefix)), and a literal matches exactly its
+// prefix.
+func FuzzLiteralPrefix(f *testing.F) {
+	for _, seed := range [][2]string{
+		{"articles:*", "articles:1"}, {"articles:set*", "articles:setX"}, {"test:*:name", "test:a:name"},
+		{"doc:read,rename", "doc:rename"}, {"get*,list*", "listAll"}, {"a,a:b", "a:b"}, {"*", ""},
+		{"docs:é*,è", "docs:è"}, {"x:*y*z", "x:ayz"}, {"a*", "a"}, {"日本:*", "日本:語"},
+	} {
+		f.Add(seed[0], seed[1])
+	}
+	f.Fuzz(func(t *testing.T, src, name string) {
+		p, err := pattern.Parse(src)
+		if err != nil || src == "*" {
+			return
+		}
+		prefix, literal := literalPrefix(src)
+		if literal && (!p.IsLiteral() || p.Literal() != prefix) {
+			t.Fatalf("literalPrefix(%q) = %q, literal; the pattern package says IsLiteral=%v Literal=%q", src, prefix, p.IsLiteral(), p.Literal())
+		}
+		if !p.Match(name) {
+			return
+		}
+		if literal && name != prefix {
+			t.Fatalf("literal %q matches %q", prefix, name)
+		}
+		if !strings.HasPrefix(name, prefix) {
+			t.Fatalf("%q matches %q, which does not start with the prefix %q", src, name, prefix)
+		}
+		if hi, ok := successor(prefix); ok && !(name >= prefix && name < hi) {
+			t.Fatalf("%q matches %q, outside [%q, %q)", src, name, prefix, hi)
+		}
+	})
+}
