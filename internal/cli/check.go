@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -17,9 +18,10 @@ import (
 
 func newCheck() *cobra.Command {
 	var (
-		config string
-		asJSON bool
-		batch  bool
+		config   string
+		asJSON   bool
+		batch    bool
+		auditURL string
 	)
 	cmd := &cobra.Command{
 		Use:   "check --config FILE SUBJECT RESOURCE ACTION",
@@ -49,11 +51,26 @@ unless the input itself could not be read.`,
 			if err != nil {
 				return err
 			}
+			log, err := openAudit(auditURL)
+			if err != nil {
+				return err
+			}
 			if batch {
-				return runBatch(p, cmd.InOrStdin(), cmd.OutOrStdout())
+				berr := runBatch(p, cmd.InOrStdin(), cmd.OutOrStdout(), log)
+				if cerr := log.close(); berr == nil {
+					berr = cerr
+				}
+				return berr
 			}
 			req := warden.Request{Subject: args[0], Resource: args[1], Action: args[2]}
+			start := time.Now()
 			e, err := p.Explain(req)
+			if rerr := log.record(req, e.Decision, err, start); rerr != nil {
+				return &exitError{code: ExitUsage, err: fmt.Errorf("audit log: %w", rerr)}
+			}
+			if cerr := log.close(); cerr != nil {
+				return cerr
+			}
 			out := cmd.OutOrStdout()
 			if err != nil {
 				if asJSON {
@@ -79,6 +96,7 @@ unless the input itself could not be read.`,
 	configFlag(cmd, &config)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the decision object (SPEC 9.3)")
 	cmd.Flags().BoolVar(&batch, "batch", false, "read JSON Lines requests on stdin, write one decision per line")
+	cmd.Flags().StringVar(&auditURL, "audit", "", "record every decision in an audit store: jsonl:PATH or sqlite:PATH")
 	return cmd
 }
 
@@ -127,7 +145,7 @@ func resourceChain(path []string) string {
 // runBatch decides one request per input line. Output line i answers input
 // line i, always: a line that cannot be decided gets an error object, so a
 // script can zip inputs with outputs.
-func runBatch(p *warden.Policy, in io.Reader, out io.Writer) error {
+func runBatch(p *warden.Policy, in io.Reader, out io.Writer, log *auditLog) error {
 	r := bufio.NewReaderSize(in, 64<<10)
 	w := bufio.NewWriterSize(out, 64<<10)
 	enc := json.NewEncoder(w)
@@ -155,7 +173,10 @@ func runBatch(p *warden.Policy, in io.Reader, out io.Writer) error {
 		case len(bytes.TrimSpace(data)) == 0:
 			v = errorBody(wire.Errorf(wire.CodeInvalidJSON, "empty line"), line)
 		default:
-			v = decideLine(p, data, line)
+			var lerr error
+			if v, lerr = decideLine(p, data, line, log); lerr != nil {
+				return &exitError{code: ExitUsage, err: fmt.Errorf("audit log: %w", lerr)}
+			}
 		}
 		if err := enc.Encode(v); err != nil {
 			return &exitError{code: ExitUsage, err: fmt.Errorf("writing output: %w", err)}
@@ -170,16 +191,20 @@ func runBatch(p *warden.Policy, in io.Reader, out io.Writer) error {
 	return nil
 }
 
-func decideLine(p *warden.Policy, data []byte, line int) any {
+func decideLine(p *warden.Policy, data []byte, line int, log *auditLog) (any, error) {
 	req, werr := wire.DecodeRequest(data)
 	if werr != nil {
-		return errorBody(werr, line)
+		return errorBody(werr, line), nil
 	}
+	start := time.Now()
 	e, err := p.Explain(req)
-	if err != nil {
-		return errorBody(wire.FromDecideError(err), line)
+	if rerr := log.record(req, e.Decision, err, start); rerr != nil {
+		return nil, rerr
 	}
-	return e.Decision
+	if err != nil {
+		return errorBody(wire.FromDecideError(err), line), nil
+	}
+	return e.Decision, nil
 }
 
 func errorBody(e *wire.Error, line int) wire.ErrorBody {

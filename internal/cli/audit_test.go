@@ -1,0 +1,67 @@
+package cli_test
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestCheckAudit: check and check --batch record every decision, errors
+// included, in the store --audit names, and audit query reads them back.
+func TestCheckAudit(t *testing.T) {
+	t.Parallel()
+	for _, scheme := range []string{"jsonl", "sqlite"} {
+		t.Run(scheme, func(t *testing.T) {
+			t.Parallel()
+			url := scheme + ":" + filepath.Join(t.TempDir(), "audit."+scheme)
+			if r := run(t, "", "check", "-c", fullRBAC, "--audit", url, "user1", "part_b", "GET"); r.code != 0 {
+				t.Fatalf("check: %d %s", r.code, r.stderr)
+			}
+			in := `{"subject":"user5","resource":"part_c","action":"POST"}` + "\n" + `{"subject":"a*","action":"x"}` + "\n" + `not json` + "\n"
+			if r := run(t, in, "check", "--batch", "-c", fullRBAC, "--audit", url); r.code != 0 {
+				t.Fatalf("batch: %d %s", r.code, r.stderr)
+			}
+			r := run(t, "", "audit", "query", "--audit", url, "--json")
+			if r.code != 0 {
+				t.Fatalf("query: %d %s", r.code, r.stderr)
+			}
+			var statuses []string
+			for _, line := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+				var e struct{ Subject, Status, ID string }
+				if err := json.Unmarshal([]byte(line), &e); err != nil || e.ID == "" {
+					t.Fatalf("event %q: %v", line, err)
+				}
+				statuses = append(statuses, e.Subject+"/"+e.Status)
+			}
+			// A line that is not JSON names no request, so it has no event.
+			if got, want := strings.Join(statuses, " "), "user1/allowed user5/denied a*/error"; got != want {
+				t.Errorf("events %q, want %q", got, want)
+			}
+			if r := run(t, "", "audit", "query", "--audit", url, "--status", "denied", "--resource", "part_*"); !strings.Contains(r.stdout, "user5") || strings.Contains(r.stdout, "user1") {
+				t.Errorf("filtered query:\n%s", r.stdout)
+			}
+		})
+	}
+}
+
+func TestAuditQueryErrors(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		args []string
+		err  string
+	}{
+		{[]string{"audit", "query"}, "--audit"},
+		{[]string{"audit", "query", "--audit", "nope:/x"}, "unknown scheme"},
+		{[]string{"audit", "query", "--audit", "sqlite:/tmp/x.db", "--since", "yesterday"}, "RFC 3339"},
+		{[]string{"audit", "query", "--audit", "sqlite:/tmp/x.db", "--resource", "a::b"}, "resource"},
+		{[]string{"audit", "query", "--audit", "sqlite:/tmp/x.db", "--limit", "-3"}, "limit"},
+		{[]string{"audit", "query", "--audit", "sqlite:/tmp/x.db", "--status", "maybe"}, "status"},
+		{[]string{"check", "-c", fullRBAC, "--audit", "nope:/x", "a", "b", "c"}, "unknown scheme"},
+	} {
+		r := run(t, "", tc.args...)
+		if r.code != 2 || !strings.Contains(r.stderr, tc.err) {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", tc.args, r.code, r.stderr, tc.err)
+		}
+	}
+}
