@@ -65,3 +65,34 @@ func TestAuditQueryErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestAuditStatsAndTail: stats counts what check recorded; tail shows the
+// newest events.
+func TestAuditStatsAndTail(t *testing.T) {
+	t.Parallel()
+	url := "sqlite:" + filepath.Join(t.TempDir(), "audit.db")
+	in := strings.Repeat(`{"subject":"user1","resource":"part_b","action":"GET"}`+"\n", 3) +
+		strings.Repeat(`{"subject":"user5","resource":"part_c","action":"POST"}`+"\n", 2)
+	if r := run(t, in, "check", "--batch", "-c", fullRBAC, "--audit", url); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	r := run(t, "", "audit", "stats", "--audit", url, "--json")
+	var s struct {
+		Total     int
+		ByStatus  map[string]int `json:"by_status"`
+		BySubject map[string]int `json:"by_subject"`
+		ByTime    map[string]int `json:"by_time"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &s); err != nil {
+		t.Fatalf("%v: %s %s", err, r.stdout, r.stderr)
+	}
+	if s.Total != 5 || s.ByStatus["allowed"] != 3 || s.ByStatus["denied"] != 2 || s.BySubject["user5"] != 2 || len(s.ByTime) == 0 {
+		t.Errorf("stats %+v", s)
+	}
+	if r := run(t, "", "audit", "stats", "--audit", url); !strings.Contains(r.stdout, "5 events") || !strings.Contains(r.stdout, "user1") {
+		t.Errorf("stats table:\n%s", r.stdout)
+	}
+	if r := run(t, "", "audit", "tail", "--audit", url, "--subject", "user5"); strings.Count(r.stdout, "user5") != 2 || strings.Contains(r.stdout, "user1") {
+		t.Errorf("tail:\n%s", r.stdout)
+	}
+}
