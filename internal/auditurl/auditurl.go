@@ -3,18 +3,23 @@
 //
 //	jsonl:PATH     an append-only JSON Lines file (audit/jsonl)
 //	sqlite:PATH    an SQLite database (audit/sqlite), the embedded default
+//	postgres://... a PostgreSQL database (audit/postgres), in the schema
+//	               given by ?schema=NAME, "warden" by default
 //
 // A URL without a known scheme is an error that lists the schemes, never a
 // guess.
 package auditurl
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	neturl "net/url"
 	"strings"
 
 	"github.com/warden-authz/warden/audit"
 	"github.com/warden-authz/warden/audit/jsonl"
+	"github.com/warden-authz/warden/audit/postgres"
 	"github.com/warden-authz/warden/audit/sqlite"
 )
 
@@ -27,7 +32,7 @@ type Store interface {
 }
 
 // Schemes lists the URL schemes Open knows.
-var Schemes = []string{"jsonl:PATH", "sqlite:PATH"}
+var Schemes = []string{"jsonl:PATH", "sqlite:PATH", "postgres://..."}
 
 // Open opens the store a URL names.
 func Open(url string) (Store, error) {
@@ -51,6 +56,15 @@ func Open(url string) (Store, error) {
 		if db, err = sqlite.Open(path); err == nil {
 			st = db
 		}
+	case "postgres", "postgresql":
+		dsn, schema, perr := splitSchema(url)
+		if perr != nil {
+			return nil, fmt.Errorf("audit store: %w", perr)
+		}
+		var db *postgres.Store
+		if db, err = postgres.Open(context.Background(), dsn, &postgres.Options{Schema: schema}); err == nil {
+			st = pgStore{db}
+		}
 	default:
 		return nil, fmt.Errorf("audit store %q: unknown scheme %q; want one of %s", url, scheme, strings.Join(Schemes, ", "))
 	}
@@ -61,5 +75,25 @@ func Open(url string) (Store, error) {
 	return st, nil
 }
 
+// splitSchema takes warden's own "schema" parameter out of a PostgreSQL
+// URL (the server would reject it as an unknown setting) and returns the
+// URL without it and the schema, "" for the default.
+func splitSchema(raw string) (dsn, schema string, err error) {
+	u, err := neturl.Parse(raw)
+	if err != nil {
+		return "", "", fmt.Errorf("postgres URL: %w", err)
+	}
+	q := u.Query()
+	schema = q.Get("schema")
+	q.Del("schema")
+	u.RawQuery = q.Encode()
+	return u.String(), schema, nil
+}
+
+// pgStore gives the PostgreSQL store the Close error every store has.
+type pgStore struct{ *postgres.Store }
+
+func (p pgStore) Close() error { p.Store.Close(); return nil }
+
 // ErrNoStore is returned where a store is required and none was named.
-var ErrNoStore = errors.New("no audit store: pass --audit URL (" + "jsonl:PATH or sqlite:PATH" + ")")
+var ErrNoStore = errors.New("no audit store: pass --audit URL (jsonl:PATH, sqlite:PATH or postgres://...)")

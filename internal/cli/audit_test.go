@@ -1,20 +1,33 @@
 package cli_test
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // TestCheckAudit: check and check --batch record every decision, errors
 // included, in the store --audit names, and audit query reads them back.
 func TestCheckAudit(t *testing.T) {
 	t.Parallel()
-	for _, scheme := range []string{"jsonl", "sqlite"} {
+	schemes := []string{"jsonl", "sqlite"}
+	if os.Getenv("WARDEN_TEST_POSTGRES") != "" {
+		schemes = append(schemes, "postgres")
+	}
+	for _, scheme := range schemes {
 		t.Run(scheme, func(t *testing.T) {
 			t.Parallel()
 			url := scheme + ":" + filepath.Join(t.TempDir(), "audit."+scheme)
+			if scheme == "postgres" {
+				url = pgURL(t)
+			}
 			if r := run(t, "", "check", "-c", fullRBAC, "--audit", url, "user1", "part_b", "GET"); r.code != 0 {
 				t.Fatalf("check: %d %s", r.code, r.stderr)
 			}
@@ -95,4 +108,23 @@ func TestAuditStatsAndTail(t *testing.T) {
 	if r := run(t, "", "audit", "tail", "--audit", url, "--subject", "user5"); strings.Count(r.stdout, "user5") != 2 || strings.Contains(r.stdout, "user1") {
 		t.Errorf("tail:\n%s", r.stdout)
 	}
+}
+
+// pgURL returns the test server's URL naming a schema of the test's own,
+// dropped afterwards, so runs never share events.
+func pgURL(t *testing.T) string {
+	dsn := os.Getenv("WARDEN_TEST_POSTGRES")
+	schema := fmt.Sprintf("warden_cli_%d", time.Now().UnixNano())
+	sep := "?"
+	if strings.Contains(dsn, "?") {
+		sep = "&"
+	}
+	t.Cleanup(func() {
+		conn, err := pgx.Connect(context.Background(), dsn)
+		if err == nil {
+			conn.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+schema+" CASCADE")
+			conn.Close(context.Background())
+		}
+	})
+	return dsn + sep + "schema=" + schema
 }
