@@ -9,8 +9,11 @@
 package audit
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -61,6 +64,46 @@ func NewID() (string, error) {
 // limits), as opposed to a failure that a retry may cure. Batching writers
 // drop and report a refused event rather than retrying it forever.
 var ErrRefused = errors.New("audit: event refused")
+
+// EncodeFields encodes an event's Fields as JSON exactly as given, or
+// refuses with an error wrapping ErrRefused: encoding/json writes invalid
+// UTF-8 as U+FFFD, which would alter the event silently. Nil Fields encode
+// to nil, so stores can keep "no fields" apart from "empty fields".
+func EncodeFields(fields map[string]any) ([]byte, error) {
+	if fields == nil {
+		return nil, nil
+	}
+	b, err := json.Marshal(fields)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrRefused, err)
+	}
+	if replaced(b) {
+		return nil, fmt.Errorf("%w: a string is not valid UTF-8", ErrRefused)
+	}
+	return b, nil
+}
+
+// replaced reports whether JSON text written by encoding/json has a
+// \ufffd escape, which it writes only in place of invalid UTF-8: a real
+// U+FFFD is written as itself, and a literal backslash in a string as \\,
+// so an escape is a backslash preceded by an even number of backslashes.
+func replaced(b []byte) bool {
+	for i := 0; ; {
+		j := bytes.Index(b[i:], []byte(`\ufffd`))
+		if j < 0 {
+			return false
+		}
+		j += i
+		k := j
+		for k > 0 && b[k-1] == '\\' {
+			k--
+		}
+		if (j-k)%2 == 0 {
+			return true
+		}
+		i = j + 1
+	}
+}
 
 // Sink stores events.
 //

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/warden-authz/warden/audit"
+	"github.com/warden-authz/warden/internal/pattern"
 )
 
 const selectCols = `SELECT id, time, time_nsec, subject, action, resource, allowed, status,
@@ -211,46 +212,18 @@ func patternCond(col, src string) (cond string, args []any, exact, ok bool) {
 	return col + " >= ?", []any{prefix}, false, true
 }
 
-// literalPrefix: see audit/sqlite; the same reading of warden's patterns.
+// literalPrefix is pattern.Pattern.Prefix cut back to whole runes, since
+// successor works on runes and parameters must be valid UTF-8.
 func literalPrefix(src string) (prefix string, literal bool) {
-	var b strings.Builder
-	segs := strings.Split(src, ":")
-	for i, seg := range segs {
-		alts := strings.Split(seg, ",")
-		same := !strings.Contains(seg, "*")
-		for _, a := range alts[1:] {
-			same = same && a == alts[0]
-		}
-		if same {
-			b.WriteString(alts[0])
-			if i < len(segs)-1 {
-				b.WriteByte(':')
-			}
-			continue
-		}
-		var common string
-		for j, a := range alts {
-			if k := strings.IndexByte(a, '*'); k >= 0 {
-				a = a[:k]
-			}
-			if j == 0 {
-				common = a
-				continue
-			}
-			n := 0
-			for n < len(common) && n < len(a) && common[n] == a[n] {
-				n++
-			}
-			common = common[:n]
-		}
-		// A common byte prefix may end inside a rune: keep whole runes.
-		for len(common) > 0 && !utf8.ValidString(common) {
-			common = common[:len(common)-1]
-		}
-		b.WriteString(common)
-		return b.String(), false
+	p, err := pattern.Parse(src)
+	if err != nil {
+		return "", false
 	}
-	return b.String(), true
+	prefix, literal = p.Prefix()
+	for len(prefix) > 0 && !utf8.ValidString(prefix) {
+		prefix = prefix[:len(prefix)-1]
+	}
+	return prefix, literal
 }
 
 // successor returns the least valid UTF-8 string greater than every string

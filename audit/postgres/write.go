@@ -1,7 +1,6 @@
 package postgres
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -165,12 +164,9 @@ func encode(e *audit.Event) ([]any, error) {
 	}
 	var fields any // nil Fields stay NULL
 	if e.Fields != nil {
-		b, err := json.Marshal(e.Fields)
+		b, err := audit.EncodeFields(e.Fields)
 		if err != nil {
 			return nil, fmt.Errorf("%w %s: fields: %w", ErrInvalidEvent, short(e.ID), err)
-		}
-		if replaced(b) {
-			return nil, fmt.Errorf("%w %s: fields: a string is not valid UTF-8", ErrInvalidEvent, short(e.ID))
 		}
 		fields = json.RawMessage(b)
 	}
@@ -191,27 +187,6 @@ func storable(v string) error {
 		return errors.New("is not valid UTF-8, which PostgreSQL text cannot hold")
 	}
 	return nil
-}
-
-// replaced reports whether JSON text written by encoding/json has a
-// \ufffd escape, which it writes only in place of invalid UTF-8 (see
-// audit/sqlite).
-func replaced(b []byte) bool {
-	for i := 0; ; {
-		j := bytes.Index(b[i:], []byte(`\ufffd`))
-		if j < 0 {
-			return false
-		}
-		j += i
-		k := j
-		for k > 0 && b[k-1] == '\\' {
-			k--
-		}
-		if (j-k)%2 == 0 {
-			return true
-		}
-		i = j + 1
-	}
 }
 
 // short quotes s for an error message, cut to a readable length.

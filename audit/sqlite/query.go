@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/warden-authz/warden/audit"
+	"github.com/warden-authz/warden/internal/pattern"
 )
 
 const selectSQL = `SELECT id, time_ns, subject, action, resource, allowed, status,
@@ -172,48 +173,15 @@ func patternCond(col, src string) (cond string, args []any, exact bool) {
 	return col + " >= ?", []any{prefix}, false
 }
 
-// literalPrefix returns the bytes every name matching the (valid) pattern
-// src starts with, and whether src is a literal that matches exactly that
-// name. Literal segments are copied, with repeated alternatives ("a,a")
-// reduced to one as the pattern package does; at the first other segment
-// the prefix ends with what all of its alternatives start with before
-// their first '*': "articles:set*" gives "articles:set", "users:*"
-// gives "users:", "doc:read,rename" gives "doc:re".
+// literalPrefix reads a (valid) pattern as pattern.Pattern.Prefix does:
+// the bytes every matching name starts with, and whether the pattern is a
+// literal naming exactly that.
 func literalPrefix(src string) (prefix string, literal bool) {
-	var b strings.Builder
-	segs := strings.Split(src, ":")
-	for i, seg := range segs {
-		alts := strings.Split(seg, ",")
-		same := !strings.Contains(seg, "*")
-		for _, a := range alts[1:] {
-			same = same && a == alts[0]
-		}
-		if same {
-			b.WriteString(alts[0])
-			if i < len(segs)-1 {
-				b.WriteByte(':')
-			}
-			continue
-		}
-		var common string
-		for j, a := range alts {
-			if k := strings.IndexByte(a, '*'); k >= 0 {
-				a = a[:k]
-			}
-			if j == 0 {
-				common = a
-				continue
-			}
-			n := 0
-			for n < len(common) && n < len(a) && common[n] == a[n] {
-				n++
-			}
-			common = common[:n]
-		}
-		b.WriteString(common)
-		return b.String(), false
+	p, err := pattern.Parse(src)
+	if err != nil {
+		return "", false
 	}
-	return b.String(), true
+	return p.Prefix()
 }
 
 // successor returns the least string greater than every string that starts

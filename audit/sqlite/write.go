@@ -1,9 +1,7 @@
 package sqlite
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -113,14 +111,9 @@ func encode(e *audit.Event, r *row) error {
 	}
 	var fields any // nil Fields stay NULL, so they come back nil, not empty
 	if e.Fields != nil {
-		b, err := json.Marshal(e.Fields)
+		b, err := audit.EncodeFields(e.Fields)
 		if err != nil {
 			return fmt.Errorf("%w %s: fields: %w", ErrInvalidEvent, short(e.ID), err)
-		}
-		if replaced(b) {
-			// encoding/json replaced bytes that are not UTF-8 with U+FFFD:
-			// storing that would alter the event silently.
-			return fmt.Errorf("%w %s: fields: a string is not valid UTF-8", ErrInvalidEvent, short(e.ID))
 		}
 		fields = string(b)
 	}
@@ -129,30 +122,6 @@ func encode(e *audit.Event, r *row) error {
 		e.Rule, e.Reason, int64(e.Latency), e.PolicyVersion, e.Error, fields,
 	}
 	return nil
-}
-
-// replaced reports whether JSON text written by encoding/json has a
-// \ufffd escape, which it writes only in place of invalid UTF-8: a real
-// U+FFFD is written as itself, and a literal backslash in a string as \\,
-// so an escape is a backslash preceded by an even number of backslashes.
-// (A json.Marshaler in Fields that writes a \ufffd escape itself is
-// refused too; that costs nothing real.)
-func replaced(b []byte) bool {
-	for i := 0; ; {
-		j := bytes.Index(b[i:], []byte(`\ufffd`))
-		if j < 0 {
-			return false
-		}
-		j += i
-		k := j
-		for k > 0 && b[k-1] == '\\' {
-			k--
-		}
-		if (j-k)%2 == 0 {
-			return true
-		}
-		i = j + 1
-	}
 }
 
 // short quotes s for an error message, cut to a readable length: ids come

@@ -191,6 +191,47 @@ func (p Pattern) IsAll() bool { return p.all }
 // returns.
 func (p Pattern) IsLiteral() bool { return p.lit }
 
+// Prefix returns the bytes every name p matches starts with, and whether p
+// is a literal that matches exactly that name: "articles:set*" gives
+// "articles:set", "users:*" gives "users:", "doc:read,rename" gives
+// "doc:re". Stores use it to narrow a pattern to a range of names. The
+// prefix may end inside a UTF-8 sequence when alternatives share only part
+// of a character ("é*,è" shares one byte).
+func (p Pattern) Prefix() (prefix string, literal bool) {
+	if p.lit {
+		return p.name, true
+	}
+	var b strings.Builder
+	for _, s := range p.segs {
+		if s.kind == segLiteral {
+			b.WriteString(s.text)
+			b.WriteByte(':')
+			continue
+		}
+		// The first segment that is not literal ends the prefix with
+		// what all its alternatives start with before their first '*';
+		// a '*' segment has no alternatives and adds nothing.
+		var common string
+		for i, a := range s.alts {
+			if k := strings.IndexByte(a, '*'); k >= 0 {
+				a = a[:k]
+			}
+			if i == 0 {
+				common = a
+				continue
+			}
+			n := 0
+			for n < len(common) && n < len(a) && common[n] == a[n] {
+				n++
+			}
+			common = common[:n]
+		}
+		b.WriteString(common)
+		break
+	}
+	return b.String(), false
+}
+
 // Literal returns the one name a literal pattern matches: its text, with
 // repeated alternatives ("a,a") reduced to one.
 func (p Pattern) Literal() string { return p.name }

@@ -315,3 +315,34 @@ func TestMatchReferenceCounts(t *testing.T) {
 		t.Errorf("generated %d matches and %d non-matches; want both frequent", yes, no)
 	}
 }
+
+// TestPrefix: every name a pattern matches starts with its prefix, and a
+// literal's prefix is the one name it matches.
+func TestPrefix(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		src, prefix string
+		literal     bool
+	}{
+		{"articles:42", "articles:42", true},
+		{"a,a:b", "a:b", true},
+		{"articles:*", "articles:", false},
+		{"articles:set*", "articles:set", false},
+		{"test:*:name", "test:", false},
+		{"doc:read,rename", "doc:re", false},
+		{"get*,list*", "", false},
+		{"*", "", false},
+		{"docs:é*,è", "docs:\xc3", false},
+	} {
+		p := pattern.MustParse(tc.src)
+		prefix, literal := p.Prefix()
+		if prefix != tc.prefix || literal != tc.literal {
+			t.Errorf("Prefix(%q) = %q, %v; want %q, %v", tc.src, prefix, literal, tc.prefix, tc.literal)
+		}
+		for _, name := range []string{"articles:42", "articles:setX", "test:x:name", "doc:read", "getAll", "docs:éa", "a:b"} {
+			if p.Match(name) && !strings.HasPrefix(name, prefix) {
+				t.Errorf("%q matches %q, which does not start with the prefix %q", tc.src, name, prefix)
+			}
+		}
+	}
+}
