@@ -34,11 +34,12 @@ type Store interface {
 // Schemes lists the URL schemes Open knows.
 var Schemes = []string{"jsonl:PATH", "sqlite:PATH", "postgres://..."}
 
-// Open opens the store a URL names.
+// Open opens the store a URL names. Its errors quote the URL with any
+// password replaced by "xxxxx", so they are safe to log.
 func Open(url string) (Store, error) {
 	scheme, rest, ok := strings.Cut(url, ":")
 	if !ok || rest == "" {
-		return nil, fmt.Errorf("audit store %q: want one of %s", url, strings.Join(Schemes, ", "))
+		return nil, fmt.Errorf("audit store %q: want one of %s", Redact(url), strings.Join(Schemes, ", "))
 	}
 	path := strings.TrimPrefix(rest, "//")
 	var (
@@ -59,20 +60,38 @@ func Open(url string) (Store, error) {
 	case "postgres", "postgresql":
 		dsn, schema, perr := splitSchema(url)
 		if perr != nil {
-			return nil, fmt.Errorf("audit store: %w", perr)
+			return nil, fmt.Errorf("audit store %q: %w", Redact(url), perr)
 		}
 		var db *postgres.Store
 		if db, err = postgres.Open(context.Background(), dsn, &postgres.Options{Schema: schema}); err == nil {
 			st = pgStore{db}
 		}
 	default:
-		return nil, fmt.Errorf("audit store %q: unknown scheme %q; want one of %s", url, scheme, strings.Join(Schemes, ", "))
+		return nil, fmt.Errorf("audit store %q: unknown scheme %q; want one of %s", Redact(url), scheme, strings.Join(Schemes, ", "))
 	}
 	if err != nil {
 		// A nil store, not a nil pointer in a non-nil interface.
-		return nil, fmt.Errorf("audit store %q: %w", url, err)
+		return nil, fmt.Errorf("audit store %q: %w", Redact(url), err)
 	}
 	return st, nil
+}
+
+// Redact returns url with the password of a URL's user info replaced by
+// "xxxxx", for logs and error messages. A string that does not parse as a
+// URL with user info is returned as it is, unless it holds an '@', when
+// everything before the last '@' is hidden: it may be a credential the
+// parser could not make sense of.
+func Redact(url string) string {
+	u, err := neturl.Parse(url)
+	if err == nil && u.User != nil {
+		return u.Redacted()
+	}
+	if err != nil {
+		if i := strings.LastIndexByte(url, '@'); i >= 0 {
+			return "xxxxx" + url[i:]
+		}
+	}
+	return url
 }
 
 // splitSchema takes warden's own "schema" parameter out of a PostgreSQL
@@ -81,6 +100,12 @@ func Open(url string) (Store, error) {
 func splitSchema(raw string) (dsn, schema string, err error) {
 	u, err := neturl.Parse(raw)
 	if err != nil {
+		// url.Error quotes the whole URL, password and all: say what is
+		// wrong without it.
+		var ue *neturl.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
 		return "", "", fmt.Errorf("postgres URL: %w", err)
 	}
 	q := u.Query()
