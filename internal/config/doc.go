@@ -23,6 +23,10 @@
 // strings in triples, rules with neither allow nor deny, rule names that are
 // not bare keys. A file with any error is not loaded.
 //
+// [schemas] templates are read here as strings, with their positions, and
+// checked when the policy is compiled (engine.ParseSchema), so that a
+// Source built in Go gets the same checks and the same messages.
+//
 // The file is UTF-8 TOML (https://toml.io, v1.1); a byte order mark at its
 // start is ignored.
 package config

@@ -243,6 +243,22 @@ func checkAgainstMap(t *testing.T, data []byte, src *engine.Source, m map[string
 		}
 	}
 
+	decodedSchemas, _ := m["schemas"].(map[string]any)
+	if len(decodedSchemas) != len(src.Schemas) {
+		t.Fatalf("go-toml finds %d schemas, config %d", len(decodedSchemas), len(src.Schemas))
+	}
+	for _, sc := range src.Schemas {
+		if decodedSchemas[sc.Name] != sc.Template {
+			t.Fatalf("schemas.%s = %q, go-toml reads %v", sc.Name, sc.Template, decodedSchemas[sc.Name])
+		}
+		if c := byteAt(sc.Pos); c != '\'' && c != '"' {
+			t.Fatalf("schemas.%s: position %v points at %q", sc.Name, sc.Pos, c)
+		}
+	}
+	if strict, _ := m["strict_schemas"].(bool); strict != src.StrictSchemas {
+		t.Fatalf("strict_schemas = %v, go-toml reads %v", src.StrictSchemas, m["strict_schemas"])
+	}
+
 	groups := map[string][]engine.Group{
 		"groups": src.Groups, "roles": src.Groups, "resources": src.Resources, "actions": src.Actions,
 	}

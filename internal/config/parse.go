@@ -17,7 +17,7 @@ import (
 
 var (
 	bom        = []byte("\xef\xbb\xbf")
-	topKeys    = []string{"groups", "roles", "resources", "actions", "rules", "rule_policy"}
+	topKeys    = []string{"groups", "roles", "resources", "actions", "rules", "rule_policy", "schemas", "strict_schemas"}
 	ruleKeys   = []string{"allow", "deny"}
 	policyKeys = []string{"strategy", "mismatch_decision"}
 	decisions  = []string{"allow", "deny"}
@@ -128,6 +128,14 @@ func (r *reader) document(root *value) {
 			r.rules(f)
 		case "rule_policy":
 			r.rulePolicy(f)
+		case "schemas":
+			r.schemas(f)
+		case "strict_schemas":
+			if f.val.kind != unstable.Bool {
+				r.errorf(f.val.off, "strict_schemas must be true or false, found %s", describe(f.val))
+				continue
+			}
+			r.src.StrictSchemas = f.val.str == "true"
 		default:
 			r.unknownKey(f, f.key, topKeys)
 		}
@@ -157,6 +165,23 @@ func (r *reader) groups(dst []engine.Group, sec *field, role bool) []engine.Grou
 		dst = append(dst, g)
 	}
 	return dst
+}
+
+// schemas reads [schemas], name = 'template'. The templates are checked
+// when the policy is compiled (engine.ParseSchema), at the positions
+// recorded here, so a Source built in Go gets the same checks.
+func (r *reader) schemas(sec *field) {
+	if sec.val.kind != unstable.Table {
+		r.errorf(sec.val.off, "schemas must be a table of name = 'template' ([schemas]), found %s", describe(sec.val))
+		return
+	}
+	for _, f := range sec.val.fields {
+		if f.val.kind != unstable.String {
+			r.errorf(f.val.off, "%s must be a string template such as 'users:by_group:{group}:{id}', found %s", joinKey(sec.key, f.key), describe(f.val))
+			continue
+		}
+		r.src.Schemas = append(r.src.Schemas, engine.Schema{Name: f.key, Template: f.val.str, Pos: r.pos(f.val.off)})
+	}
 }
 
 func (r *reader) rules(f *field) {
@@ -300,6 +325,7 @@ func (r *reader) rulePolicy(sec *field) {
 				continue
 			}
 			r.src.NoMatchSet = true
+			r.src.NoMatchPos = r.pos(v.off)
 		default:
 			r.unknownKey(f, path, policyKeys)
 		}

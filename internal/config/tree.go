@@ -17,7 +17,7 @@ type value struct {
 	kind   unstable.Kind
 	origin origin // for tables
 	off    int
-	str    string // for strings: the decoded text
+	str    string // for strings: the decoded text; for booleans: true or false
 
 	fields []*field // tables: in the order the keys were first written
 	index  map[string]*field
@@ -244,8 +244,8 @@ func (r *reader) build(n *unstable.Node, start int, path *keyPath) (*value, int)
 		return v, r.skipSeparator(end) + 1 // past '}'
 	}
 	v := &value{kind: n.Kind, off: int(n.Raw.Offset)}
-	if n.Kind == unstable.String {
-		v.str = string(n.Data)
+	if n.Kind == unstable.String || n.Kind == unstable.Bool {
+		v.str = string(n.Data) // a boolean keeps its text, "true" or "false"
 	}
 	return v, int(n.Raw.Offset + n.Raw.Length)
 }

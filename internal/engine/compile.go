@@ -39,6 +39,10 @@ type Policy struct {
 	subjectRoot bool
 
 	noMatchOutcome Outcome
+
+	// schemas is set when resources must fit a declared schema
+	// (Source.StrictSchemas); nil means any resource name is decided.
+	schemas *schemaSet
 }
 
 // bucket holds rules that share the patterns of the dimensions above it. A
@@ -107,6 +111,7 @@ func Compile(src *Source) (*Policy, diag.List) {
 	compileGroups(p.subjects, src.Groups, &errs)
 	compileGroups(p.resources, src.Resources, &errs)
 	compileGroups(p.actions, src.Actions, &errs)
+	p.schemas = compileSchemas(src.Schemas, src.StrictSchemas, &errs)
 	p.compileRules(src.Rules, &errs)
 	if len(errs) > 0 {
 		errs.Sort()
@@ -470,6 +475,15 @@ func version(src *Source) string {
 	}
 	writeLen(h, int(noMatch))
 	writeLen(h, boolInt(src.NoMatchSet)) // it changes the reasons decisions give
+	if src.StrictSchemas {
+		// Only strict schemas change decisions; hashing nothing otherwise
+		// keeps the versions of policies without them as they were.
+		writeLen(h, len(src.Schemas))
+		for _, s := range src.Schemas {
+			str(s.Name)
+			str(s.Template)
+		}
+	}
 	return "sha256:" + hex.EncodeToString(h.Sum(nil))[:16]
 }
 

@@ -97,14 +97,20 @@ var (
 )
 
 // Find decides a request and returns its outcome. It checks the names
-// (SPEC 1), then walks the rule index; it does not allocate. On error the
-// outcome denies. Callers must not modify the outcome.
+// (SPEC 1) and, when schemas are strict, the resource's shape, then walks
+// the rule index; it does not allocate. On error the outcome denies.
+// Callers must not modify the outcome.
 func (p *Policy) Find(subject, resource, action string) (*Outcome, error) {
 	if p == nil {
 		return noPolicyOutcome, ErrNoPolicy
 	}
 	if err := checkRequest(subject, resource, action); err != nil {
 		return invalidOutcome, err
+	}
+	if p.schemas != nil { // checked here so that a policy without schemas pays no call
+		if err := p.checkSchema(resource); err != nil {
+			return invalidOutcome, err
+		}
 	}
 	w := walker{p: p}
 	w.run(subject, resource, action)

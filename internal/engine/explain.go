@@ -33,7 +33,11 @@ func (p *Policy) Explain(subject, resource, action string) (Explanation, error) 
 	if p == nil {
 		return Explanation{Decision: Decision{Reason: "no policy loaded"}}, ErrNoPolicy
 	}
-	if err := checkRequest(subject, resource, action); err != nil {
+	err := checkRequest(subject, resource, action)
+	if err == nil {
+		err = p.checkSchema(resource)
+	}
+	if err != nil {
 		return Explanation{Decision: Decision{Reason: "invalid request", PolicyVersion: p.version}, Strategy: p.strategy}, err
 	}
 	w := walker{p: p, collect: true}

@@ -139,6 +139,24 @@ type Source struct {
 	// value, EffectNone, means the default, which is deny.
 	NoMatch Effect
 	// NoMatchSet records that NoMatch was written in the policy rather than
-	// defaulted, so reasons can say which it was.
+	// defaulted, so reasons can say which it was. NoMatchPos is where it was
+	// written, for tools that report on it.
 	NoMatchSet bool
+	NoMatchPos diag.Pos
+	// Schemas declare the shapes resource names take
+	// (users:by_group:{group}:{id}). With StrictSchemas, a request whose
+	// resource fits none of them is rejected as invalid rather than decided,
+	// so a resource of a shape no rule was written for fails closed. The
+	// empty resource is never checked.
+	Schemas       []Schema
+	StrictSchemas bool
+}
+
+// Schema is one declared resource shape: segments joined by ':', each a
+// literal segment or a placeholder {name} that stands for exactly one
+// segment (ParseSchema).
+type Schema struct {
+	Name     string
+	Template string
+	Pos      diag.Pos
 }
