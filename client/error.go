@@ -1,0 +1,114 @@
+package client
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/warden-authz/warden"
+)
+
+// The error codes of the HTTP contract, as found in Error.Code.
+const (
+	CodeInvalidJSON          = "invalid_json"           // 400: the body was not JSON
+	CodeInvalidRequest       = "invalid_request"        // 400: not a valid request, or an empty batch
+	CodeInvalidQuery         = "invalid_query"          // 400: an audit query parameter is unknown or bad
+	CodeUnauthorized         = "unauthorized"           // 401: the token is missing or wrong
+	CodeMethodNotAllowed     = "method_not_allowed"     // 405
+	CodeRequestTooLarge      = "request_too_large"      // 413: the body is over the service's limit
+	CodeBatchTooLarge        = "batch_too_large"        // 413: over MaxBatch requests
+	CodeUnsupportedMediaType = "unsupported_media_type" // 415
+	CodeInternal             = "internal"               // 500: a fault in the service
+	CodeNoPolicy             = "no_policy"              // 503: no policy has loaded yet
+)
+
+// ErrBatchTooLarge is reported for a batch over MaxBatch, whether the
+// client refused it or the service answered 413 batch_too_large.
+var ErrBatchTooLarge = errors.New("client: batch too large")
+
+// Error is an error answer from the service: the HTTP status and the
+// error object's code and message (SPEC 9.3). For an item of a batch,
+// which has no status of its own, Status is 0.
+//
+// When the answer was not an error object at all (a proxy's HTML page, an
+// empty body), Code is empty and Message describes what came instead.
+type Error struct {
+	Status  int
+	Code    string
+	Message string
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	if e.Status != 0 {
+		fmt.Fprintf(&b, "HTTP %d ", e.Status)
+	}
+	switch {
+	case e.Code != "":
+		b.WriteString(printable(e.Code))
+	case http.StatusText(e.Status) != "":
+		b.WriteString(http.StatusText(e.Status))
+	default:
+		b.WriteString("error")
+	}
+	b.WriteString(": ")
+	// The message comes from the network: no control characters reach
+	// the caller's logs.
+	b.WriteString(printable(e.Message))
+	return b.String()
+}
+
+// Is reports the warden sentinel an error answer stands for, so callers
+// can treat the service like the warden package: invalid_request is
+// warden.ErrInvalidRequest, any 401 is warden.ErrUnauthorized, no_policy
+// is warden.ErrNoPolicy and batch_too_large is ErrBatchTooLarge.
+func (e *Error) Is(target error) bool {
+	switch target {
+	case warden.ErrInvalidRequest:
+		return e.Code == CodeInvalidRequest
+	case warden.ErrUnauthorized:
+		return e.Status == http.StatusUnauthorized || e.Code == CodeUnauthorized
+	case warden.ErrNoPolicy:
+		return e.Code == CodeNoPolicy
+	case ErrBatchTooLarge:
+		return e.Code == CodeBatchTooLarge
+	}
+	return false
+}
+
+// errorFrom makes the *Error for an answer with an unexpected status.
+func errorFrom(a answer) *Error {
+	if code, msg, err := decodeErrorObject(a.body); err == nil {
+		return &Error{Status: a.status, Code: code, Message: msg}
+	}
+	what := "an empty body"
+	if len(a.body) > 0 {
+		what = fmt.Sprintf("%d bytes of %s, starting %q", len(a.body), a.mediaType(), clip(string(a.body), 120))
+	}
+	return &Error{Status: a.status, Message: "not a warden error object: " + what}
+}
+
+// clip shortens s to at most n bytes, on a rune boundary, marking the cut.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
+
+// printable replaces control characters, so a message from the network
+// cannot forge log lines or move a terminal's cursor.
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || r == utf8.RuneError {
+			return '?'
+		}
+		return r
+	}, s)
+}
