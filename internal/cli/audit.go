@@ -15,6 +15,7 @@ import (
 	"github.com/warden-authz/warden"
 	"github.com/warden-authz/warden/audit"
 	"github.com/warden-authz/warden/internal/auditurl"
+	"github.com/warden-authz/warden/internal/server"
 )
 
 // auditLog records check decisions into a store through the batching
@@ -47,27 +48,11 @@ func (l *auditLog) record(req warden.Request, d warden.Decision, derr error, sta
 	if l == nil {
 		return nil
 	}
-	id, err := audit.NewID()
+	e, err := server.NewEvent(req, d, derr, start)
 	if err != nil {
 		return err
 	}
-	e := &audit.Event{
-		ID: id, Time: start.UTC(), Subject: req.Subject, Action: req.Action, Resource: req.Resource,
-		Allowed: d.Allowed && derr == nil, Rule: d.Rule, Reason: d.Reason,
-		Latency: time.Since(start), PolicyVersion: d.PolicyVersion,
-	}
-	switch {
-	case derr != nil:
-		e.Status, e.Error = audit.StatusError, derr.Error()
-	case d.Allowed:
-		e.Status = audit.StatusAllowed
-	default:
-		e.Status = audit.StatusDenied
-	}
-	if req.Context != nil {
-		e.Fields = req.Context
-	}
-	return l.async.Record(context.Background(), e)
+	return l.async.Record(context.Background(), &e)
 }
 
 // close flushes every event and closes the store; an event that could not

@@ -1,0 +1,203 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/warden-authz/warden/internal/auditurl"
+	"github.com/warden-authz/warden/internal/server"
+)
+
+// DefaultAudit is where `warden serve` records decisions unless told
+// otherwise (SPEC 9.2: SQLite in the working directory).
+const DefaultAudit = "sqlite:./warden-audit.db"
+
+// serveEnv maps each flag of serve to the environment variable that sets
+// it when the flag is not given; a flag always wins.
+var serveEnv = map[string]string{
+	"config":     "WARDEN_CONFIG",
+	"addr":       "WARDEN_ADDR",
+	"audit":      "WARDEN_AUDIT",
+	"token-file": "WARDEN_TOKEN_FILE",
+	"tls-cert":   "WARDEN_TLS_CERT",
+	"tls-key":    "WARDEN_TLS_KEY",
+	"log-level":  "WARDEN_LOG_LEVEL",
+	"log-format": "WARDEN_LOG_FORMAT",
+}
+
+func newServe() *cobra.Command {
+	var (
+		config, addr, auditURL     string
+		tokenFile, tlsCert, tlsKey string
+		logLevel, logFormat        string
+		noWatch, auditDrop         bool
+	)
+	cmd := &cobra.Command{
+		Use:   "serve --config FILE [--addr HOST:PORT]",
+		Short: "Answer decisions over HTTP",
+		Long: `serve answers decisions over HTTP (POST /v1/check, POST /v1/check/batch),
+serves the audit log (GET /v1/audit), and reports on itself (GET /healthz,
+/readyz, /metrics). It reloads the policy file when it changes and on
+SIGHUP; a broken file keeps the previous policy serving, and /readyz says
+why the reload failed. SIGTERM or SIGINT stops it gracefully: in-flight
+requests finish and the audit log is flushed.
+
+Every decision is recorded in the audit log, by default ` + DefaultAudit + `;
+--audit off records nothing (and says so at startup).
+
+Each flag may instead be set by an environment variable: WARDEN_CONFIG,
+WARDEN_ADDR, WARDEN_AUDIT, WARDEN_TOKEN_FILE, WARDEN_TLS_CERT,
+WARDEN_TLS_KEY, WARDEN_LOG_LEVEL, WARDEN_LOG_FORMAT. Flags win.
+
+The endpoints, limits and metrics are described in docs/serve.md.`,
+		Example: `  warden serve --config policy.toml
+  warden serve --config policy.toml --addr 0.0.0.0:8443 --token-file /run/secrets/warden-token --tls-cert cert.pem --tls-key key.pem
+  curl -s localhost:8181/v1/check -d '{"subject":"user1","resource":"part_b","action":"GET"}'`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			for flag, env := range serveEnv {
+				if f := cmd.Flags().Lookup(flag); !f.Changed {
+					if v, ok := os.LookupEnv(env); ok && v != "" {
+						if err := f.Value.Set(v); err != nil {
+							return usage("$%s: %v", env, err)
+						}
+					}
+				}
+			}
+			log, err := newLogger(cmd.ErrOrStderr(), logLevel, logFormat)
+			if err != nil {
+				return err
+			}
+			if config == "" {
+				return usage("no policy file: pass --config FILE or set WARDEN_CONFIG")
+			}
+			cfg := server.Config{PolicyPath: config, Logger: log, NoWatch: noWatch, AuditDrop: auditDrop}
+			if tokenFile != "" {
+				if cfg.Token, err = readToken(tokenFile); err != nil {
+					return &exitError{code: ExitUsage, err: err}
+				}
+			}
+			if (tlsCert == "") != (tlsKey == "") {
+				return usage("--tls-cert and --tls-key go together")
+			}
+			if tlsCert != "" {
+				cert, err := tls.LoadX509KeyPair(tlsCert, tlsKey)
+				if err != nil {
+					return usage("TLS: %v", err)
+				}
+				cfg.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+			}
+			var store auditurl.Store
+			if auditURL == "off" {
+				log.Warn("the audit log is off (--audit off): decisions are not recorded")
+			} else {
+				if store, err = auditurl.Open(auditURL); err != nil {
+					return &exitError{code: ExitUsage, err: err}
+				}
+				cfg.Audit = store
+			}
+			err = serve(cmd.Context(), cfg, addr, log)
+			if store != nil {
+				if cerr := store.Close(); cerr != nil {
+					err = errors.Join(err, fmt.Errorf("audit store: %w", cerr))
+				}
+			}
+			if err != nil {
+				return &exitError{code: ExitUsage, err: err}
+			}
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVarP(&config, "config", "c", "", "policy file (TOML); $WARDEN_CONFIG")
+	fl.StringVar(&addr, "addr", "127.0.0.1:8181", "address to listen on, HOST:PORT; $WARDEN_ADDR")
+	fl.StringVar(&auditURL, "audit", DefaultAudit, "audit store: sqlite:PATH, jsonl:PATH, postgres://... or off; $WARDEN_AUDIT")
+	fl.BoolVar(&auditDrop, "audit-drop", false, "when the audit queue is full, drop (and count) events instead of making requests wait")
+	fl.StringVar(&tokenFile, "token-file", "", "file holding the bearer token every /v1 request must send; $WARDEN_TOKEN_FILE")
+	fl.StringVar(&tlsCert, "tls-cert", "", "TLS certificate (PEM); with --tls-key, serve HTTPS; $WARDEN_TLS_CERT")
+	fl.StringVar(&tlsKey, "tls-key", "", "TLS private key (PEM); $WARDEN_TLS_KEY")
+	fl.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error; $WARDEN_LOG_LEVEL")
+	fl.StringVar(&logFormat, "log-format", "text", "text or json; $WARDEN_LOG_FORMAT")
+	fl.BoolVar(&noWatch, "no-watch", false, "do not reload when the policy file changes (SIGHUP still reloads)")
+	return cmd
+}
+
+// serve runs the server until ctx is done or SIGTERM/SIGINT arrives, and
+// reloads the policy on SIGHUP.
+func serve(ctx context.Context, cfg server.Config, addr string, log *slog.Logger) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
+	s, err := server.New(cfg)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		s.Close()
+		return fmt.Errorf("listen: %w", err)
+	}
+	go func() {
+		for {
+			select {
+			case <-hup:
+				log.Info("SIGHUP: reloading the policy")
+				s.Reload() // logs its own failure
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return s.Serve(ctx, ln)
+}
+
+// readToken reads the bearer token: the file's contents without
+// surrounding whitespace (a trailing newline is the usual way to write
+// it). An empty token would let anyone in, so it is an error.
+func readToken(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("--token-file: %w", err)
+	}
+	tok := string(bytes.TrimSpace(b))
+	if tok == "" {
+		return "", fmt.Errorf("--token-file %s: the file is empty", path)
+	}
+	if strings.ContainsAny(tok, " \t\r\n") {
+		return "", fmt.Errorf("--token-file %s: the token holds whitespace; want one line", path)
+	}
+	return tok, nil
+}
+
+func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, usage("--log-level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, usage("--log-format %q: want text or json", format)
+}

@@ -1,0 +1,124 @@
+package server
+
+import (
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/warden-authz/warden"
+)
+
+// Encoding decisions on the hot path. encoding/json reflects over the
+// struct and allocates for every value; a decision is a fixed shape, so it
+// is appended to a reused buffer by hand. The output is the JSON of
+// warden.Decision (SPEC 9.3): the same fields in the same order, the same
+// omitempty choices, strings escaped as encoding/json escapes them with
+// HTML escaping off. TestAppendDecisionMatchesJSON holds it to that.
+
+func appendDecision(b []byte, d *warden.Decision) []byte {
+	if d.Allowed {
+		b = append(b, `{"allowed":true,"effect":`...)
+	} else {
+		b = append(b, `{"allowed":false,"effect":`...)
+	}
+	b = appendString(b, d.Effect.String())
+	if d.Rule != "" {
+		b = append(b, `,"rule":`...)
+		b = appendString(b, d.Rule)
+	}
+	if d.Item != 0 {
+		b = append(b, `,"item":`...)
+		b = strconv.AppendInt(b, int64(d.Item), 10)
+	}
+	b = append(b, `,"reason":`...)
+	b = appendString(b, d.Reason)
+	if len(d.SubjectPath) > 0 {
+		b = append(b, `,"subject_path":`...)
+		b = appendStrings(b, d.SubjectPath)
+	}
+	if len(d.ResourcePath) > 0 {
+		b = append(b, `,"resource_path":`...)
+		b = appendStrings(b, d.ResourcePath)
+	}
+	b = append(b, `,"policy_version":`...)
+	b = appendString(b, d.PolicyVersion)
+	return append(b, '}')
+}
+
+func appendStrings(b []byte, ss []string) []byte {
+	b = append(b, '[')
+	for i, s := range ss {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, s)
+	}
+	return append(b, ']')
+}
+
+const hex = "0123456789abcdef"
+
+// plain marks the bytes a JSON string holds as they are; appendString
+// copies runs of them without looking further.
+var plain = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+// appendString appends s as a JSON string the way encoding/json writes it
+// with SetEscapeHTML(false): invalid UTF-8 becomes U+FFFD, and U+2028 and
+// U+2029 are escaped so the output is also valid JavaScript.
+func appendString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		for i < len(s) && plain[s[i]] {
+			i++
+		}
+		if i == len(s) {
+			break
+		}
+		c := s[i]
+		if c < utf8.RuneSelf {
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}

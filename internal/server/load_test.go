@@ -1,0 +1,252 @@
+package server_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/warden-authz/warden/internal/auditurl"
+	"github.com/warden-authz/warden/internal/server"
+)
+
+// The load benchmarks drive the real server over loopback with keep-alive
+// clients, the way issue 5's targets are stated:
+//
+//	go test -run '^$' -bench Load -benchtime 5s ./internal/server/
+//
+// BenchmarkLoadCheck reports single checks per second and the p99 of the
+// round trip; BenchmarkLoadBatch reports decisions per second through
+// batches of 1,000. Each runs with the default SQLite audit store and
+// with the audit log off. Client and server share the machine's cores, so
+// the figures are a floor for a server with the machine to itself.
+
+// auditStore opens the audit store a benchmark variant names.
+func auditStore(tb testing.TB, kind string) auditurl.Store {
+	tb.Helper()
+	if kind == "off" {
+		return nil
+	}
+	st, err := auditurl.Open("sqlite:" + filepath.Join(tb.TempDir(), "warden-audit.db"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	// Registered before the server's cleanup, so it runs after it: the
+	// server flushes into an open store.
+	tb.Cleanup(func() {
+		if err := st.Close(); err != nil {
+			tb.Error(err)
+		}
+	})
+	return st
+}
+
+func serveBench(b *testing.B, kind string) (*live, func()) {
+	st := auditStore(b, kind)
+	l := serveLive(b, policyAllow, func(c *server.Config) {
+		if st != nil {
+			c.Audit = st
+		}
+	})
+	return l, func() {
+		if err := l.stop(); err != nil {
+			b.Error(err)
+		}
+	}
+}
+
+// cpuTime is the CPU time this process (client and server) has used.
+// Reported per operation it says what a check costs whatever else the
+// machine is running, which wall-clock throughput on shared cores cannot.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// latencies collects round-trip times from parallel goroutines.
+type latencies struct {
+	mu  sync.Mutex
+	all []time.Duration
+}
+
+func (l *latencies) add(d []time.Duration) {
+	l.mu.Lock()
+	l.all = append(l.all, d...)
+	l.mu.Unlock()
+}
+
+func (l *latencies) p99() time.Duration {
+	if len(l.all) == 0 {
+		return 0
+	}
+	slices.Sort(l.all)
+	return l.all[len(l.all)*99/100]
+}
+
+func BenchmarkLoadCheck(b *testing.B) {
+	for _, kind := range []string{"sqlite", "off"} {
+		b.Run("audit="+kind, func(b *testing.B) {
+			l, stop := serveBench(b, kind)
+			var reqs [][]byte
+			for _, body := range checkBodies(1024) {
+				reqs = append(reqs, rawRequest("/v1/check", body))
+			}
+			var lat latencies
+			var next atomic.Int64
+			b.SetParallelism(8)
+			b.ResetTimer()
+			start, cpu0 := time.Now(), cpuTime()
+			b.RunParallel(func(pb *testing.PB) {
+				rc := dialRaw(b, l.url)
+				defer rc.close()
+				mine := make([]time.Duration, 0, 1024)
+				i := int(next.Add(1)) * 97
+				for pb.Next() {
+					t0 := time.Now()
+					status, _, err := rc.do(reqs[i%len(reqs)])
+					if err != nil || status != 200 {
+						b.Errorf("check: %d %v", status, err)
+						return
+					}
+					mine = append(mine, time.Since(t0))
+					i++
+				}
+				lat.add(mine)
+			})
+			elapsed, cpu := time.Since(start), cpuTime()-cpu0
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "checks/s")
+			b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/check")
+			b.ReportMetric(float64(lat.p99().Microseconds())/1000, "p99-ms")
+			stop()
+		})
+	}
+}
+
+const benchBatch = 1000
+
+func BenchmarkLoadBatch(b *testing.B) {
+	for _, kind := range []string{"sqlite", "off"} {
+		b.Run("audit="+kind, func(b *testing.B) {
+			l, stop := serveBench(b, kind)
+			reqs := make([][]byte, 8)
+			for i := range reqs {
+				reqs[i] = rawRequest("/v1/check/batch", batchBody(benchBatch, i*benchBatch))
+			}
+			var lat latencies
+			b.SetParallelism(2)
+			b.ResetTimer()
+			start, cpu0 := time.Now(), cpuTime()
+			b.RunParallel(func(pb *testing.PB) {
+				rc := dialRaw(b, l.url)
+				defer rc.close()
+				mine := make([]time.Duration, 0, 256)
+				i := 0
+				for pb.Next() {
+					t0 := time.Now()
+					status, _, err := rc.do(reqs[i%len(reqs)])
+					if err != nil || status != 200 {
+						b.Errorf("batch: %d %v", status, err)
+						return
+					}
+					mine = append(mine, time.Since(t0))
+					i++
+				}
+				lat.add(mine)
+			})
+			elapsed, cpu := time.Since(start), cpuTime()-cpu0
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)*benchBatch/elapsed.Seconds(), "decisions/s")
+			b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N*benchBatch), "cpu-ns/decision")
+			b.ReportMetric(float64(lat.p99().Microseconds())/1000, "p99-ms")
+			stop()
+		})
+	}
+}
+
+// TestSoak runs single checks and batches against the SQLite-audited
+// server for two minutes (WARDEN_SOAK_DURATION to change it) and checks
+// that memory stays flat: the heap after collection at the end is within
+// a margin of the heap once warmed up. It runs only with WARDEN_SOAK=1.
+//
+//	WARDEN_SOAK=1 go test -run TestSoak -v -timeout 10m ./internal/server/
+func TestSoak(t *testing.T) {
+	if os.Getenv("WARDEN_SOAK") != "1" {
+		t.Skip("set WARDEN_SOAK=1 to run the two-minute soak")
+	}
+	dur := 2 * time.Minute
+	if s := os.Getenv("WARDEN_SOAK_DURATION"); s != "" {
+		var err error
+		if dur, err = time.ParseDuration(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := auditStore(t, "sqlite")
+	l := serveLive(t, policyAllow, func(c *server.Config) { c.Audit = st })
+	ctx, cancel := context.WithTimeout(context.Background(), dur)
+	defer cancel()
+	var wg sync.WaitGroup
+	var checks, batches atomic.Int64
+	bodies := checkBodies(1024)
+	batch := batchBody(benchBatch, 0)
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ctx.Err() == nil; i++ {
+				if g == 0 {
+					if status, _, err := l.post("/v1/check/batch", batch); err != nil || status != 200 {
+						t.Errorf("batch: %d %v", status, err)
+						return
+					}
+					batches.Add(1)
+					continue
+				}
+				if status, _, err := l.post("/v1/check", bodies[(g*131+i)%len(bodies)]); err != nil || status != 200 {
+					t.Errorf("check: %d %v", status, err)
+					return
+				}
+				checks.Add(1)
+			}
+		}()
+	}
+	heap := func() uint64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapInuse
+	}
+	warm := time.After(dur / 4)
+	var base uint64
+	tick := time.NewTicker(dur / 12)
+	defer tick.Stop()
+	for done := false; !done; {
+		select {
+		case <-warm:
+			base = heap()
+			t.Logf("warmed up: heap in use %.1f MiB, %d goroutines", float64(base)/(1<<20), runtime.NumGoroutine())
+		case <-tick.C:
+			t.Logf("heap in use %.1f MiB, %d goroutines, %d checks, %d batches", float64(heap())/(1<<20), runtime.NumGoroutine(), checks.Load(), batches.Load())
+		case <-ctx.Done():
+			done = true
+		}
+	}
+	wg.Wait()
+	end := heap()
+	t.Logf("end: heap in use %.1f MiB after %d checks and %d batches of %d", float64(end)/(1<<20), checks.Load(), batches.Load(), benchBatch)
+	if limit := base + base/2 + 16<<20; end > limit {
+		t.Errorf("heap grew from %d to %d bytes (limit %d)", base, end, limit)
+	}
+	if err := l.stop(); err != nil {
+		t.Error(err)
+	}
+}

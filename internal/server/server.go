@@ -1,0 +1,263 @@
+// Package server is warden's HTTP decision service, `warden serve`
+// (SPEC 9.2): it decides requests against a policy file it reloads when
+// the file changes, records every decision in the audit log, and reports
+// on itself through health, readiness and Prometheus metrics.
+//
+// # Endpoints
+//
+//	POST /v1/check        one request object -> one decision object (SPEC 9.3)
+//	POST /v1/check/batch  {"requests": [...]} -> {"decisions": [...]}, at most MaxBatch
+//	GET  /v1/audit        audit events, filtered as audit.Query (SPEC 8.4)
+//	GET  /healthz         200 while the process serves
+//	GET  /readyz          200 once a policy has loaded, with the last reload's result
+//	GET  /metrics         Prometheus text format
+//
+// Every failure is the error object {"error": {"code": ..., "message": ...}}
+// with a 4xx status for anything the caller sent; a 5xx means the server
+// itself failed. docs/serve.md lists the codes, limits and metrics.
+//
+// # Policy
+//
+// The policy lives in an atomic.Pointer: a request loads it once and
+// decides with it to the end, so a reload never changes the policy under
+// a request, and readers take no lock. Reload builds a new policy from the
+// file and swaps it in only if the whole file is valid (SPEC 6.2); a
+// broken file leaves the old policy serving and is reported by /readyz,
+// the log and warden_policy_reloads_total{result="error"}.
+//
+// # Audit
+//
+// Every decision, allowed, denied or error (an invalid name), is queued in
+// an audit.Async before its response is written, so a response the client
+// received has its event queued; Close flushes the queue. A full queue
+// makes requests wait (backpressure) unless Config.AuditDrop says to drop
+// and count.
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/warden-authz/warden/audit"
+)
+
+// MaxBatch is the most requests one /v1/check/batch call may carry; a
+// larger batch is refused whole with 413 batch_too_large. It bounds the
+// work and memory one call can demand while leaving batches big enough
+// that per-call overhead vanishes (at 1,000 it is already under 1%).
+const MaxBatch = 10000
+
+// MaxBatchBytes bounds a /v1/check/batch body: MaxBatch requests of about
+// 3 KiB each. A single /v1/check body is bounded by wire.MaxRequestBytes.
+const MaxBatchBytes = 32 << 20
+
+// Error codes the service adds to those of package wire.
+const (
+	CodeBatchTooLarge   = "batch_too_large"
+	CodeUnauthorized    = "unauthorized"
+	CodeUnsupportedType = "unsupported_media_type"
+	CodeMethod          = "method_not_allowed"
+	CodeNotFound        = "not_found"
+	CodeNoPolicy        = "no_policy"
+	CodeInvalidQuery    = "invalid_query"
+)
+
+// AuditStore is where decisions are recorded and read back from: every
+// store of package auditurl is one, and so is an *audit.Memory.
+type AuditStore interface {
+	audit.Sink
+	audit.Querier
+}
+
+// Config configures a Server. Only PolicyPath is required; the zero value
+// of every other field is a safe default.
+type Config struct {
+	// PolicyPath is the TOML policy file. It is loaded by New and again
+	// whenever it changes (unless NoWatch) and on Reload.
+	PolicyPath string
+	// NoWatch turns off reloading on file changes; Reload (SIGHUP in
+	// `warden serve`) still works.
+	NoWatch bool
+	// Debounce is how long the file must stay quiet after a change before
+	// it is reloaded, so an editor's several writes make one reload;
+	// 0 means 100ms.
+	Debounce time.Duration
+
+	// Audit records every decision; nil records nothing (`--audit off`).
+	// The server writes to it but does not close it: close it after
+	// Serve or Close returns.
+	Audit AuditStore
+	// AuditQueue is how many events may wait to be written; 0 means
+	// 10,000. A full queue makes requests wait, unless AuditDrop.
+	AuditQueue int
+	// AuditDrop drops events when the queue is full instead of making
+	// requests wait; drops are counted (warden_audit_dropped_total) and
+	// logged. Off by default: SPEC 8.2 forbids silent loss.
+	AuditDrop bool
+
+	// Token, if set, is required as "Authorization: Bearer TOKEN" on every
+	// /v1/ endpoint. It is compared in constant time and never logged.
+	Token string
+	// TLS, if set, makes Serve speak HTTPS with it.
+	TLS *tls.Config
+	// ShutdownTimeout bounds how long Serve waits for in-flight requests
+	// once its context is done; 0 means 30s.
+	ShutdownTimeout time.Duration
+
+	// Logger receives the service's structured log; nil discards it.
+	Logger *slog.Logger
+}
+
+// Server is the decision service. Create it with New; it is safe for
+// concurrent use.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	token   [sha256.Size]byte // hash of cfg.Token; compared in constant time
+	handler http.Handler
+	async   *audit.Async
+	metrics *metrics
+
+	policy     atomic.Pointer[loaded]
+	lastReload atomic.Pointer[reloadResult]
+	reloadMu   sync.Mutex
+
+	watchStop chan struct{}
+	watchDone chan struct{}
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// New loads the policy and starts watching its file. A policy that fails
+// to load is not an error here: the server starts unready (/readyz 503,
+// /v1 503 no_policy) and becomes ready when a reload succeeds, which is
+// what an orchestrator restarting pods in order needs. Only a missing
+// PolicyPath or a watcher that cannot start is an error.
+func New(cfg Config) (*Server, error) {
+	if cfg.PolicyPath == "" {
+		return nil, errors.New("server: no policy file given")
+	}
+	if cfg.Debounce <= 0 {
+		cfg.Debounce = 100 * time.Millisecond
+	}
+	if cfg.ShutdownTimeout <= 0 {
+		cfg.ShutdownTimeout = 30 * time.Second
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger}
+	if s.log == nil {
+		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if cfg.Token != "" {
+		s.token = sha256.Sum256([]byte(cfg.Token))
+	}
+	if cfg.Audit != nil {
+		s.async = audit.NewAsync(cfg.Audit, &audit.AsyncOptions{
+			Queue: cfg.AuditQueue,
+			Drop:  cfg.AuditDrop,
+			OnError: func(err error) {
+				s.log.Error("audit log", "error", err)
+			},
+		})
+	}
+	s.metrics = newMetrics(s)
+	s.handler = s.routes()
+	if err := s.Reload(); err != nil {
+		s.log.Error("no policy loaded; not ready until the file loads", "path", cfg.PolicyPath, "error", err)
+	}
+	if !cfg.NoWatch {
+		if err := s.watch(); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// Handler returns the service's HTTP handler, for tests and for embedding
+// it in another server.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Serve answers requests on ln until ctx is done, then shuts down
+// gracefully: it stops accepting, lets in-flight requests finish (for at
+// most Config.ShutdownTimeout), and closes the server (Close), which
+// flushes the audit log. It returns nil after a clean shutdown.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	hs := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		TLSConfig:         s.cfg.TLS,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() {
+		if s.cfg.TLS != nil {
+			errc <- hs.ServeTLS(ln, "", "")
+		} else {
+			errc <- hs.Serve(ln)
+		}
+	}()
+	s.log.Info("listening", "addr", ln.Addr().String(), "tls", s.cfg.TLS != nil, "auth", s.cfg.Token != "", "audit", s.cfg.Audit != nil)
+	var serr error
+	select {
+	case err := <-errc:
+		serr = fmt.Errorf("server: %w", err)
+	case <-ctx.Done():
+		s.log.Info("shutting down: finishing in-flight requests")
+		sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+		if err := hs.Shutdown(sctx); err != nil {
+			serr = fmt.Errorf("server: shutdown: %w", err)
+			hs.Close()
+		}
+		cancel()
+		<-errc
+	}
+	if err := s.Close(); err != nil {
+		serr = errors.Join(serr, err)
+	}
+	if serr == nil {
+		s.log.Info("stopped; audit log flushed")
+	}
+	return serr
+}
+
+// Close stops watching the policy file and flushes and stops the audit
+// writer; events it cannot write are reported in its error. Call it only
+// once no request is in flight (Serve does). Later requests that need the
+// audit log fail with 500.
+func (s *Server) Close() error {
+	s.closeOnce.Do(func() {
+		if s.watchStop != nil {
+			close(s.watchStop)
+			<-s.watchDone
+		}
+		if s.async != nil {
+			if err := s.async.Close(); err != nil {
+				s.closeErr = fmt.Errorf("server: audit log: %w", err)
+			}
+		}
+	})
+	return s.closeErr
+}
+
+// Flush waits until every decision answered so far is written to the
+// audit store, so a query sees it. Without an audit store it returns nil.
+func (s *Server) Flush(ctx context.Context) error {
+	if s.async == nil {
+		return nil
+	}
+	return s.async.Flush(ctx)
+}
