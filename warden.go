@@ -188,7 +188,8 @@ type Explanation struct {
 // to change policy, load a new one and swap the pointer (for example with
 // atomic.Pointer). The zero Policy denies every request with ErrNoPolicy.
 type Policy struct {
-	c *engine.Policy
+	c   *engine.Policy
+	src *engine.Source // what c was compiled from, for Who and Can
 }
 
 // Load reads and compiles a policy file. A file with any problem loads
@@ -213,7 +214,7 @@ func Parse(filename string, data []byte) (*Policy, error) {
 		errs.Sort()
 		return nil, newPolicyError(errs)
 	}
-	return &Policy{c: c}, nil
+	return &Policy{c: c, src: src}, nil
 }
 
 // Version is a content hash of everything in the policy that affects

@@ -1,0 +1,443 @@
+package analysis
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/pelletier/go-toml/v2/unstable"
+
+	"github.com/warden-authz/warden/internal/diag"
+	"github.com/warden-authz/warden/internal/engine"
+	"github.com/warden-authz/warden/internal/pattern"
+)
+
+// A test file names a policy and lists requests with their expected
+// decisions (docs/analysis.md):
+//
+//	policy = "policy.toml"          # relative to the test file
+//
+//	[[cases]]
+//	name = "a desk writes its own category"   # optional
+//	subject = "alice"
+//	resource = "articles:animals:42"          # "" for no particular resource
+//	action = "articles:update"
+//	allowed = true
+//	rule = "rules.desks allow[1]"             # optional: "rules.desks" or with its item
+//	effect = "allow"                          # optional: allow, deny or none
+//	reason = "desk_animals"                   # optional: a substring of the reason
+
+// MaxTestFileBytes bounds a test file, as a policy file is bounded by what
+// the TOML parser supports: a test file is read whole.
+const MaxTestFileBytes = 16 << 20
+
+// TestFile is a parsed test file.
+type TestFile struct {
+	Path string
+	// Policy is the policy path as written; PolicyPos is where.
+	Policy    string
+	PolicyPos diag.Pos
+	Cases     []Case
+}
+
+// Case is one expected decision.
+type Case struct {
+	Name                      string
+	Pos                       diag.Pos // the [[cases]] header
+	Subject, Resource, Action string
+	Allowed                   bool
+	// Rule, when set, is the deciding rule's id; Item and ItemEffect, when
+	// Item > 0, name the item too ("rules.desks allow[1]").
+	Rule       string
+	RulePos    diag.Pos
+	Item       int
+	ItemEffect engine.Effect
+	// Effect, when EffectSet, is the expected effect (none: no rule
+	// matched).
+	Effect    engine.Effect
+	EffectSet bool
+	Reason    string
+	ReasonSet bool
+}
+
+// Label names a case in reports: its name, or its request.
+func (c *Case) Label() string {
+	if c.Name != "" {
+		return c.Name
+	}
+	return fmt.Sprintf("%s %s %s", c.Subject, c.Action, displayResource(c.Resource))
+}
+
+func displayResource(r string) string {
+	if r == "" {
+		return `""`
+	}
+	return r
+}
+
+var (
+	testTopKeys  = []string{"policy", "cases"}
+	testCaseKeys = []string{"name", "subject", "resource", "action", "allowed", "rule", "effect", "reason"}
+	// ruleItem is "rules.desks allow[1]", as explanations print items.
+	ruleItem = regexp.MustCompile(`^(\S+) (allow|deny)\[([1-9][0-9]{0,8})\]$`)
+)
+
+// ParseTestFile reads a test file. filename is used in positions. It
+// reports every problem it finds, each with file:line:col; with any
+// problem the file must not be run.
+func ParseTestFile(filename string, data []byte) (tf *TestFile, errs diag.List) {
+	t := &testReader{file: filename, data: data[:len(data):len(data)], tf: &TestFile{Path: filename}}
+	if len(data) > MaxTestFileBytes || uint64(len(data)) > math.MaxUint32 {
+		t.errorf(0, "test file is %d bytes, over the limit of %d", len(data), MaxTestFileBytes)
+		return t.tf, t.errs
+	}
+	if bytes.HasPrefix(t.data, []byte("\xef\xbb\xbf")) {
+		t.data = append([]byte("   "), t.data[3:]...)
+		t.data = t.data[:len(t.data):len(t.data)]
+	}
+	func() {
+		// go-toml is fed hostile input here: a panic in it becomes a
+		// diagnostic rather than ending the test run.
+		defer func() {
+			if p := recover(); p != nil {
+				t.errorf(0, "invalid TOML: the TOML parser failed: %v", p)
+			}
+		}()
+		t.read()
+	}()
+	t.errs.Sort()
+	return t.tf, t.errs
+}
+
+type testReader struct {
+	file  string
+	data  []byte
+	lines []int
+	tf    *TestFile
+	errs  diag.List
+	// seen records the keys of the current table, for duplicates.
+	seen map[string]int
+	cur  *caseDraft
+	// policySet records that the top-level policy key was read.
+	policySet bool
+}
+
+type caseDraft struct {
+	c   Case
+	off int
+	has map[string]bool
+}
+
+func (t *testReader) pos(off int) diag.Pos {
+	if t.lines == nil {
+		t.lines = []int{0}
+		for i, c := range t.data {
+			if c == '\n' {
+				t.lines = append(t.lines, i+1)
+			}
+		}
+	}
+	off = min(max(off, 0), len(t.data))
+	line := sort.Search(len(t.lines), func(i int) bool { return t.lines[i] > off })
+	return diag.Pos{File: t.file, Line: line, Col: off - t.lines[line-1] + 1}
+}
+
+func (t *testReader) errorf(off int, format string, args ...any) {
+	t.errs.Add(t.pos(off), format, args...)
+}
+
+func (t *testReader) read() {
+	var p unstable.Parser
+	p.Reset(t.data)
+	t.seen = map[string]int{}
+	for p.NextExpression() {
+		e := p.Expression()
+		switch e.Kind {
+		case unstable.KeyValue:
+			t.keyValue(e)
+		case unstable.ArrayTable:
+			t.finishCase()
+			name, off := t.key(e)
+			if name != "cases" {
+				t.errorf(off, "unknown table [[%s]]%s; each case is a [[cases]] table", name, didYouMean(name, []string{"cases"}))
+				t.cur = &caseDraft{has: map[string]bool{}} // read it, report nothing more about it
+				t.cur.off = -1
+				t.seen = map[string]int{}
+				continue
+			}
+			t.cur = &caseDraft{off: t.headerStart(off), has: map[string]bool{}}
+			t.cur.c.Pos = t.pos(t.cur.off)
+			t.seen = map[string]int{}
+		case unstable.Table:
+			t.finishCase()
+			name, off := t.key(e)
+			t.errorf(off, "unknown table [%s]; each case is a [[cases]] table (two brackets), and policy is a key at the top of the file", name)
+			t.cur = &caseDraft{off: -1, has: map[string]bool{}}
+			t.seen = map[string]int{}
+		}
+	}
+	if err := p.Error(); err != nil {
+		off := 0
+		var perr *unstable.ParserError
+		if errors.As(err, &perr) {
+			off = len(t.data) - cap(perr.Highlight)
+		}
+		t.errorf(off, "invalid TOML: %s", err.Error())
+		return
+	}
+	t.finishCase()
+	if !t.policySet {
+		t.errorf(0, "missing policy = \"FILE\": the policy file the cases test, relative to this file")
+	}
+	if len(t.tf.Cases) == 0 && len(t.errs) == 0 {
+		t.errorf(0, "no cases: add at least one [[cases]] table with subject, resource, action and allowed")
+	}
+}
+
+// key returns a header's or key/value's key as written (dotted parts
+// joined) and the offset of its first part.
+func (t *testReader) key(n *unstable.Node) (string, int) {
+	var parts []string
+	off := -1
+	for it := n.Key(); it.Next(); {
+		k := it.Node()
+		if off < 0 {
+			off = int(k.Raw.Offset)
+		}
+		parts = append(parts, string(k.Data))
+	}
+	return strings.Join(parts, "."), max(off, 0)
+}
+
+func (t *testReader) headerStart(off int) int {
+	for off > 0 && t.data[off-1] != '\n' && (t.data[off-1] == '[' || t.data[off-1] == ' ' || t.data[off-1] == '\t') {
+		off--
+	}
+	return off
+}
+
+func (t *testReader) keyValue(e *unstable.Node) {
+	name, off := t.key(e)
+	v := e.Value()
+	voff := off
+	if v.Kind != unstable.Array && v.Kind != unstable.InlineTable {
+		voff = int(v.Raw.Offset)
+	}
+	if first, dup := t.seen[name]; dup {
+		t.errorf(off, "invalid TOML: %s is already defined at %s", name, t.pos(first))
+		return
+	}
+	t.seen[name] = off
+	if t.cur == nil {
+		switch name {
+		case "policy":
+			if s, ok := t.str(name, v, voff); ok {
+				if s == "" {
+					t.errorf(voff, "policy is empty; expected the path of a policy file, relative to this file")
+					return
+				}
+				t.tf.Policy, t.tf.PolicyPos, t.policySet = s, t.pos(voff), true
+			}
+		case "cases":
+			t.errorf(off, "cases must be written as [[cases]] tables, one per case, not as a key")
+		default:
+			t.errorf(off, "unknown key %q%s; expected one of %s", name, didYouMean(name, testTopKeys), quoteList(testTopKeys))
+		}
+		return
+	}
+	c := t.cur
+	if c.off < 0 {
+		return // inside an unknown table, already reported
+	}
+	c.has[name] = true
+	switch name {
+	case "name":
+		c.c.Name, _ = t.str(name, v, voff)
+	case "subject", "action":
+		s, ok := t.str(name, v, voff)
+		if !ok {
+			return
+		}
+		if err := pattern.CheckName(s); err != nil {
+			t.errorf(voff, "%s: %s; a case's request names one subject and one action, never a pattern", name, unwrap(err))
+			return
+		}
+		if name == "subject" {
+			c.c.Subject = s
+		} else {
+			c.c.Action = s
+		}
+	case "resource":
+		s, ok := t.str(name, v, voff)
+		if !ok {
+			return
+		}
+		if s != "" {
+			if err := pattern.CheckName(s); err != nil {
+				t.errorf(voff, "resource: %s; a case's request names one resource (\"\" for none), never a pattern", unwrap(err))
+				return
+			}
+		}
+		c.c.Resource = s
+	case "allowed":
+		if v.Kind != unstable.Bool {
+			t.errorf(voff, "allowed must be true or false, found %s", describeNode(v))
+			c.has[name] = true
+			return
+		}
+		c.c.Allowed = string(v.Data) == "true"
+	case "rule":
+		s, ok := t.str(name, v, voff)
+		if !ok {
+			return
+		}
+		c.c.RulePos = t.pos(voff)
+		if m := ruleItem.FindStringSubmatch(s); m != nil {
+			c.c.Rule = m[1]
+			c.c.Item, _ = strconv.Atoi(m[3])
+			c.c.ItemEffect = engine.EffectAllow
+			if m[2] == "deny" {
+				c.c.ItemEffect = engine.EffectDeny
+			}
+			return
+		}
+		if s == "" || strings.ContainsAny(s, " \t[]") {
+			t.errorf(voff, "rule %q: expected a rule id such as \"rules.r1\", or an item such as \"rules.r1 allow[2]\"", s)
+			return
+		}
+		c.c.Rule = s
+	case "effect":
+		s, ok := t.str(name, v, voff)
+		if !ok {
+			return
+		}
+		switch s {
+		case "allow":
+			c.c.Effect = engine.EffectAllow
+		case "deny":
+			c.c.Effect = engine.EffectDeny
+		case "none":
+			c.c.Effect = engine.EffectNone
+		default:
+			t.errorf(voff, "effect must be \"allow\", \"deny\" or \"none\" (no rule matched), found %q%s", s, didYouMean(s, []string{"allow", "deny", "none"}))
+			return
+		}
+		c.c.EffectSet = true
+	case "reason":
+		if s, ok := t.str(name, v, voff); ok {
+			c.c.Reason, c.c.ReasonSet = s, true
+		}
+	case "policy":
+		t.errorf(off, "policy belongs at the top of the file, before the first [[cases]]")
+	default:
+		t.errorf(off, "unknown key %q in a case%s; expected one of %s", name, didYouMean(name, testCaseKeys), quoteList(testCaseKeys))
+	}
+}
+
+func (t *testReader) str(name string, v *unstable.Node, off int) (string, bool) {
+	if v.Kind != unstable.String {
+		t.errorf(off, "%s must be a string, found %s", name, describeNode(v))
+		return "", false
+	}
+	return string(v.Data), true
+}
+
+// finishCase checks the case being read has what every case needs.
+func (t *testReader) finishCase() {
+	c := t.cur
+	t.cur = nil
+	if c == nil || c.off < 0 {
+		return
+	}
+	var missing []string
+	for _, k := range []string{"subject", "resource", "action", "allowed"} {
+		if !c.has[k] {
+			missing = append(missing, k)
+		}
+	}
+	if len(missing) > 0 {
+		t.errorf(c.off, "case %q is missing %s; every case needs subject, resource (\"\" for none), action and allowed",
+			c.c.Label(), strings.Join(missing, ", "))
+		return
+	}
+	t.tf.Cases = append(t.tf.Cases, c.c)
+}
+
+func unwrap(err error) string {
+	return strings.TrimPrefix(err.Error(), pattern.ErrInvalidName.Error()+": ")
+}
+
+func describeNode(v *unstable.Node) string {
+	switch v.Kind {
+	case unstable.String:
+		return "a string"
+	case unstable.Bool:
+		return "a boolean"
+	case unstable.Integer:
+		return "an integer"
+	case unstable.Float:
+		return "a float"
+	case unstable.Array:
+		return "an array"
+	case unstable.InlineTable:
+		return "a table"
+	case unstable.LocalDate, unstable.LocalTime, unstable.LocalDateTime, unstable.DateTime:
+		return "a date or time"
+	}
+	return "a " + v.Kind.String()
+}
+
+func quoteList(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = strconv.Quote(n)
+	}
+	return strings.Join(q, ", ")
+}
+
+// didYouMean suggests the closest candidate for a misspelt key or value.
+func didYouMean(got string, candidates []string) string {
+	if len(got) > 64 {
+		return ""
+	}
+	best, bestD := "", 0
+	for _, c := range candidates {
+		d := distance(strings.ToLower(got), c)
+		if 2*d > max(len(got), len(c)) {
+			continue
+		}
+		if best == "" || d < bestD {
+			best, bestD = c, d
+		}
+	}
+	if best == "" || best == got {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %q?)", best)
+}
+
+// distance is the Levenshtein distance between a and b, in bytes.
+func distance(a, b string) int {
+	row := make([]int, len(b)+1)
+	for j := range row {
+		row[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		prev := row[0]
+		row[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			next := min(row[j]+1, row[j-1]+1, prev+cost)
+			prev, row[j] = row[j], next
+		}
+	}
+	return row[len(b)]
+}

@@ -1,0 +1,518 @@
+package analysis
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/warden-authz/warden/internal/pattern"
+)
+
+// ErrTooComplex is returned when the patterns of a policy would need more
+// representative names than analysis is willing to generate. Analysis then
+// refuses to answer rather than answer from an incomplete universe.
+var ErrTooComplex = errors.New("analysis: patterns too complex to analyse exactly")
+
+// Limits on representative generation. They bound the work a hostile
+// policy can cause; ordinary policies stay far below them.
+const (
+	maxStates    = 1 << 18 // name-level exploration states
+	maxDFAStates = 1 << 13 // states of one segment position's glob automaton
+)
+
+// filler is the character representatives are padded with. Any rune that
+// appears in no glob behaves like it, so one is enough.
+var fillers = []rune{'_', '0', 'x', 'Z', '~', '9', 'q'}
+
+// Representatives returns names that probe every distinguishable region of
+// the name space cut out by pats and literals. Two names are alike when
+// every pattern and every literal matches both or neither; for each class
+// of alike names that contains a valid name, the result holds one. Every
+// literal is its own class, so every literal is in the result. The
+// match-all '*' matches everything and distinguishes nothing.
+//
+// Decisions depend on a name only through which patterns match it and
+// which declared name it is, so deciding every representative decides
+// every name there is.
+func Representatives(pats []pattern.Pattern, literals []string) ([]string, error) {
+	lits := make(map[string]bool, len(literals))
+	for _, l := range literals {
+		if l != "" && pattern.CheckName(l) == nil {
+			lits[l] = true
+		}
+	}
+	var wild []splitPattern
+	seen := map[string]bool{}
+	for _, p := range pats {
+		switch {
+		case p.IsAll():
+		case p.IsLiteral():
+			if l := p.Literal(); pattern.CheckName(l) == nil {
+				lits[l] = true
+			}
+		case !seen[p.String()]:
+			seen[p.String()] = true
+			wild = append(wild, split(p))
+		}
+	}
+	out := make([]string, 0, len(lits)+1)
+	for l := range lits {
+		out = append(out, l)
+	}
+	sort.Strings(out)
+	if len(wild) == 0 {
+		out = append(out, freshName(lits))
+		return out, nil
+	}
+	// Only literals some wildcard pattern matches need to take part in the
+	// exploration: any other literal is alike to no other name. A
+	// representative can collide with one of them only when it matches
+	// nothing at all; then that literal joins and the search runs again.
+	var ix pattern.Index
+	for i := range wild {
+		ix.Add(wild[i].p)
+	}
+	ix.Freeze()
+	in := map[string]bool{}
+	var slots []int32
+	for l := range lits {
+		if slots = ix.Append(slots[:0], l); len(slots) > 0 {
+			in[l] = true
+		}
+	}
+	for {
+		reps, none, err := explore(wild, in)
+		if err != nil {
+			return nil, err
+		}
+		if none != "" && lits[none] && !in[none] {
+			in[none] = true // the name that matches nothing is declared: look again
+			continue
+		}
+		for _, r := range reps {
+			if !lits[r] {
+				out = append(out, r)
+			}
+		}
+		return out, nil
+	}
+}
+
+// freshName is a name that is none of the literals.
+func freshName(lits map[string]bool) string {
+	for i := 0; ; i++ {
+		n := "_"
+		if i > 0 {
+			n = "_" + strconv.Itoa(i)
+		}
+		if !lits[n] {
+			return n
+		}
+	}
+}
+
+// splitPattern is a pattern cut into its segments, each matchable alone.
+type splitPattern struct {
+	p    pattern.Pattern
+	segs []segPattern
+}
+
+type segPattern struct {
+	text string
+	rest bool             // '*' written last: one or more segments
+	any  bool             // '*' elsewhere: any one segment
+	lits []string         // literal alternatives, when there is no glob
+	glob *pattern.Pattern // one-segment pattern with globs, when there is one
+	star []string         // the glob alternatives
+}
+
+func (s *segPattern) match(seg string) bool {
+	switch {
+	case s.any || s.rest:
+		return true
+	case s.glob != nil:
+		return s.glob.Match(seg)
+	}
+	return slices.Contains(s.lits, seg)
+}
+
+// split reads a compiled pattern's segments back from its text, which
+// pattern.Parse has already validated: ':' always separates, ',' always
+// separates alternatives, '*' is always a wildcard.
+func split(p pattern.Pattern) splitPattern {
+	parts := strings.Split(p.String(), ":")
+	sp := splitPattern{p: p, segs: make([]segPattern, len(parts))}
+	for i, t := range parts {
+		s := segPattern{text: t}
+		switch {
+		case t == "*" && i == len(parts)-1:
+			s.rest = true
+		case t == "*":
+			s.any = true
+		case strings.Contains(t, "*"):
+			g := pattern.MustParse(t)
+			s.glob = &g
+			for _, a := range strings.Split(t, ",") {
+				if strings.Contains(a, "*") {
+					s.star = append(s.star, a)
+				} else {
+					s.lits = append(s.lits, a)
+				}
+			}
+		default:
+			s.lits = strings.Split(t, ",")
+		}
+		sp.segs[i] = s
+	}
+	return sp
+}
+
+// explore walks the name space segment by segment. A state is the set of
+// patterns still matching after some segments (alive), those that would
+// match if the name ended here (done), and those a last '*' has already
+// matched (settled). Names that reach the same state are alike in every
+// continuation, so each state is explored once: the work follows the
+// number of distinct states, not the number of names. It returns one name
+// per distinct match set, and the name that matches nothing ("" when no
+// valid name does).
+func explore(wild []splitPattern, lits map[string]bool) (reps []string, none string, err error) {
+	var all []splitPattern
+	all = append(all, wild...)
+	litNames := make([]string, 0, len(lits))
+	for l := range lits {
+		litNames = append(litNames, l)
+	}
+	sort.Strings(litNames)
+	for _, l := range litNames {
+		all = append(all, split(pattern.MustParse(l)))
+	}
+	e := &explorer{pats: all, visited: map[string]bool{}, sets: map[string]bool{}}
+	start := make([]int32, len(all))
+	for i := range start {
+		start[i] = int32(i)
+	}
+	if err := e.visit(nil, 0, start, nil); err != nil {
+		return nil, "", err
+	}
+	return e.reps, e.none, nil
+}
+
+type explorer struct {
+	pats    []splitPattern
+	visited map[string]bool // states
+	sets    map[string]bool // match sets already represented
+	reps    []string
+	none    string
+	states  int
+}
+
+func key(parts ...[]int32) string {
+	var b strings.Builder
+	for i, p := range parts {
+		if i > 0 {
+			b.WriteByte('|')
+		}
+		for _, v := range p {
+			b.WriteString(strconv.Itoa(int(v)))
+			b.WriteByte(',')
+		}
+	}
+	return b.String()
+}
+
+func (e *explorer) emit(segs []string, set []int32) {
+	k := key(set)
+	if e.sets[k] {
+		return
+	}
+	name := strings.Join(segs, ":")
+	if pattern.CheckName(name) != nil {
+		return
+	}
+	e.sets[k] = true
+	e.reps = append(e.reps, name)
+	if len(set) == 0 && e.none == "" {
+		e.none = name
+	}
+}
+
+// visit handles the state after segs: alive patterns have a segment at
+// position depth still to match; settled ones are matched already.
+func (e *explorer) visit(segs []string, depth int, alive, settled []int32) error {
+	if e.states++; e.states > maxStates {
+		return fmt.Errorf("%w: more than %d states", ErrTooComplex, maxStates)
+	}
+	if len(segs) >= pattern.MaxSegments || len(strings.Join(segs, ":")) >= pattern.MaxBytes {
+		return nil // longer names are invalid: nothing to probe
+	}
+	// Classify the alive patterns' segments at this position.
+	litIdx := map[string][]int32{}
+	var wildIdx, rests []int32
+	var stars []string
+	seenStar := map[string]bool{}
+	var litSegs []string
+	for _, pi := range alive {
+		s := &e.pats[pi].segs[depth]
+		switch {
+		case s.rest:
+			rests = append(rests, pi)
+		case s.any || s.glob != nil:
+			wildIdx = append(wildIdx, pi)
+			for _, g := range s.star {
+				if !seenStar[g] {
+					seenStar[g] = true
+					stars = append(stars, g)
+				}
+			}
+			for _, l := range s.lits {
+				if _, ok := litIdx[l]; !ok {
+					litSegs = append(litSegs, l)
+				}
+				litIdx[l] = append(litIdx[l], -1) // placeholder: matched via wildIdx
+			}
+		default:
+			for _, l := range s.lits {
+				if _, ok := litIdx[l]; !ok {
+					litSegs = append(litSegs, l)
+				}
+				litIdx[l] = append(litIdx[l], pi)
+			}
+		}
+	}
+	sort.Strings(litSegs)
+	isLit := func(s string) bool { _, ok := litIdx[s]; return ok }
+	// Representatives first: a region is then named by the shortest,
+	// plainest name ("user:_" rather than "user:alice:_").
+	cands, err := segmentReps(stars, isLit)
+	if err != nil {
+		return err
+	}
+	cands = append(cands, litSegs...)
+
+	nextSettled := settled
+	if len(rests) > 0 {
+		nextSettled = mergeSorted(settled, rests)
+	}
+	for _, c := range cands {
+		if pattern.CheckName(c) != nil {
+			continue
+		}
+		var nAlive, nDone []int32
+		add := func(pi int32) {
+			if depth+1 == len(e.pats[pi].segs) {
+				nDone = append(nDone, pi)
+			} else {
+				nAlive = append(nAlive, pi)
+			}
+		}
+		for _, pi := range litIdx[c] {
+			if pi >= 0 {
+				add(pi)
+			}
+		}
+		for _, pi := range wildIdx {
+			if e.pats[pi].segs[depth].match(c) {
+				add(pi)
+			}
+		}
+		slices.Sort(nAlive)
+		slices.Sort(nDone)
+		k := strconv.Itoa(depth) + "#" + key(nAlive, nDone, nextSettled)
+		if e.visited[k] {
+			continue
+		}
+		e.visited[k] = true
+		next := append(slices.Clip(segs), c)
+		// The name may end here ...
+		e.emit(next, mergeSorted(nextSettled, nDone))
+		if len(nAlive) == 0 {
+			// ... or go on, where only settled patterns still match.
+			if len(nDone) > 0 && len(next) < pattern.MaxSegments {
+				e.emit(append(slices.Clip(next), string(fillerFor(nil))), nextSettled)
+			}
+			continue
+		}
+		if err := e.visit(next, depth+1, nAlive, nextSettled); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func mergeSorted(a, b []int32) []int32 {
+	out := make([]int32, 0, len(a)+len(b))
+	out = append(out, a...)
+	out = append(out, b...)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// fillerFor returns a rune that appears in none of the given strings.
+func fillerFor(strs []string) rune {
+	for _, f := range fillers {
+		used := false
+		for _, s := range strs {
+			if strings.ContainsRune(s, f) {
+				used = true
+				break
+			}
+		}
+		if !used {
+			return f
+		}
+	}
+	for r := rune('A'); ; r++ {
+		used := false
+		for _, s := range strs {
+			if strings.ContainsRune(s, r) {
+				used = true
+				break
+			}
+		}
+		if !used {
+			return r
+		}
+	}
+}
+
+// segmentReps returns one-segment strings, none of them a literal (isLit),
+// such that every set of globs that some non-literal segment matches
+// exactly is matched exactly by one of them. It runs the subset
+// construction over the globs' automata, breadth first, so each string is
+// as short as it can be; the alphabet is the globs' own characters plus
+// one filler, since every other character behaves like the filler.
+//
+// With no globs, it returns one segment that is no literal.
+func segmentReps(globs []string, isLit func(string) bool) ([]string, error) {
+	f := fillerFor(globs)
+	if len(globs) == 0 {
+		s := string(f)
+		for isLit(s) {
+			s += string(f)
+		}
+		return []string{s}, nil
+	}
+	g := make([][]rune, len(globs))
+	alpha := map[rune]bool{f: true}
+	for i, s := range globs {
+		g[i] = []rune(s)
+		for _, r := range g[i] {
+			if r != '*' {
+				alpha[r] = true
+			}
+		}
+	}
+	alphabet := make([]rune, 0, len(alpha))
+	for r := range alpha {
+		if r != f {
+			alphabet = append(alphabet, r)
+		}
+	}
+	slices.Sort(alphabet)
+	// The filler first: among equally short names, the plainest wins.
+	alphabet = append([]rune{f}, alphabet...)
+
+	type nfa struct{ g, pos int32 }
+	closure := func(states []nfa) []nfa {
+		var out []nfa
+		for _, s := range states {
+			for {
+				out = append(out, s)
+				if int(s.pos) < len(g[s.g]) && g[s.g][s.pos] == '*' {
+					s.pos++
+					continue
+				}
+				break
+			}
+		}
+		slices.SortFunc(out, func(a, b nfa) int {
+			if a.g != b.g {
+				return int(a.g - b.g)
+			}
+			return int(a.pos - b.pos)
+		})
+		return slices.Compact(out)
+	}
+	stateKey := func(states []nfa) string {
+		var b strings.Builder
+		for _, s := range states {
+			b.WriteString(strconv.Itoa(int(s.g)))
+			b.WriteByte('.')
+			b.WriteString(strconv.Itoa(int(s.pos)))
+			b.WriteByte(',')
+		}
+		return b.String()
+	}
+	accepts := func(states []nfa) string {
+		var b strings.Builder
+		for _, s := range states {
+			if int(s.pos) == len(g[s.g]) {
+				b.WriteString(strconv.Itoa(int(s.g)))
+				b.WriteByte(',')
+			}
+		}
+		return b.String()
+	}
+	step := func(states []nfa, c rune) []nfa {
+		var next []nfa
+		for _, s := range states {
+			if int(s.pos) >= len(g[s.g]) {
+				continue
+			}
+			switch g[s.g][s.pos] {
+			case '*':
+				next = append(next, s)
+			case c:
+				next = append(next, nfa{s.g, s.pos + 1})
+			}
+		}
+		return closure(next)
+	}
+	type item struct {
+		states []nfa
+		text   string
+	}
+	start := make([]nfa, len(g))
+	for i := range g {
+		start[i] = nfa{int32(i), 0}
+	}
+	queue := []item{{closure(start), ""}}
+	done := map[string]bool{}  // states that have a non-literal string
+	visits := map[string]int{} // strings seen per state
+	found := map[string]bool{} // accept sets represented
+	var out []string
+	for pops := 0; len(queue) > 0; pops++ {
+		if pops > 8*maxDFAStates {
+			return nil, fmt.Errorf("%w: globs %s need too long a search", ErrTooComplex, strings.Join(globs, " "))
+		}
+		it := queue[0]
+		queue = queue[1:]
+		for _, c := range alphabet {
+			ns := step(it.states, c)
+			k := stateKey(ns)
+			if done[k] {
+				continue
+			}
+			text := it.text + string(c)
+			if len(text) > pattern.MaxBytes {
+				continue
+			}
+			if visits[k]++; len(visits) > maxDFAStates {
+				return nil, fmt.Errorf("%w: globs %s need more than %d automaton states", ErrTooComplex, strings.Join(globs, " "), maxDFAStates)
+			}
+			if !isLit(text) && utf8.ValidString(text) && pattern.CheckName(text) == nil {
+				done[k] = true
+				if a := accepts(ns); !found[a] {
+					found[a] = true
+					out = append(out, text)
+				}
+			}
+			queue = append(queue, item{ns, text})
+		}
+	}
+	return out, nil
+}
