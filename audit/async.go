@@ -31,6 +31,14 @@ type AsyncOptions struct {
 	// Backoff is the first wait before retrying a failed write; it doubles
 	// up to a minute. 0 means 100ms.
 	Backoff time.Duration
+	// Linger is how long the writer may wait for a batch to fill before
+	// writing it; 0 writes whatever is queued at once. Each write costs a
+	// commit and an fsync whatever its size, so under steady load a few
+	// milliseconds of linger turn many small writes into a few large ones.
+	// It delays when events become durable, never the caller: Record
+	// returns at once, and a waiting Flush or Wait-mode event ends the
+	// linger early.
+	Linger time.Duration
 	// CloseTimeout bounds how long Close keeps retrying a failing sink;
 	// 0 means 10s. Events still unwritten then are reported by Close's
 	// error, never dropped silently.
@@ -230,11 +238,13 @@ func (a *Async) run() {
 			return
 		}
 		batch, markers = a.take(batch[:0], markers[:0], it)
+		open := true
 	drain:
 		for len(batch) < a.opts.Batch {
 			select {
 			case it, ok := <-a.queue:
 				if !ok {
+					open = false
 					break drain
 				}
 				batch, markers = a.take(batch, markers, it)
@@ -242,11 +252,50 @@ func (a *Async) run() {
 				break drain
 			}
 		}
+		if open && a.opts.Linger > 0 && len(batch) < a.opts.Batch && !waited(batch, markers) {
+			batch, markers = a.linger(batch, markers)
+		}
 		a.write(batch)
 		for _, m := range markers {
 			close(m)
 		}
 	}
+}
+
+// waited reports whether anyone waits on the batch: a Flush, or a caller
+// in Wait mode. Then lingering would only delay them.
+func waited(batch []item, markers []chan struct{}) bool {
+	if len(markers) > 0 {
+		return true
+	}
+	for i := range batch {
+		if batch[i].done != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// linger adds to the batch what arrives within Linger, until it is full,
+// someone waits on it, or the queue closes.
+func (a *Async) linger(batch []item, markers []chan struct{}) ([]item, []chan struct{}) {
+	t := time.NewTimer(a.opts.Linger)
+	defer t.Stop()
+	for len(batch) < a.opts.Batch {
+		select {
+		case it, ok := <-a.queue:
+			if !ok {
+				return batch, markers
+			}
+			batch, markers = a.take(batch, markers, it)
+			if it.flush != nil || it.done != nil {
+				return batch, markers
+			}
+		case <-t.C:
+			return batch, markers
+		}
+	}
+	return batch, markers
 }
 
 func (a *Async) take(batch []item, markers []chan struct{}, it item) ([]item, []chan struct{}) {

@@ -289,3 +289,76 @@ func TestAsyncRefused(t *testing.T) {
 		t.Errorf("%d stored, %d refused, %d reported", n, a.Refused(), reported.Load())
 	}
 }
+
+// TestAsyncLinger: with Linger, events that trickle in share a batch; a
+// Flush, a Wait-mode caller and Close never wait for the linger to end.
+func TestAsyncLinger(t *testing.T) {
+	t.Parallel()
+	const hour = time.Hour // a linger no test could sit out
+	cases := []struct {
+		name string
+		run  func(t *testing.T, g *gate)
+	}{
+		{"trickle shares a batch", func(t *testing.T, g *gate) {
+			a := audit.NewAsync(g, &audit.AsyncOptions{Linger: 200 * time.Millisecond, Batch: 10})
+			defer a.Close()
+			for i := range 10 { // the tenth fills the batch and ends the linger
+				a.Record(context.Background(), ev(i))
+				time.Sleep(time.Millisecond)
+			}
+			if err := a.Flush(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			g.mu.Lock()
+			defer g.mu.Unlock()
+			if len(g.batches) != 1 || len(g.batches[0]) != 10 {
+				t.Fatalf("10 events arriving a millisecond apart made %d batches, want 1 of 10", len(g.batches))
+			}
+		}},
+		{"flush ends the linger", func(t *testing.T, g *gate) {
+			a := audit.NewAsync(g, &audit.AsyncOptions{Linger: hour})
+			defer a.Close()
+			a.Record(context.Background(), ev(1))
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := a.Flush(ctx); err != nil {
+				t.Fatalf("Flush during a linger: %v", err)
+			}
+			if got := g.subjects(); len(got) != 1 {
+				t.Fatalf("after Flush the sink holds %v", got)
+			}
+		}},
+		{"wait mode is not delayed", func(t *testing.T, g *gate) {
+			a := audit.NewAsync(g, &audit.AsyncOptions{Linger: hour, Wait: true})
+			defer a.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			for i := range 3 {
+				if err := a.Record(ctx, ev(i)); err != nil {
+					t.Fatalf("Record %d in Wait mode with a linger: %v", i, err)
+				}
+			}
+		}},
+		{"close ends the linger", func(t *testing.T, g *gate) {
+			a := audit.NewAsync(g, &audit.AsyncOptions{Linger: hour})
+			a.Record(context.Background(), ev(1))
+			time.Sleep(5 * time.Millisecond) // let the writer start lingering
+			done := make(chan error, 1)
+			go func() { done <- a.Close() }()
+			select {
+			case err := <-done:
+				if err != nil || len(g.subjects()) != 1 {
+					t.Fatalf("Close: %v, sink holds %v", err, g.subjects())
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("Close waited for the linger")
+			}
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tc.run(t, newGate())
+		})
+	}
+}

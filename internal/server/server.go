@@ -162,8 +162,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Audit != nil {
 		s.async = audit.NewAsync(cfg.Audit, &audit.AsyncOptions{
-			Queue: cfg.AuditQueue,
-			Drop:  cfg.AuditDrop,
+			Queue:  cfg.AuditQueue,
+			Drop:   cfg.AuditDrop,
+			Linger: auditLinger,
 			OnError: func(err error) {
 				s.log.Error("audit log", "error", err)
 			},
@@ -261,3 +262,9 @@ func (s *Server) Flush(ctx context.Context) error {
 	}
 	return s.async.Flush(ctx)
 }
+
+// auditLinger is how long the audit writer waits for a batch to fill
+// (audit.AsyncOptions.Linger). Under load it turns many small commits, each
+// with its fsync, into few large ones; an event is durable at most this much
+// later, and a decision is never delayed by it.
+const auditLinger = 5 * time.Millisecond
