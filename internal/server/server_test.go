@@ -322,9 +322,19 @@ func TestNewNeedsPolicyPath(t *testing.T) {
 }
 
 // blockingSink holds every write until release is closed.
-type blockingSink struct{ release chan struct{} }
+// blockingSink holds every write until release is closed; entered hears
+// when the writer is first held.
+type blockingSink struct{ release, entered chan struct{} }
+
+func newBlockingSink() blockingSink {
+	return blockingSink{release: make(chan struct{}), entered: make(chan struct{}, 1)}
+}
 
 func (b blockingSink) Record(ctx context.Context, e *audit.Event) error {
+	select {
+	case b.entered <- struct{}{}:
+	default:
+	}
 	<-b.release
 	return nil
 }
@@ -339,9 +349,15 @@ func TestAuditDrop(t *testing.T) {
 	body := `{"subject":"alice","resource":"doc:1","action":"read"}`
 	t.Run("drop", func(t *testing.T) {
 		t.Parallel()
-		sink := blockingSink{make(chan struct{})}
+		sink := newBlockingSink()
 		f := start(t, policyAllow, func(c *server.Config) { c.Audit, c.AuditQueue, c.AuditDrop = sink, 1, true })
 		defer close(sink.release)
+		// Once the writer is held in the sink with the first event (after
+		// its linger), the queue takes one more and drops the rest.
+		if r := f.do(t, "POST", "/v1/check", body); r.status != 200 {
+			t.Fatalf("status %d: %s", r.status, r.body)
+		}
+		<-sink.entered
 		for range 5 {
 			if r := f.do(t, "POST", "/v1/check", body); r.status != 200 {
 				t.Fatalf("status %d: %s", r.status, r.body)
@@ -354,14 +370,17 @@ func TestAuditDrop(t *testing.T) {
 	})
 	t.Run("backpressure", func(t *testing.T) {
 		t.Parallel()
-		sink := blockingSink{make(chan struct{})}
+		sink := newBlockingSink()
 		f := start(t, policyAllow, func(c *server.Config) { c.Audit, c.AuditQueue = sink, 1 })
 		defer close(sink.release)
 		// The writer holds one event and the queue one more; the third
 		// waits, and gives up with its context.
-		for range 2 {
+		for i := range 2 {
 			if r := f.do(t, "POST", "/v1/check", body); r.status != 200 {
 				t.Fatalf("status %d: %s", r.status, r.body)
+			}
+			if i == 0 {
+				<-sink.entered
 			}
 		}
 		eventually(t, "the writer to take an event", func() bool {
