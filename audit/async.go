@@ -37,7 +37,9 @@ type AsyncOptions struct {
 	// milliseconds of linger turn many small writes into a few large ones.
 	// It delays when events become durable, never the caller: Record
 	// returns at once, and a waiting Flush or Wait-mode event ends the
-	// linger early.
+	// linger early. Like a batch being written, a lingering batch holds up
+	// to Batch events besides the Queue, so memory stays bounded by
+	// Queue + Batch events.
 	Linger time.Duration
 	// CloseTimeout bounds how long Close keeps retrying a failing sink;
 	// 0 means 10s. Events still unwritten then are reported by Close's
