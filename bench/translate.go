@@ -90,22 +90,29 @@ func checkPattern(p string) error {
 			return fmt.Errorf("pattern %q: character %q is not translated", p, c)
 		}
 	}
-	segs := strings.Split(p, ":")
-	for i, seg := range segs {
+	for _, seg := range strings.Split(p, ":") {
 		if seg == "" || strings.HasPrefix(seg, ",") || strings.HasSuffix(seg, ",") || strings.Contains(seg, ",,") {
 			return fmt.Errorf("pattern %q: empty segment or alternative", p)
-		}
-		// An alternative "*" fills exactly one segment, but expanded into
-		// a last segment of its own it would read as a trailing '*', one
-		// or more segments: "users:a,*" would grow to match "users:x:y".
-		if i == len(segs)-1 && len(segs) > 1 && strings.Contains(seg, ",") && slices.Contains(strings.Split(seg, ","), "*") {
-			return fmt.Errorf("pattern %q: a last-segment alternative '*' is not translated", p)
 		}
 		// doublestar reads "**" as its own syntax even inside a segment;
 		// a run of '*' means what one '*' does in warden, so write one.
 		if strings.Contains(seg, "**") {
 			return fmt.Errorf("pattern %q: a run of '*' is not translated; write one '*'", p)
 		}
+	}
+	return nil
+}
+
+// checkExpand refuses what expand would change the meaning of, for the
+// engines that take a pattern's alternatives as separate patterns (casbin,
+// cedar): an alternative "*" fills exactly one segment, but expanded into a
+// last segment of its own it reads as a trailing '*', one or more
+// segments, so "users:a,*" would grow to match "users:x:y".
+func checkExpand(p string) error {
+	segs := strings.Split(p, ":")
+	last := segs[len(segs)-1]
+	if len(segs) > 1 && strings.Contains(last, ",") && slices.Contains(strings.Split(last, ","), "*") {
+		return fmt.Errorf("pattern %q: a last-segment alternative '*' is not translated", p)
 	}
 	return nil
 }
@@ -160,7 +167,7 @@ func casbinDocs(src *engine.Source) (model, policy string, glob bool, err error)
 	deny := false
 	for _, r := range src.Rules {
 		for _, p := range []string{r.Subject, r.Resource, r.Action} {
-			if err := checkPattern(p); err != nil {
+			if err := errors.Join(checkPattern(p), checkExpand(p)); err != nil {
 				return "", "", false, fmt.Errorf("%s: %w", r.ID, err)
 			}
 		}
@@ -318,7 +325,7 @@ func cedarDocs(src *engine.Source, groups map[string]bool) (policies, entities [
 			principal = fmt.Sprintf("principal == User::%q", r.Subject)
 		}
 		for _, p := range []string{r.Subject, r.Resource, r.Action} {
-			if err := checkPattern(p); err != nil {
+			if err := errors.Join(checkPattern(p), checkExpand(p)); err != nil {
 				return nil, nil, fmt.Errorf("%s: %w", r.ID, err)
 			}
 		}
