@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -91,7 +90,10 @@ var (
 // reports every problem it finds, each with file:line:col; with any
 // problem the file must not be run.
 func ParseTestFile(filename string, data []byte) (tf *TestFile, errs diag.List) {
-	t := &testReader{file: filename, data: data[:len(data):len(data)], tf: &TestFile{Path: filename}}
+	data = data[:len(data):len(data)]
+	// A BOM is blanked below, in place of its three bytes, so offsets and
+	// lines are the same in the original data.
+	t := &testReader{data: data, loc: diag.Locator{File: filename, Data: data}, tf: &TestFile{Path: filename}}
 	if len(data) > MaxTestFileBytes || uint64(len(data)) > math.MaxUint32 {
 		t.errorf(0, "test file is %d bytes, over the limit of %d", len(data), MaxTestFileBytes)
 		return t.tf, t.errs
@@ -115,11 +117,10 @@ func ParseTestFile(filename string, data []byte) (tf *TestFile, errs diag.List) 
 }
 
 type testReader struct {
-	file  string
-	data  []byte
-	lines []int
-	tf    *TestFile
-	errs  diag.List
+	data []byte
+	loc  diag.Locator
+	tf   *TestFile
+	errs diag.List
 	// seen records the keys of the current table, for duplicates.
 	seen map[string]int
 	cur  *caseDraft
@@ -133,19 +134,7 @@ type caseDraft struct {
 	has map[string]bool
 }
 
-func (t *testReader) pos(off int) diag.Pos {
-	if t.lines == nil {
-		t.lines = []int{0}
-		for i, c := range t.data {
-			if c == '\n' {
-				t.lines = append(t.lines, i+1)
-			}
-		}
-	}
-	off = min(max(off, 0), len(t.data))
-	line := sort.Search(len(t.lines), func(i int) bool { return t.lines[i] > off })
-	return diag.Pos{File: t.file, Line: line, Col: off - t.lines[line-1] + 1}
-}
+func (t *testReader) pos(off int) diag.Pos { return t.loc.Pos(off) }
 
 func (t *testReader) errorf(off int, format string, args ...any) {
 	t.errs.Add(t.pos(off), format, args...)
@@ -400,44 +389,12 @@ func quoteList(names []string) string {
 	return strings.Join(q, ", ")
 }
 
-// didYouMean suggests the closest candidate for a misspelt key or value.
+// didYouMean suggests the closest candidate for a misspelt key or value,
+// as the policy file's errors do (diag.Suggest).
 func didYouMean(got string, candidates []string) string {
-	if len(got) > 64 {
-		return ""
-	}
-	best, bestD := "", 0
-	for _, c := range candidates {
-		d := distance(strings.ToLower(got), c)
-		if 2*d > max(len(got), len(c)) {
-			continue
-		}
-		if best == "" || d < bestD {
-			best, bestD = c, d
-		}
-	}
+	best := diag.Suggest(got, candidates)
 	if best == "" || best == got {
 		return ""
 	}
 	return fmt.Sprintf(" (did you mean %q?)", best)
-}
-
-// distance is the Levenshtein distance between a and b, in bytes.
-func distance(a, b string) int {
-	row := make([]int, len(b)+1)
-	for j := range row {
-		row[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		prev := row[0]
-		row[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			next := min(row[j]+1, row[j-1]+1, prev+cost)
-			prev, row[j] = row[j], next
-		}
-	}
-	return row[len(b)]
 }

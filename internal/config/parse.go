@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -58,7 +57,8 @@ func Parse(filename string, data []byte) (*engine.Source, diag.List) {
 	}
 	// Capacity equal to length lets a parser highlight's capacity give its
 	// offset (see readTree).
-	r := &reader{file: filename, data: data[:len(data):len(data)], src: &engine.Source{}}
+	data = data[:len(data):len(data)]
+	r := &reader{data: data, loc: diag.Locator{File: filename, Data: data}, src: &engine.Source{}}
 	if uint64(len(data)) > math.MaxUint32 {
 		// go-toml records offsets as uint32.
 		r.errorf(0, "policy file is %d bytes; at most %d are supported", len(data), uint64(math.MaxUint32))
@@ -74,9 +74,8 @@ func Parse(filename string, data []byte) (*engine.Source, diag.List) {
 }
 
 type reader struct {
-	file  string
 	data  []byte
-	lines []int // offsets where lines start, made on first use
+	loc   diag.Locator
 	src   *engine.Source
 	diags diag.List
 }
@@ -95,22 +94,10 @@ func (r *reader) readTOML() (root *value) {
 	return r.readTree()
 }
 
-func (r *reader) pos(off int) diag.Pos {
-	if r.lines == nil {
-		r.lines = []int{0}
-		for i, c := range r.data {
-			if c == '\n' {
-				r.lines = append(r.lines, i+1)
-			}
-		}
-	}
-	off = min(max(off, 0), len(r.data))
-	line := sort.Search(len(r.lines), func(i int) bool { return r.lines[i] > off })
-	return diag.Pos{File: r.file, Line: line, Col: off - r.lines[line-1] + 1}
-}
+func (r *reader) pos(off int) diag.Pos { return r.loc.Pos(off) }
 
 func (r *reader) errorf(off int, format string, args ...any) {
-	r.diags.Add(r.pos(off), format, args...)
+	r.diags.Add(r.loc.Pos(off), format, args...)
 }
 
 func (r *reader) document(root *value) {
@@ -337,7 +324,7 @@ func (r *reader) unknownKey(f *field, path string, valid []string) {
 }
 
 func didYouMean(got string, candidates []string) string {
-	if s := suggest(got, candidates); s != "" {
+	if s := diag.Suggest(got, candidates); s != "" {
 		return fmt.Sprintf(" (did you mean %q?)", s)
 	}
 	return ""

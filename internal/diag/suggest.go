@@ -1,11 +1,12 @@
-package config
+package diag
 
 import "strings"
 
-// suggest returns the candidate a misspelt got most likely meant, or "" when
+// Suggest returns the candidate a misspelt got most likely meant, or "" when
 // none is close enough to be worth naming. Case is ignored first (FIRST_MATCH
 // for first_match), then breaks ties; candidates come in preference order.
-func suggest(got string, candidates []string) string {
+// Every front end's "did you mean" comes from here, so they agree.
+func Suggest(got string, candidates []string) string {
 	// Keys and values worth suggesting for are short; this bounds the work a
 	// hostile megabyte-long key can cause.
 	if len(got) > 64 {
