@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
 	"time"
 
 	msqlite "modernc.org/sqlite"
@@ -80,6 +81,15 @@ func (s *Store) WriteBatch(ctx context.Context, events []audit.Event) error {
 	}
 	stmt := tx.StmtContext(ctx, s.insert)
 	for i := range rows {
+		// A batch of 1,000 takes about 15 ms of CPU. Go preempts a
+		// running goroutine only after 10 ms, and meanwhile the requests
+		// queued behind this writer on its core wait: in warden serve, on
+		// two cores, that took the p99 of single checks from about 4 ms to
+		// 10 ms at 32 clients. Yielding every 64 rows (about 1 ms) lets
+		// them run; it costs nothing measurable (docs/performance.md).
+		if i%64 == 63 {
+			runtime.Gosched()
+		}
 		if _, err := stmt.ExecContext(ctx, rows[i][:]...); err != nil {
 			tx.Rollback() //nolint:errcheck // the insert error is the one to report
 			// Retrying cannot help these: the id is taken for good, or a
