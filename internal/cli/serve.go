@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -27,14 +28,15 @@ const DefaultAudit = "sqlite:./warden-audit.db"
 // serveEnv maps each flag of serve to the environment variable that sets
 // it when the flag is not given; a flag always wins.
 var serveEnv = map[string]string{
-	"config":     "WARDEN_CONFIG",
-	"addr":       "WARDEN_ADDR",
-	"audit":      "WARDEN_AUDIT",
-	"token-file": "WARDEN_TOKEN_FILE",
-	"tls-cert":   "WARDEN_TLS_CERT",
-	"tls-key":    "WARDEN_TLS_KEY",
-	"log-level":  "WARDEN_LOG_LEVEL",
-	"log-format": "WARDEN_LOG_FORMAT",
+	"config":       "WARDEN_CONFIG",
+	"addr":         "WARDEN_ADDR",
+	"audit":        "WARDEN_AUDIT",
+	"audit-linger": "WARDEN_AUDIT_LINGER",
+	"token-file":   "WARDEN_TOKEN_FILE",
+	"tls-cert":     "WARDEN_TLS_CERT",
+	"tls-key":      "WARDEN_TLS_KEY",
+	"log-level":    "WARDEN_LOG_LEVEL",
+	"log-format":   "WARDEN_LOG_FORMAT",
 }
 
 func newServe() *cobra.Command {
@@ -43,6 +45,7 @@ func newServe() *cobra.Command {
 		tokenFile, tlsCert, tlsKey string
 		logLevel, logFormat        string
 		noWatch, auditDrop         bool
+		auditLinger                time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "serve --config FILE [--addr HOST:PORT]",
@@ -58,8 +61,9 @@ Every decision is recorded in the audit log, by default ` + DefaultAudit + `;
 --audit off records nothing (and says so at startup).
 
 Each flag may instead be set by an environment variable: WARDEN_CONFIG,
-WARDEN_ADDR, WARDEN_AUDIT, WARDEN_TOKEN_FILE, WARDEN_TLS_CERT,
-WARDEN_TLS_KEY, WARDEN_LOG_LEVEL, WARDEN_LOG_FORMAT. Flags win.
+WARDEN_ADDR, WARDEN_AUDIT, WARDEN_AUDIT_LINGER, WARDEN_TOKEN_FILE,
+WARDEN_TLS_CERT, WARDEN_TLS_KEY, WARDEN_LOG_LEVEL, WARDEN_LOG_FORMAT.
+Flags win.
 
 The endpoints, limits and metrics are described in docs/serve.md.`,
 		Example: `  warden serve --config policy.toml
@@ -84,6 +88,14 @@ The endpoints, limits and metrics are described in docs/serve.md.`,
 				return usage("no policy file: pass --config FILE or set WARDEN_CONFIG")
 			}
 			cfg := server.Config{PolicyPath: config, Logger: log, NoWatch: noWatch, AuditDrop: auditDrop}
+			switch {
+			case auditLinger < 0 || auditLinger > maxAuditLinger:
+				return usage("--audit-linger %v: want a duration from 0 (write at once) to %v", auditLinger, maxAuditLinger)
+			case auditLinger == 0:
+				cfg.AuditLinger = -1 // server.Config's 0 means its default
+			default:
+				cfg.AuditLinger = auditLinger
+			}
 			if tokenFile != "" {
 				if cfg.Token, err = readToken(tokenFile); err != nil {
 					return &exitError{code: ExitUsage, err: err}
@@ -124,6 +136,7 @@ The endpoints, limits and metrics are described in docs/serve.md.`,
 	fl.StringVarP(&config, "config", "c", "", "policy file (TOML); $WARDEN_CONFIG")
 	fl.StringVar(&addr, "addr", "127.0.0.1:8181", "address to listen on, HOST:PORT; $WARDEN_ADDR")
 	fl.StringVar(&auditURL, "audit", DefaultAudit, "audit store: sqlite:PATH, jsonl:PATH, postgres://... or off; $WARDEN_AUDIT")
+	fl.DurationVar(&auditLinger, "audit-linger", server.DefaultAuditLinger, "how long the audit writer waits to fill a batch; 0 writes at once; $WARDEN_AUDIT_LINGER")
 	fl.BoolVar(&auditDrop, "audit-drop", false, "when the audit queue is full, drop (and count) events instead of making requests wait")
 	fl.StringVar(&tokenFile, "token-file", "", "file holding the bearer token every /v1 request must send; $WARDEN_TOKEN_FILE")
 	fl.StringVar(&tlsCert, "tls-cert", "", "TLS certificate (PEM); with --tls-key, serve HTTPS; $WARDEN_TLS_CERT")
@@ -133,6 +146,10 @@ The endpoints, limits and metrics are described in docs/serve.md.`,
 	fl.BoolVar(&noWatch, "no-watch", false, "do not reload when the policy file changes (SIGHUP still reloads)")
 	return cmd
 }
+
+// maxAuditLinger bounds --audit-linger: events wait in memory that long
+// before they are written, and a crash loses what waits.
+const maxAuditLinger = 10 * time.Second
 
 // serve runs the server until ctx is done or SIGTERM/SIGINT arrives, and
 // reloads the policy on SIGHUP.

@@ -132,6 +132,10 @@ func TestServeUsage(t *testing.T) {
 		{"token with spaces", []string{"-c", policy, "--token-file", spaced}, "whitespace"},
 		{"unknown audit scheme", []string{"-c", policy, "--audit", "mysql://x"}, "unknown scheme"},
 		{"bad address", []string{"-c", policy, "--audit", "off", "--addr", "not-an-address"}, "listen"},
+		{"linger not a duration", []string{"-c", policy, "--audit", "off", "--audit-linger", "soon"}, "audit-linger"},
+		{"linger without unit", []string{"-c", policy, "--audit", "off", "--audit-linger", "50"}, "audit-linger"},
+		{"negative linger", []string{"-c", policy, "--audit", "off", "--audit-linger", "-1ms"}, "--audit-linger -1ms"},
+		{"linger too long", []string{"-c", policy, "--audit", "off", "--audit-linger", "1h"}, "--audit-linger 1h0m0s"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -195,6 +199,23 @@ func TestServeEnv(t *testing.T) {
 	}
 	if strings.Contains(stderr.String(), "env-token") {
 		t.Errorf("the token is in the log:\n%s", stderr.String())
+	}
+}
+
+// TestServeEnvBadValue: a variable that does not parse stops serve and
+// names the variable, as a bad flag names the flag. It sets the
+// environment, so it is not parallel.
+func TestServeEnvBadValue(t *testing.T) {
+	policy := writeServeFile(t, t.TempDir(), "policy.toml", servePolicy)
+	t.Setenv("WARDEN_AUDIT_LINGER", "a while")
+	done, _ := runServe(context.Background(), "-c", policy, "--audit", "off", "--addr", "127.0.0.1:0")
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "$WARDEN_AUDIT_LINGER") {
+			t.Errorf("error %v, want it to name $WARDEN_AUDIT_LINGER", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("serve did not stop")
 	}
 }
 

@@ -367,6 +367,11 @@ func TestAuditDrop(t *testing.T) {
 		if strings.Contains(m, "warden_audit_dropped_total 0") || !strings.Contains(m, "warden_audit_dropped_total") {
 			t.Errorf("no drops counted:\n%s", m)
 		}
+		// Four drops, one log line: a sustained overflow must not flood
+		// the log (the metric has the exact count).
+		if n := strings.Count(f.logBuf.String(), "dropping events"); n != 1 {
+			t.Errorf("%d log lines about drops, want 1:\n%s", n, f.logBuf.String())
+		}
 	})
 	t.Run("backpressure", func(t *testing.T) {
 		t.Parallel()
