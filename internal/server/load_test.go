@@ -3,10 +3,14 @@ package server_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -15,6 +19,7 @@ import (
 
 	"github.com/warden-authz/warden/internal/auditurl"
 	"github.com/warden-authz/warden/internal/server"
+	"github.com/warden-authz/warden/internal/wire"
 )
 
 // The load benchmarks drive the real server over loopback with keep-alive
@@ -96,21 +101,31 @@ func (l *latencies) quantile(q float64) time.Duration {
 
 func (l *latencies) p99() time.Duration { return l.quantile(0.99) }
 
+// BenchmarkLoadCheck's "baseline" variant is the floor for this machine:
+// the same client against a bare net/http server, with Serve's timeouts,
+// whose handler reads the body and answers with a decision's bytes without
+// deciding or recording anything. Measured in the same run, it says how
+// much of the round trip is warden's and how much is HTTP over loopback on
+// cores the client shares.
 func BenchmarkLoadCheck(b *testing.B) {
-	for _, kind := range []string{"sqlite", "off"} {
-		b.Run("audit="+kind, func(b *testing.B) {
-			l, stop := serveBench(b, kind)
+	for _, kind := range []string{"sqlite", "off", "baseline"} {
+		name := "audit=" + kind
+		if kind == "baseline" {
+			name = "baseline=net-http"
+		}
+		b.Run(name, func(b *testing.B) {
+			url, stop := serveCheckBench(b, kind)
 			var reqs [][]byte
 			for _, body := range checkBodies(1024) {
 				reqs = append(reqs, rawRequest("/v1/check", body))
 			}
 			var lat latencies
 			var next atomic.Int64
-			b.SetParallelism(8)
+			b.SetParallelism(loadParallelism(b))
 			b.ResetTimer()
 			start, cpu0 := time.Now(), cpuTime()
 			b.RunParallel(func(pb *testing.PB) {
-				rc := dialRaw(b, l.url)
+				rc := dialRaw(b, url)
 				defer rc.close()
 				mine := make([]time.Duration, 0, 1024)
 				i := int(next.Add(1)) * 97
@@ -134,6 +149,64 @@ func BenchmarkLoadCheck(b *testing.B) {
 			b.ReportMetric(float64(lat.p99().Microseconds())/1000, "p99-ms")
 			stop()
 		})
+	}
+}
+
+// loadParallelism is how many clients per core BenchmarkLoadCheck runs:
+// 8 (16 on two cores) unless WARDEN_LOAD_PARALLELISM says otherwise, to
+// see how throughput and the tail move with the number of clients.
+func loadParallelism(b *testing.B) int {
+	s := os.Getenv("WARDEN_LOAD_PARALLELISM")
+	if s == "" {
+		return 8
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > 1024 {
+		b.Fatalf("WARDEN_LOAD_PARALLELISM=%q: want clients per core, 1 to 1024", s)
+	}
+	return n
+}
+
+// serveCheckBench starts the server a BenchmarkLoadCheck variant names
+// and returns its URL and how to stop it.
+func serveCheckBench(b *testing.B, kind string) (string, func()) {
+	if kind != "baseline" {
+		l, stop := serveBench(b, kind)
+		return l.url, stop
+	}
+	// The bare server answers with the bytes warden gives for a typical
+	// check, so both write the same response.
+	l, stop := serveBench(b, "off")
+	status, answer, err := l.post("/v1/check", checkBodies(1)[0])
+	stop()
+	if err != nil || status != 200 {
+		b.Fatalf("reference answer: %d %v", status, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/check", func(w http.ResponseWriter, r *http.Request) {
+		if _, err := io.Copy(io.Discard, http.MaxBytesReader(w, r.Body, wire.MaxRequestBytes)); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		h := w.Header()
+		h.Set("Content-Type", "application/json")
+		h.Set("Content-Length", strconv.Itoa(len(answer)))
+		w.Write(answer)
+	})
+	hs := server.NewHTTPServer(mux)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- hs.Serve(ln) }()
+	return "http://" + ln.Addr().String(), func() {
+		if err := hs.Shutdown(context.Background()); err != nil {
+			b.Error(err)
+		}
+		if err := <-done; err != http.ErrServerClosed {
+			b.Error(err)
+		}
 	}
 }
 

@@ -1,0 +1,12 @@
+package server
+
+import (
+	"log/slog"
+	"net/http"
+)
+
+// NewHTTPServer gives tests the net/http server settings Serve uses, so
+// the load benchmarks' bare baseline runs under the same timeouts.
+func NewHTTPServer(h http.Handler) *http.Server {
+	return newHTTPServer(h, nil, slog.New(slog.DiscardHandler))
+}
