@@ -81,6 +81,13 @@ type Async struct {
 	failed  atomic.Int64
 	refused atomic.Int64
 	lost    atomic.Int64
+
+	// need is how many more events the lingering writer waits for, and 0
+	// while it is not lingering. Record pokes it only when the queue holds
+	// that many, or someone waits on the event, so a stream of events
+	// does not wake the writer once per event.
+	need atomic.Int64
+	poke chan struct{} // capacity 1; a stale poke costs one extra look
 }
 
 type item struct {
@@ -103,7 +110,7 @@ func (b batchOf) WriteBatch(ctx context.Context, events []Event) error {
 
 // NewAsync starts batching events into sink.
 func NewAsync(sink Sink, opts *AsyncOptions) *Async {
-	a := &Async{done: make(chan struct{})}
+	a := &Async{done: make(chan struct{}), poke: make(chan struct{}, 1)}
 	if opts != nil {
 		a.opts = *opts
 	}
@@ -160,6 +167,7 @@ func (a *Async) enqueue(ctx context.Context, it item) error {
 	if a.opts.Drop && it.flush == nil {
 		select {
 		case a.queue <- it:
+			a.wake(it)
 			return nil
 		default:
 			n := a.dropped.Add(1)
@@ -169,9 +177,24 @@ func (a *Async) enqueue(ctx context.Context, it item) error {
 	}
 	select {
 	case a.queue <- it:
+		a.wake(it)
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("audit: queue full: %w", ctx.Err())
+	}
+}
+
+// wake ends the writer's linger once the queue holds what it waits for,
+// or at once for an item someone waits on. A wake-up lost to a race with
+// the writer only lets the linger run to its end.
+func (a *Async) wake(it item) {
+	n := a.need.Load()
+	if n == 0 || (it.done == nil && it.flush == nil && int64(len(a.queue)) < n) {
+		return
+	}
+	select {
+	case a.poke <- struct{}{}:
+	default:
 	}
 }
 
@@ -202,6 +225,10 @@ func (a *Async) Close() error {
 	a.closed = true
 	close(a.queue)
 	a.mu.Unlock()
+	select { // end a linger at once: everything queued is to be written
+	case a.poke <- struct{}{}:
+	default:
+	}
 	<-a.done
 	if n := a.lost.Load(); n > 0 {
 		return fmt.Errorf("audit: %d events could not be written before closing", n)
@@ -240,21 +267,9 @@ func (a *Async) run() {
 			return
 		}
 		batch, markers = a.take(batch[:0], markers[:0], it)
-		open := true
-	drain:
-		for len(batch) < a.opts.Batch {
-			select {
-			case it, ok := <-a.queue:
-				if !ok {
-					open = false
-					break drain
-				}
-				batch, markers = a.take(batch, markers, it)
-			default:
-				break drain
-			}
-		}
-		if open && a.opts.Linger > 0 && len(batch) < a.opts.Batch && !waited(batch, markers) {
+		var stop bool
+		batch, markers, stop = a.drain(batch, markers)
+		if !stop && a.opts.Linger > 0 && !waited(batch, markers) {
 			batch, markers = a.linger(batch, markers)
 		}
 		a.write(batch)
@@ -279,25 +294,49 @@ func waited(batch []item, markers []chan struct{}) bool {
 }
 
 // linger adds to the batch what arrives within Linger, until it is full,
-// someone waits on it, or the queue closes.
+// someone waits on it, or the queue closes. It does not take events one
+// by one as they come, which would wake the writer for each: it sleeps
+// until the timer, or until Record says the queue holds enough (wake).
 func (a *Async) linger(batch []item, markers []chan struct{}) ([]item, []chan struct{}) {
 	t := time.NewTimer(a.opts.Linger)
 	defer t.Stop()
+	defer a.need.Store(0)
+	for {
+		// Announce the need before looking, so an event queued after the
+		// look sees it and wakes the writer.
+		a.need.Store(int64(a.opts.Batch - len(batch)))
+		var stop bool
+		if batch, markers, stop = a.drain(batch, markers); stop {
+			return batch, markers
+		}
+		select {
+		case <-t.C:
+			batch, markers, _ = a.drain(batch, markers)
+			return batch, markers
+		case <-a.poke:
+		}
+	}
+}
+
+// drain takes what the queue holds, without waiting, up to a full batch.
+// It says stop when the batch is to be written now: it is full, the queue
+// has closed, or someone waits on an item taken.
+func (a *Async) drain(batch []item, markers []chan struct{}) ([]item, []chan struct{}, bool) {
 	for len(batch) < a.opts.Batch {
 		select {
 		case it, ok := <-a.queue:
 			if !ok {
-				return batch, markers
+				return batch, markers, true
 			}
 			batch, markers = a.take(batch, markers, it)
 			if it.flush != nil || it.done != nil {
-				return batch, markers
+				return batch, markers, true
 			}
-		case <-t.C:
-			return batch, markers
+		default:
+			return batch, markers, false
 		}
 	}
-	return batch, markers
+	return batch, markers, true
 }
 
 func (a *Async) take(batch []item, markers []chan struct{}, it item) ([]item, []chan struct{}) {

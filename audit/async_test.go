@@ -315,6 +315,26 @@ func TestAsyncLinger(t *testing.T) {
 				t.Fatalf("10 events arriving a millisecond apart made %d batches, want 1 of 10", len(g.batches))
 			}
 		}},
+		{"a full batch ends the linger", func(t *testing.T, g *gate) {
+			a := audit.NewAsync(g, &audit.AsyncOptions{Linger: hour, Batch: 10})
+			defer a.Close()
+			a.Record(context.Background(), ev(0))
+			time.Sleep(5 * time.Millisecond) // let the writer start lingering
+			for i := 1; i < 15; i++ {        // the tenth fills the batch
+				a.Record(context.Background(), ev(i))
+			}
+			deadline := time.Now().Add(10 * time.Second)
+			for len(g.subjects()) < 10 {
+				if time.Now().After(deadline) {
+					t.Fatalf("a full batch was not written during a linger: the sink holds %d events", len(g.subjects()))
+				}
+				time.Sleep(time.Millisecond)
+			}
+			time.Sleep(20 * time.Millisecond)
+			if n := len(g.subjects()); n != 10 {
+				t.Fatalf("the sink holds %d events, want the 10 of the full batch while 5 linger", n)
+			}
+		}},
 		{"flush ends the linger", func(t *testing.T, g *gate) {
 			a := audit.NewAsync(g, &audit.AsyncOptions{Linger: hour})
 			defer a.Close()
