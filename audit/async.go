@@ -175,6 +175,14 @@ func (a *Async) enqueue(ctx context.Context, it item) error {
 			return ErrDropped
 		}
 	}
+	// Try without ctx first: ctx.Done makes a request context allocate
+	// its channel, a cost every event would pay for a full queue's sake.
+	select {
+	case a.queue <- it:
+		a.wake(it)
+		return nil
+	default:
+	}
 	select {
 	case a.queue <- it:
 		a.wake(it)
