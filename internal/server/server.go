@@ -162,18 +162,18 @@ func New(cfg Config) (*Server, error) {
 	if cfg.ShutdownTimeout <= 0 {
 		cfg.ShutdownTimeout = 30 * time.Second
 	}
+	switch {
+	case cfg.AuditLinger == 0:
+		cfg.AuditLinger = DefaultAuditLinger
+	case cfg.AuditLinger < 0:
+		cfg.AuditLinger = 0
+	}
 	s := &Server{cfg: cfg, log: cfg.Logger}
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	if cfg.Token != "" {
 		s.token = sha256.Sum256([]byte(cfg.Token))
-	}
-	switch {
-	case cfg.AuditLinger == 0:
-		cfg.AuditLinger = DefaultAuditLinger
-	case cfg.AuditLinger < 0:
-		cfg.AuditLinger = 0
 	}
 	if cfg.Audit != nil {
 		s.async = audit.NewAsync(cfg.Audit, &audit.AsyncOptions{
