@@ -382,3 +382,71 @@ func TestAsyncLinger(t *testing.T) {
 		})
 	}
 }
+
+// TestAsyncConcurrentFlush: many producers, each flushing now and then,
+// with and without a linger and with batches of several sizes. Every
+// Flush must find all of its caller's earlier events written, however
+// the writer's linger and wake-ups interleave with them, and Close must
+// leave every event written exactly once.
+func TestAsyncConcurrentFlush(t *testing.T) {
+	t.Parallel()
+	for _, linger := range []time.Duration{0, time.Millisecond, time.Hour} {
+		for _, batch := range []int{1, 7, 100} {
+			t.Run(fmt.Sprintf("linger=%v/batch=%d", linger, batch), func(t *testing.T) {
+				t.Parallel()
+				g := newGate()
+				a := audit.NewAsync(g, &audit.AsyncOptions{Linger: linger, Batch: batch, Queue: 64})
+				const producers, each, flushEvery = 6, 300, 37
+				var wg sync.WaitGroup
+				for p := range producers {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						for i := range each {
+							if err := a.Record(context.Background(), ev(p*each+i)); err != nil {
+								t.Errorf("Record: %v", err)
+								return
+							}
+							if i%flushEvery != flushEvery-1 {
+								continue
+							}
+							ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+							err := a.Flush(ctx)
+							cancel()
+							if err != nil {
+								t.Errorf("Flush: %v", err)
+								return
+							}
+							written := map[string]bool{}
+							for _, s := range g.subjects() {
+								written[s] = true
+							}
+							for j := 0; j <= i; j++ {
+								if !written[fmt.Sprint(p*each+j)] {
+									t.Errorf("event %d, recorded before a Flush, is not written after it", p*each+j)
+									return
+								}
+							}
+						}
+					}()
+				}
+				wg.Wait()
+				if err := a.Close(); err != nil {
+					t.Fatal(err)
+				}
+				seen := map[string]int{}
+				for _, s := range g.subjects() {
+					seen[s]++
+				}
+				if len(seen) != producers*each {
+					t.Errorf("%d distinct events written, want %d", len(seen), producers*each)
+				}
+				for s, n := range seen {
+					if n != 1 {
+						t.Errorf("event %s written %d times", s, n)
+					}
+				}
+			})
+		}
+	}
+}
