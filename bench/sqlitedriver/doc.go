@@ -5,5 +5,8 @@
 // docs/performance.md: would a cgo driver make the audit log fast enough
 // for the throughput targets? It holds no code warden uses.
 //
-//	cd bench && go test ./sqlitedriver -run '^$' -bench . -benchtime 100x -count 3
+// It builds SQLite's C source through cgo, which takes a minute or more, so
+// it is behind the sqlitedriver build tag and out of CI:
+//
+//	cd bench && go test -tags sqlitedriver ./sqlitedriver -run '^$' -bench . -benchtime 100x -count 3
 package sqlitedriver
