@@ -119,30 +119,7 @@ func BenchmarkLoadCheck(b *testing.B) {
 			for _, body := range checkBodies(1024) {
 				reqs = append(reqs, rawRequest("/v1/check", body))
 			}
-			var lat latencies
-			var next atomic.Int64
-			b.SetParallelism(loadParallelism(b))
-			b.ResetTimer()
-			start, cpu0 := time.Now(), cpuTime()
-			b.RunParallel(func(pb *testing.PB) {
-				rc := dialRaw(b, url)
-				defer rc.close()
-				mine := make([]time.Duration, 0, 1024)
-				i := int(next.Add(1)) * 97
-				for pb.Next() {
-					t0 := time.Now()
-					status, _, err := rc.do(reqs[i%len(reqs)])
-					if err != nil || status != 200 {
-						b.Errorf("check: %d %v", status, err)
-						return
-					}
-					mine = append(mine, time.Since(t0))
-					i++
-				}
-				lat.add(mine)
-			})
-			elapsed, cpu := time.Since(start), cpuTime()-cpu0
-			b.StopTimer()
+			elapsed, cpu, lat := driveLoad(b, url, reqs, loadParallelism(b), 97)
 			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "checks/s")
 			b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/check")
 			b.ReportMetric(float64(lat.quantile(0.5).Microseconds())/1000, "p50-ms")
@@ -150,6 +127,40 @@ func BenchmarkLoadCheck(b *testing.B) {
 			stop()
 		})
 	}
+}
+
+// driveLoad sends reqs round and round from par clients per core, each on
+// its own keep-alive connection, until b.N requests are answered, and
+// returns the wall-clock time, the process's CPU time and every round
+// trip's latency. Each client starts stride requests after the previous
+// one, so concurrent clients do not send the same request in step. It
+// stops the timer before returning.
+func driveLoad(b *testing.B, url string, reqs [][]byte, par, stride int) (time.Duration, time.Duration, *latencies) {
+	lat := &latencies{}
+	var next atomic.Int64
+	b.SetParallelism(par)
+	b.ResetTimer()
+	start, cpu0 := time.Now(), cpuTime()
+	b.RunParallel(func(pb *testing.PB) {
+		rc := dialRaw(b, url)
+		defer rc.close()
+		mine := make([]time.Duration, 0, 1024)
+		i := int(next.Add(1)) * stride
+		for pb.Next() {
+			t0 := time.Now()
+			status, _, err := rc.do(reqs[i%len(reqs)])
+			if err != nil || status != 200 {
+				b.Errorf("POST: %d %v", status, err)
+				return
+			}
+			mine = append(mine, time.Since(t0))
+			i++
+		}
+		lat.add(mine)
+	})
+	elapsed, cpu := time.Since(start), cpuTime()-cpu0
+	b.StopTimer()
+	return elapsed, cpu, lat
 }
 
 // loadParallelism is how many clients per core BenchmarkLoadCheck runs:
@@ -230,29 +241,7 @@ func benchLoadBatch(b *testing.B, kind string, par int) {
 	for i := range reqs {
 		reqs[i] = rawRequest("/v1/check/batch", batchBody(benchBatch, i*benchBatch))
 	}
-	var lat latencies
-	b.SetParallelism(par)
-	b.ResetTimer()
-	start, cpu0 := time.Now(), cpuTime()
-	b.RunParallel(func(pb *testing.PB) {
-		rc := dialRaw(b, l.url)
-		defer rc.close()
-		mine := make([]time.Duration, 0, 256)
-		i := 0
-		for pb.Next() {
-			t0 := time.Now()
-			status, _, err := rc.do(reqs[i%len(reqs)])
-			if err != nil || status != 200 {
-				b.Errorf("batch: %d %v", status, err)
-				return
-			}
-			mine = append(mine, time.Since(t0))
-			i++
-		}
-		lat.add(mine)
-	})
-	elapsed, cpu := time.Since(start), cpuTime()-cpu0
-	b.StopTimer()
+	elapsed, cpu, lat := driveLoad(b, l.url, reqs, par, 0)
 	b.ReportMetric(float64(b.N)*benchBatch/elapsed.Seconds(), "decisions/s")
 	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N*benchBatch), "cpu-ns/decision")
 	b.ReportMetric(float64(lat.quantile(0.5).Microseconds())/1000, "p50-ms")
