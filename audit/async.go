@@ -193,11 +193,13 @@ func (a *Async) enqueue(ctx context.Context, it item) error {
 }
 
 // wake ends the writer's linger once the queue holds what it waits for,
-// or at once for an item someone waits on. A wake-up lost to a race with
-// the writer only lets the linger run to its end.
+// or is full (a Queue smaller than Batch never holds a whole batch, and
+// senders would wait out the linger), or at once for an item someone
+// waits on. A wake-up lost to a race with the writer only lets the linger
+// run to its end.
 func (a *Async) wake(it item) {
 	n := a.need.Load()
-	if n == 0 || (it.done == nil && it.flush == nil && int64(len(a.queue)) < n) {
+	if n == 0 || (it.done == nil && it.flush == nil && int64(len(a.queue)) < min(n, int64(cap(a.queue)))) {
 		return
 	}
 	select {

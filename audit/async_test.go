@@ -335,6 +335,27 @@ func TestAsyncLinger(t *testing.T) {
 				t.Fatalf("the sink holds %d events, want the 10 of the full batch while 5 linger", n)
 			}
 		}},
+		{"a full queue ends the linger", func(t *testing.T, g *gate) {
+			// The queue never holds a whole batch; its filling up must
+			// wake the writer, or senders wait out the linger.
+			a := audit.NewAsync(g, &audit.AsyncOptions{Linger: hour, Batch: 100, Queue: 4})
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				for i := range 30 {
+					a.Record(context.Background(), ev(i))
+				}
+			}()
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				// No Close: it would wait for the blocked sender.
+				t.Fatalf("30 events into a queue of 4 still blocked after 10s; the sink holds %d", len(g.subjects()))
+			}
+			if err := a.Close(); err != nil || len(g.subjects()) != 30 {
+				t.Fatalf("Close: %v; the sink holds %d events, want 30", err, len(g.subjects()))
+			}
+		}},
 		{"flush ends the linger", func(t *testing.T, g *gate) {
 			a := audit.NewAsync(g, &audit.AsyncOptions{Linger: hour})
 			defer a.Close()
