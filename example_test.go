@@ -29,7 +29,10 @@ func Example() {
 	if _, err := protectThis(ctx, struct{}{}); errors.Is(err, warden.ErrAccessDenied) {
 		fmt.Println("denied: alice has no access to the scope yet")
 	}
-	alice.Add(warden.Allow("protected"))
+	// Actors are values: an edit makes a new actor, which the provider
+	// hands out from then on.
+	alice, _ = alice.Add(warden.Allow("protected"))
+	ctx, _ = auth.Authorize(context.Background(), "alice")
 	out, err := protectThis(ctx, struct{}{})
 	fmt.Println(out, err)
 	// Output:
@@ -99,23 +102,33 @@ func ExampleOptions_fallback() {
 	// 2 false no rule matched; the fallback denied
 }
 
-// An actor that holds a role and one that lacks it; roles may inherit.
-func ExampleRole() {
+// Roles live in one set, compiled once; an actor holds roles by name, so an
+// ActorProvider can make one per request from the role names you store,
+// at the cost of one allocation. Roles may inherit.
+func ExampleRoles() {
 	viewer, _ := warden.NewRole("viewer", warden.Allow("user:read"))
 	manager, _ := warden.NewRole("user_manager", warden.Allow("user:*"))
-	manager.Inherit(viewer)
+	manager, _ = manager.Inherit("viewer")
+	roles, _ := warden.NewRoles(viewer, manager)
 
-	ann, _ := warden.NewActor("ann")
-	ann.Assign(manager)
-	ben, _ := warden.NewActor("ben")
-	ben.Assign(viewer)
-
-	for _, a := range []*warden.Actor{ann, ben} {
-		fmt.Println(a.ID(), a.IsAllowed("user:create", ""), a.IsAllowed("user:read", ""), a.HasRole("user_manager"))
+	stored := map[string][]string{"ann": {"user_manager"}, "ben": {"viewer"}} // your database
+	provider := warden.ActorProviderFunc(func(_ context.Context, id string) (*warden.Actor, error) {
+		return roles.Actor(id, stored[id]...)
+	})
+	for _, id := range []string{"ann", "ben"} {
+		a, _ := provider.Actor(context.Background(), id)
+		fmt.Println(a.ID(), a.IsAllowed("user:create", ""), a.IsAllowed("user:read", ""), a.HasRole("viewer"))
 	}
+
+	// A committed edit shows on the next check of every actor.
+	viewer, _ = viewer.Add(warden.Allow("user:create"))
+	roles.Edit().Put(viewer).Commit()
+	ben, _ := provider.Actor(context.Background(), "ben")
+	fmt.Println("ben", ben.IsAllowed("user:create", ""))
 	// Output:
 	// ann true true true
-	// ben false true false
+	// ben false true true
+	// ben true
 }
 
 // Every guarded call is an audit event. Memory keeps them for tests; any

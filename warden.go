@@ -26,24 +26,30 @@
 //
 // # In code, and guarding functions
 //
-// Actors (who is asking) carry rules and roles; Allow and Deny build rules
-// from a scope (the action) and an index (the resource), both patterns:
+// Roles carry rules and live in one Roles set, compiled once; actors (who
+// is asking) hold roles by name and may carry rules of their own. Allow and
+// Deny build rules from a scope (the action) and an index (the resource),
+// both patterns. Roles, sets and actors are immutable values: an edit
+// returns a new one, and Roles.Edit commits a new set atomically.
 //
 //	editor, _ := warden.NewRole("editor", warden.Allow("articles:update", "articles:*"))
-//	alice, _ := warden.NewActor("alice", warden.Deny("articles:update", "articles:animals:1"))
-//	alice.Assign(editor)
+//	roles, _ := warden.NewRoles(editor)
+//	alice, _ := roles.Actor("alice", "editor") // from the role names you store
 //	alice.IsAllowed("articles:update", "articles:animals:42") // true
 //
 // An Auth looks actors up through your ActorProvider and puts them in the
 // context; a Guard protects an operation, filling its index template from
 // each call's values, so one line guards a function or a handler:
 //
+//	provider := warden.ActorProviderFunc(func(ctx context.Context, id string) (*warden.Actor, error) {
+//		return roles.Actor(id, rolesOf(id)...) // compiles nothing
+//	})
 //	auth := warden.NewAuth(provider, &warden.Options{Audit: auditLog})
 //	update, err := auth.Guard("articles:update", "articles:{category}:{id}")
 //	...
 //	ctx, err := auth.Authorize(ctx, userID)                // ErrUnauthorized if unknown
 //	updateArticle = warden.Guarded(update, updateArticle)  // ErrAccessDenied, ErrInvalidReference
-//	mux.Handle("PUT /articles/{category}/{id}", update.Handler(idFromRequest, handler))
+//	mux.Handle("PUT /articles/{category}/{id}", update.Handler(warden.BearerID(lookup), handler))
 //
 // A placeholder takes exactly one whole segment, and a value that is not
 // one valid segment ("1:*", "*") is refused, so a caller's value can never
@@ -80,8 +86,8 @@ import (
 	"os"
 
 	"github.com/warden-authz/warden/internal/config"
-	"github.com/warden-authz/warden/internal/diag"
 	"github.com/warden-authz/warden/internal/engine"
+	"github.com/warden-authz/warden/types"
 )
 
 // Errors a decision can come with. Both come with a denying decision.
@@ -96,97 +102,49 @@ var (
 	ErrUnauthorized = errors.New("warden: unauthorized: no actor")
 )
 
-// Request asks whether Subject may perform Action on Resource. An empty
-// Resource means "no particular resource": only rules whose resource
-// pattern is '*' apply to it. Context is carried for audit and future
-// conditions; the rules do not read it yet.
-type Request struct {
-	Subject  string         `json:"subject"`
-	Resource string         `json:"resource"`
-	Action   string         `json:"action"`
-	Context  map[string]any `json:"context,omitempty"`
-}
-
-// Effect is what a rule does, or what decided a request.
-type Effect uint8
+// warden's vocabulary is defined once, in package types, and named here.
+type (
+	// Request asks whether Subject may perform Action on Resource. An
+	// empty Resource means "no particular resource". Groups are
+	// memberships the caller supplies for this request (SPEC 7.1).
+	Request = types.Request
+	// Decision is the answer to a Request. The zero Decision denies.
+	Decision = types.Decision
+	// Effect is what a rule does, or what decided a request.
+	Effect = types.Effect
+	// Strategy chooses how the rules that match a request combine
+	// (SPEC 5.2). The zero Strategy is DenyOverrides.
+	Strategy = types.Strategy
+	// Match is one rule item that matched a request.
+	Match = types.Match
+	// Explanation is a decision with every rule item that matched.
+	Explanation = types.Explanation
+	// Diagnostic is one problem in a policy, at one place.
+	Diagnostic = types.Diagnostic
+	// Grant is one subject that Who finds allowed.
+	Grant = types.Grant
+	// Permission is one region of requests that Can finds decided.
+	Permission = types.Permission
+)
 
 const (
 	// EffectNone: no rule matched, and the mismatch decision applied.
-	EffectNone Effect = iota
-	EffectAllow
-	EffectDeny
+	EffectNone  = types.EffectNone
+	EffectAllow = types.EffectAllow
+	EffectDeny  = types.EffectDeny
+
+	DenyOverrides  = types.DenyOverrides
+	AllowOverrides = types.AllowOverrides
+	FirstMatch     = types.FirstMatch
+	// MostSpecific is toffi's own behaviour: the most specific scope,
+	// then index, then subject decides.
+	MostSpecific = types.MostSpecific
 )
 
-func (e Effect) String() string { return engine.Effect(e).String() }
-
-// MarshalText renders the effect as "allow", "deny" or "none".
-func (e Effect) MarshalText() ([]byte, error) { return []byte(e.String()), nil }
-
-// UnmarshalText accepts "allow", "deny" and "none".
-func (e *Effect) UnmarshalText(b []byte) error {
-	switch string(b) {
-	case "allow":
-		*e = EffectAllow
-	case "deny":
-		*e = EffectDeny
-	case "none":
-		*e = EffectNone
-	default:
-		return fmt.Errorf("warden: unknown effect %q (want allow, deny or none)", b)
-	}
-	return nil
-}
-
-// Decision is the answer to a Request. The zero Decision denies.
-type Decision struct {
-	Allowed bool   `json:"allowed"`
-	Effect  Effect `json:"effect"`
-	// Rule and Item name the deciding rule item: Item counts from 1 within
-	// the rule's list of Effect, so ("rules.r1", EffectAllow, 2) is the
-	// second item of rules.r1's allow list. Both are empty when no rule
-	// matched.
-	Rule   string `json:"rule,omitempty"`
-	Item   int    `json:"item,omitempty"`
-	Reason string `json:"reason"`
-	// SubjectPath and ResourcePath are the membership chains that made the
-	// deciding rule match, such as ["user1", "g1", "g4", "admin"] and
-	// ["part_b", "res1"]. Decide leaves them empty, because finding them
-	// costs allocations; Explain fills them.
-	SubjectPath   []string `json:"subject_path,omitempty"`
-	ResourcePath  []string `json:"resource_path,omitempty"`
-	PolicyVersion string   `json:"policy_version"`
-}
-
-// Match is one rule item that matched a request.
-type Match struct {
-	Rule   string `json:"rule"`
-	Item   int    `json:"item"`
-	Effect Effect `json:"effect"`
-	// Subject, Resource and Action are the rule item's patterns.
-	Subject  string `json:"subject"`
-	Resource string `json:"resource"`
-	Action   string `json:"action"`
-	// Position is where the item was written, as file:line:col.
-	Position     string   `json:"position,omitempty"`
-	Reason       string   `json:"reason"`
-	Decided      bool     `json:"decided"`
-	SubjectPath  []string `json:"subject_path"`
-	ResourcePath []string `json:"resource_path"`
-	ActionPath   []string `json:"action_path"`
-}
-
-// Explanation is a decision with every rule item that matched, in document
-// order, and a sentence on how the strategy chose.
-type Explanation struct {
-	Decision Decision `json:"decision"`
-	Strategy string   `json:"strategy"`
-	Matches  []Match  `json:"matches"`
-	Why      string   `json:"why"`
-}
-
-// Policy is a compiled policy. It is immutable and safe for concurrent use;
-// to change policy, load a new one and swap the pointer (for example with
-// atomic.Pointer). The zero Policy denies every request with ErrNoPolicy.
+// Policy is a compiled policy file. It is immutable and safe for
+// concurrent use; to change policy, load a new one and swap the pointer
+// (for example with atomic.Pointer). The zero Policy and a nil *Policy
+// deny every request with ErrNoPolicy.
 type Policy struct {
 	c   *engine.Policy
 	src *engine.Source // what c was compiled from, for Who and Can
@@ -212,129 +170,52 @@ func Parse(filename string, data []byte) (*Policy, error) {
 	errs = append(errs, cerrs...)
 	if len(errs) > 0 {
 		errs.Sort()
-		return nil, newPolicyError(errs)
+		return nil, &PolicyError{Diagnostics: errs}
 	}
 	return &Policy{c: c, src: src}, nil
+}
+
+func (p *Policy) engine() *engine.Policy {
+	if p == nil {
+		return nil
+	}
+	return p.c
 }
 
 // Version is a content hash of everything in the policy that affects
 // decisions. Two processes that load the same policy report the same
 // version; comments and layout do not change it.
-func (p *Policy) Version() string {
-	if p == nil {
-		return ""
-	}
-	return p.c.Version()
-}
+func (p *Policy) Version() string { return p.engine().Version() }
 
-// Strategy names the policy's rule strategy, such as "deny-overrides".
-func (p *Policy) Strategy() string {
-	if p == nil || p.c == nil {
-		return engine.DenyOverrides.String()
+// Strategy is the policy's rule strategy.
+func (p *Policy) Strategy() Strategy {
+	if c := p.engine(); c != nil {
+		return c.Strategy()
 	}
-	return p.c.Strategy().String()
+	return DenyOverrides
 }
 
 // Decide answers a request. A malformed request gets ErrInvalidRequest and
-// a denying decision. Decide does not allocate, unless a resource or action
-// belongs through pattern members to more than 16 groups, or more than 8
+// a denying decision. Decide does not allocate, unless the subject's
+// groups, with those the request supplies, or a resource or action's
+// groups through pattern members, number more than 16, or more than 8
 // patterns of one index level match one name; then it allocates scratch
 // space for that request.
 func (p *Policy) Decide(r Request) (Decision, error) {
-	var c *engine.Policy
-	if p != nil {
-		c = p.c
-	}
-	o, err := c.Find(r.Subject, r.Resource, r.Action)
-	return decisionOf(o, c), err
-}
-
-// decisionOf turns an engine outcome into a Decision in one construction,
-// which keeps Decide free of copies of large structs.
-func decisionOf(o *engine.Outcome, c *engine.Policy) Decision {
-	return Decision{
-		Allowed:       o.Allowed,
-		Effect:        Effect(o.Effect),
-		Rule:          o.Rule,
-		Item:          o.Item,
-		Reason:        o.Reason,
-		PolicyVersion: c.Version(),
-	}
+	q := engine.Query{Subject: r.Subject, Resource: r.Resource, Action: r.Action, Groups: r.Groups}
+	return p.engine().Decide(&q)
 }
 
 // Explain answers a request like Decide, fills the decision's membership
 // chains, and lists every rule item that matched.
 func (p *Policy) Explain(r Request) (Explanation, error) {
-	var c *engine.Policy
-	if p != nil {
-		c = p.c
-	}
-	e, err := c.Explain(r.Subject, r.Resource, r.Action)
-	out := Explanation{
-		Decision: fromEngine(e.Decision),
-		Strategy: e.Strategy.String(),
-		Matches:  make([]Match, 0, len(e.Matches)),
-		Why:      e.Why,
-	}
-	for _, m := range e.Matches {
-		pos := ""
-		if m.Rule.Pos.Line > 0 {
-			pos = m.Rule.Pos.String()
-		}
-		out.Matches = append(out.Matches, Match{
-			Rule:         m.Rule.ID,
-			Item:         m.Rule.Item,
-			Effect:       Effect(m.Rule.Effect),
-			Subject:      m.Rule.Subject,
-			Resource:     m.Rule.Resource,
-			Action:       m.Rule.Action,
-			Position:     pos,
-			Reason:       m.Reason,
-			Decided:      m.Decided,
-			SubjectPath:  m.SubjectPath,
-			ResourcePath: m.ResourcePath,
-			ActionPath:   m.ActionPath,
-		})
-	}
-	return out, err
-}
-
-func fromEngine(d engine.Decision) Decision {
-	return Decision{
-		Allowed:       d.Allowed,
-		Effect:        Effect(d.Effect),
-		Rule:          d.Rule,
-		Item:          d.Item,
-		Reason:        d.Reason,
-		SubjectPath:   d.SubjectPath,
-		ResourcePath:  d.ResourcePath,
-		PolicyVersion: d.PolicyVersion,
-	}
-}
-
-// Diagnostic is one problem in a policy, at one place.
-type Diagnostic struct {
-	File    string `json:"file"`
-	Line    int    `json:"line"`
-	Column  int    `json:"column"`
-	Message string `json:"message"`
-}
-
-func (d Diagnostic) String() string {
-	return diag.Diagnostic{Pos: diag.Pos{File: d.File, Line: d.Line, Col: d.Column}, Msg: d.Message}.Error()
+	q := engine.Query{Subject: r.Subject, Resource: r.Resource, Action: r.Action, Groups: r.Groups}
+	return p.engine().Explain(&q)
 }
 
 // PolicyError lists every problem found in a policy, ordered by position.
 type PolicyError struct {
 	Diagnostics []Diagnostic
-}
-
-func newPolicyError(l diag.List) *PolicyError {
-	e := &PolicyError{Diagnostics: make([]Diagnostic, len(l))}
-	for i, d := range l {
-		e.Diagnostics[i] = Diagnostic{File: d.Pos.File, Line: d.Pos.Line, Column: d.Pos.Col, Message: d.Msg}
-	}
-	return e
 }
 
 func (e *PolicyError) Error() string {

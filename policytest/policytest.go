@@ -27,6 +27,7 @@ import (
 	"testing"
 
 	"github.com/warden-authz/warden/internal/analysis"
+	"github.com/warden-authz/warden/types"
 )
 
 // Run runs every case of every test file as a subtest of t.
@@ -65,7 +66,7 @@ func Run(t *testing.T, files ...string) {
 						fmt.Fprintf(&b, "  %s\n", msg)
 					}
 					b.WriteString("\n")
-					analysis.WriteExplanation(&b, r.Case.Subject, r.Case.Resource, r.Case.Action, r.Explanation)
+					r.Explanation.WriteText(&b, types.Request{Subject: r.Case.Subject, Resource: r.Case.Resource, Action: r.Case.Action})
 					t.Error(b.String())
 				})
 			}

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/warden-authz/warden/internal/engine"
 	"github.com/warden-authz/warden/internal/pattern"
 )
 
@@ -99,11 +100,11 @@ func Diff(old, new *Model) ([]Change, error) {
 		s0 := c.members[0]
 		for _, pr := range pairs {
 			r, a := pr[0], pr[1]
-			o, err := old.P.Find(s0, r, a)
+			o, err := old.P.Decide(&engine.Query{Subject: s0, Resource: r, Action: a})
 			if err != nil {
 				return nil, fmt.Errorf("analysis: old policy: %w", err)
 			}
-			n, err := new.P.Find(s0, r, a)
+			n, err := new.P.Decide(&engine.Query{Subject: s0, Resource: r, Action: a})
 			if err != nil {
 				return nil, fmt.Errorf("analysis: new policy: %w", err)
 			}
@@ -111,7 +112,7 @@ func Diff(old, new *Model) ([]Change, error) {
 				continue
 			}
 			for _, s := range c.members {
-				ch := Change{Subject: s, Resource: r, Action: a, Old: outcomeOf(o), New: outcomeOf(n)}
+				ch := Change{Subject: s, Resource: r, Action: a, Old: o, New: n}
 				if old.kind(s) == "" && new.kind(s) == "" {
 					ch.SubjectStandsFor = standsFor("subject", subjRegions.of(s))
 				}

@@ -21,7 +21,7 @@ func FuzzParseTestFile(f *testing.F) {
 		tf, errs := analysis.ParseTestFile("f.toml", data)
 		lines := strings.Count(string(data), "\n") + 1
 		for _, d := range errs {
-			if d.Pos.File != "f.toml" || d.Pos.Line < 1 || d.Pos.Line > lines || d.Pos.Col < 1 {
+			if d.File != "f.toml" || d.Line < 1 || d.Line > lines || d.Column < 1 {
 				t.Fatalf("error outside the file: %v", d)
 			}
 		}

@@ -38,7 +38,7 @@ func TestGlobWorkload(t *testing.T) {
 		if r.Resource != w.Hot.Resource || r.Action != w.Hot.Action {
 			continue
 		}
-		o, _ := p.Find(r.Subject, r.Resource, r.Action)
+		o, _ := p.Decide(&engine.Query{Subject: r.Subject, Resource: r.Resource, Action: r.Action})
 		if o.Allowed != allowed[r.Subject] {
 			t.Errorf("Who disagrees with Find for %v", r)
 		}
@@ -51,13 +51,13 @@ func TestGlobWorkload(t *testing.T) {
 	t.Logf("can: %d permissions in %v", len(perms), time.Since(start))
 	rules := map[string]bool{}
 	for _, x := range perms {
-		rules[item(x.Outcome)] = true
+		rules[item(permOut(x))] = true
 	}
 	for _, r := range w.Requests {
 		if r.Subject != w.Hot.Subject {
 			continue
 		}
-		o, _ := p.Find(r.Subject, r.Resource, r.Action)
+		o, _ := p.Decide(&engine.Query{Subject: r.Subject, Resource: r.Resource, Action: r.Action})
 		k := item(analysis.Outcome{Rule: o.Rule, Effect: o.Effect, Item: o.Item})
 		if !rules[k] {
 			t.Errorf("request %v is decided by %s, which Can does not list", r, k)

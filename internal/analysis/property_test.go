@@ -227,7 +227,7 @@ func key(o analysis.Outcome) string {
 	return fmt.Sprintf("%s %s[%d] %v", o.Rule, o.Effect, o.Item, o.Allowed)
 }
 
-func engineKey(o *engine.Outcome) string {
+func engineKey(o engine.Decision) string {
 	return key(analysis.Outcome{Allowed: o.Allowed, Effect: o.Effect, Rule: o.Rule, Item: o.Item})
 }
 
@@ -266,14 +266,14 @@ func TestWhoMatchesBruteForce(t *testing.T) {
 			got, gotOther := map[string]string{}, map[string]bool{}
 			for _, g := range grants {
 				if g.Kind == "other" {
-					gotOther[key(g.Outcome)] = true
+					gotOther[key(grantOut(g))] = true
 				} else {
-					got[g.Subject] = key(g.Outcome)
+					got[g.Subject] = key(grantOut(g))
 				}
 			}
 			want, wantOther := map[string]string{}, map[string]bool{}
 			for _, s := range subjects {
-				o, err := m.P.Find(s, r, a)
+				o, err := m.P.Decide(&engine.Query{Subject: s, Resource: r, Action: a})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -312,13 +312,13 @@ func TestCanMatchesBruteForce(t *testing.T) {
 		}
 		got := map[string]bool{}
 		for _, p := range perms {
-			got[key(p.Outcome)] = p.Partial
+			got[key(permOut(p))] = p.Partial
 		}
 		decided := map[string]bool{}
 		partial := map[string]bool{}
 		for _, r := range res {
 			for _, a := range acts {
-				e, err := m.P.Explain(s, r, a)
+				e, err := m.P.Explain(&engine.Query{Subject: s, Resource: r, Action: a})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -327,7 +327,7 @@ func TestCanMatchesBruteForce(t *testing.T) {
 				decided[k] = true
 				for _, mt := range e.Matches {
 					if !mt.Decided {
-						partial[key(analysis.Outcome{Allowed: mt.Rule.Effect == engine.EffectAllow, Effect: mt.Rule.Effect, Rule: mt.Rule.ID, Item: mt.Rule.Item})] = true
+						partial[key(analysis.Outcome{Allowed: mt.Effect == engine.EffectAllow, Effect: mt.Effect, Rule: mt.Rule, Item: mt.Item})] = true
 					}
 				}
 			}
@@ -366,8 +366,8 @@ func TestDiffMatchesBruteForce(t *testing.T) {
 		}
 		got := map[string]bool{}
 		for _, c := range changes {
-			o, _ := old.P.Find(c.Subject, c.Resource, c.Action)
-			n, _ := nw.P.Find(c.Subject, c.Resource, c.Action)
+			o, _ := old.P.Decide(&engine.Query{Subject: c.Subject, Resource: c.Resource, Action: c.Action})
+			n, _ := nw.P.Decide(&engine.Query{Subject: c.Subject, Resource: c.Resource, Action: c.Action})
 			if o.Allowed == n.Allowed || engineKey(o) != key(c.Old) || engineKey(n) != key(c.New) {
 				t.Fatalf("reported change %+v is not one: old %+v new %+v", c, o, n)
 			}
@@ -377,8 +377,8 @@ func TestDiffMatchesBruteForce(t *testing.T) {
 		for _, s := range universe(t, 0, src, next) {
 			for _, r := range universe(t, 1, src, next) {
 				for _, a := range universe(t, 2, src, next) {
-					o, _ := old.P.Find(s, r, a)
-					n, _ := nw.P.Find(s, r, a)
+					o, _ := old.P.Decide(&engine.Query{Subject: s, Resource: r, Action: a})
+					n, _ := nw.P.Decide(&engine.Query{Subject: s, Resource: r, Action: a})
 					if o.Allowed != n.Allowed {
 						want[s+" | "+engineKey(o)+" → "+engineKey(n)] = true
 					}
@@ -455,4 +455,12 @@ func TestRepresentativesComplete(t *testing.T) {
 			}
 		}
 	})
+}
+
+func grantOut(g analysis.Grant) analysis.Outcome {
+	return analysis.Outcome{Allowed: true, Effect: g.Effect, Rule: g.Rule, Item: g.Item}
+}
+
+func permOut(p analysis.Permission) analysis.Outcome {
+	return analysis.Outcome{Allowed: p.Allowed, Effect: p.Effect, Rule: p.Rule, Item: p.Item}
 }

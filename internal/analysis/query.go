@@ -7,50 +7,19 @@ import (
 
 	"github.com/warden-authz/warden/internal/engine"
 	"github.com/warden-authz/warden/internal/pattern"
+	"github.com/warden-authz/warden/types"
 )
 
 // Outcome is what one decision said: the rule item that decided, or none.
-type Outcome struct {
-	Allowed bool
-	Effect  engine.Effect
-	Rule    string
-	Item    int
-	Reason  string
-}
+type Outcome = types.Decision
 
-func outcomeOf(o *engine.Outcome) Outcome {
-	return Outcome{Allowed: o.Allowed, Effect: o.Effect, Rule: o.Rule, Item: o.Item, Reason: o.Reason}
-}
-
-// Grant is one subject that Who found allowed.
-type Grant struct {
-	Subject string
-	// Kind is "user", "group", "role", or "other" for a representative
-	// that stands for every undeclared subject of its region.
-	Kind string
-	// StandsFor describes what a representative stands for, such as
-	// "any other subject matching user:*"; empty for declared subjects.
-	StandsFor string
-	// Via is the group or role through which the deciding rule matched,
-	// empty when it matched the subject itself or was '*'.
-	Via string
-	Outcome
-}
-
-// Permission is one region of (resource, action) that Can found decided by
-// one rule item for a subject.
-type Permission struct {
-	// Resource and Action are the deciding rule item's patterns; "*" and
-	// "*" for the mismatch decision, which covers what no rule decides.
-	Resource, Action string
-	// Via is the group or role through which the rule applies to the
-	// subject, empty when through the subject itself or '*'.
-	Via string
-	// Partial reports that some requests in the region are decided by
-	// another entry (a rule that overrides this one there).
-	Partial bool
-	Outcome
-}
+// Grant is one subject that Who found allowed; Permission is one region of
+// (resource, action) that Can found decided by one rule item for a
+// subject. Both are warden's vocabulary, returned to users unconverted.
+type (
+	Grant      = types.Grant
+	Permission = types.Permission
+)
 
 func checkNames(what []string, names ...string) error {
 	for i, n := range names {
@@ -128,14 +97,14 @@ func (m *Model) Who(resource, action string) ([]Grant, error) {
 	allWild := newRegions(m.wildSubjectPatterns())
 	var out, others []Grant
 	for _, s := range cands {
-		o, err := m.P.Find(s, resource, action)
+		o, err := m.P.Decide(&engine.Query{Subject: s, Resource: resource, Action: action})
 		if err != nil {
 			return nil, fmt.Errorf("analysis: deciding for %q: %w", s, err)
 		}
 		if !o.Allowed {
 			continue
 		}
-		g := Grant{Subject: s, Kind: m.kind(s), Outcome: outcomeOf(o), Via: m.via(s, o)}
+		g := Grant{Subject: s, Kind: m.kind(s), Via: m.via(s, &o), Effect: o.Effect, Rule: o.Rule, Item: o.Item, Reason: o.Reason}
 		if g.Kind == "" {
 			g.Kind = "other"
 			g.StandsFor = standsFor("subject", allWild.of(s))
@@ -157,7 +126,7 @@ func standsFor(what string, region []string) string {
 }
 
 // via names the principal through which the deciding rule matched subject.
-func (m *Model) via(subject string, o *engine.Outcome) string {
+func (m *Model) via(subject string, o *Outcome) string {
 	i, ok := m.ruleAt(o)
 	if !ok {
 		return ""
@@ -184,7 +153,7 @@ func (m *Model) via(subject string, o *engine.Outcome) string {
 }
 
 // ruleAt finds the rule item an outcome names.
-func (m *Model) ruleAt(o *engine.Outcome) (int32, bool) {
+func (m *Model) ruleAt(o *Outcome) (int32, bool) {
 	if o.Rule == "" {
 		return 0, false
 	}
@@ -246,17 +215,16 @@ func (m *Model) Can(subject string) ([]Permission, error) {
 	var none *Outcome
 	for ri, r := range res {
 		for ai, a := range acts {
-			o, err := m.P.Find(subject, r, a)
+			o, err := m.P.Decide(&engine.Query{Subject: subject, Resource: r, Action: a})
 			if err != nil {
 				return nil, fmt.Errorf("analysis: deciding %q on %q: %w", a, r, err)
 			}
-			if i, ok := m.ruleAt(o); ok {
+			if i, ok := m.ruleAt(&o); ok {
 				if decided[i]++; decided[i] == 1 {
-					outs[i] = outcomeOf(o)
+					outs[i] = o
 				}
 			} else if none == nil {
-				oc := outcomeOf(o)
-				none = &oc
+				none = &o
 			}
 			for _, j := range resMatch[ri] {
 				if actSet[ai][j] {
@@ -276,15 +244,17 @@ func (m *Model) Can(subject string) ([]Permission, error) {
 		if a.class == classSelf || a.class == classAll || via == subject {
 			via = ""
 		}
-		out = append(out, Permission{
-			Resource: rl.src.Resource, Action: rl.src.Action, Via: via,
-			Partial: matched[j] > n, Outcome: outs[a.rule],
-		})
+		out = append(out, permission(rl.src.Resource, rl.src.Action, via, matched[j] > n, outs[a.rule]))
 	}
 	if none != nil {
-		out = append(out, Permission{Resource: "*", Action: "*", Partial: len(out) > 0, Outcome: *none})
+		out = append(out, permission("*", "*", "", len(out) > 0, *none))
 	}
 	return out, nil
+}
+
+func permission(resource, action, via string, partial bool, o Outcome) Permission {
+	return Permission{Resource: resource, Action: action, Via: via, Partial: partial,
+		Allowed: o.Allowed, Effect: o.Effect, Rule: o.Rule, Item: o.Item, Reason: o.Reason}
 }
 
 // matchers returns, for each name, the indexes into ap of the rules whose

@@ -62,7 +62,7 @@ func TestWhoPublishing(t *testing.T) {
 			if via == "" {
 				via = "-"
 			}
-			got = append(got, fmt.Sprintf("%s %s %s %s", g.Subject, g.Kind, via, item(g.Outcome)))
+			got = append(got, fmt.Sprintf("%s %s %s %s", g.Subject, g.Kind, via, item(grantOut(g))))
 		}
 		if strings.Join(got, "\n") != strings.Join(tt.want, "\n") {
 			t.Errorf("Who(%q, %q):\n%s\nwant:\n%s", tt.resource, tt.action, strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
@@ -73,7 +73,7 @@ func TestWhoPublishing(t *testing.T) {
 		t.Fatal(err)
 	}
 	last := grants[len(grants)-1]
-	if last.Kind != "other" || last.StandsFor != "any other subject" || item(last.Outcome) != "rules.public allow[1]" {
+	if last.Kind != "other" || last.StandsFor != "any other subject" || item(grantOut(last)) != "rules.public allow[1]" {
 		t.Errorf("readers end with %+v, want any other subject by rules.public", last)
 	}
 }
@@ -99,7 +99,7 @@ mismatch_decision = 'allow'
 	}
 	var got []string
 	for _, g := range grants {
-		got = append(got, fmt.Sprintf("%s %s %q %s", g.Subject, g.Kind, g.StandsFor, item(g.Outcome)))
+		got = append(got, fmt.Sprintf("%s %s %q %s", g.Subject, g.Kind, g.StandsFor, item(grantOut(g))))
 	}
 	want := []string{
 		`staff role "" none`,
@@ -142,7 +142,7 @@ func TestCanPublishing(t *testing.T) {
 		}
 		var got []string
 		for _, p := range perms {
-			s := fmt.Sprintf("%s %s %s %s via=%s", p.Effect, p.Resource, p.Action, item(p.Outcome), p.Via)
+			s := fmt.Sprintf("%s %s %s %s via=%s", p.Effect, p.Resource, p.Action, item(permOut(p)), p.Via)
 			if p.Partial {
 				s += " partial"
 			}

@@ -118,7 +118,7 @@ func TestParseTestFileHostile(t *testing.T) {
 				t.Errorf("errors:\n%v\nwant one containing %q", errs, tt.want)
 			}
 			for _, d := range errs {
-				if d.Pos.File != "t.toml" || d.Pos.Line < 1 || d.Pos.Col < 1 {
+				if d.File != "t.toml" || d.Line < 1 || d.Column < 1 {
 					t.Errorf("error without a position: %v", d)
 				}
 			}

@@ -107,7 +107,7 @@ func (tf *TestFile) Run(p *engine.Policy) ([]CaseResult, error) {
 	out := make([]CaseResult, len(tf.Cases))
 	for i := range tf.Cases {
 		c := &tf.Cases[i]
-		e, err := p.Explain(c.Subject, c.Resource, c.Action)
+		e, err := p.Explain(&engine.Query{Subject: c.Subject, Resource: c.Resource, Action: c.Action})
 		if err != nil {
 			return nil, fmt.Errorf("%v: case %q: %w", c.Pos, c.Label(), err)
 		}
@@ -184,48 +184,6 @@ func (c *Coverage) Uncovered() []engine.Rule {
 
 // ItemName names a rule item as explanations print it: rules.r1 allow[2].
 func ItemName(r engine.Rule) string { return fmt.Sprintf("%s %s[%d]", r.ID, r.Effect, r.Item) }
-
-// WriteExplanation prints an explanation exactly as `warden explain` does,
-// so a failing case shows what the user would see when asking by hand.
-func WriteExplanation(w io.Writer, subject, resource, action string, e engine.Explanation) {
-	d := e.Decision
-	verdict := "DENIED"
-	if d.Allowed {
-		verdict = "ALLOWED"
-	}
-	res := fmt.Sprintf("%q", resource)
-	if resource == "" {
-		res = "(no particular resource)"
-	}
-	fmt.Fprintf(w, "request:  subject %q, action %q, resource %s\n", subject, action, res)
-	fmt.Fprintf(w, "decision: %s  %s\n", verdict, d.Reason)
-	fmt.Fprintf(w, "why:      %s\n", e.Why)
-	fmt.Fprintf(w, "policy:   %s (%s)\n", d.PolicyVersion, e.Strategy)
-	if len(e.Matches) == 0 {
-		fmt.Fprintln(w, "\nno rule matched")
-		return
-	}
-	fmt.Fprintf(w, "\nmatching rules, in document order (%d):\n", len(e.Matches))
-	for _, m := range e.Matches {
-		mark := " "
-		if m.Decided {
-			mark = "*"
-		}
-		where := ""
-		if m.Rule.Pos.Line > 0 {
-			where = "  " + m.Rule.Pos.String()
-		}
-		fmt.Fprintf(w, "%s %s %s[%d]  [%q, %q, %q]%s\n", mark, m.Rule.ID, m.Rule.Effect, m.Rule.Item, m.Rule.Subject, m.Rule.Resource, m.Rule.Action, where)
-		fmt.Fprintf(w, "    subject:  %s\n", strings.Join(m.SubjectPath, " → "))
-		res := "(no particular resource)"
-		if len(m.ResourcePath) > 0 {
-			res = strings.Join(m.ResourcePath, " ∈ ")
-		}
-		fmt.Fprintf(w, "    resource: %s\n", res)
-		fmt.Fprintf(w, "    action:   %s\n", strings.Join(m.ActionPath, " ∈ "))
-	}
-	fmt.Fprintln(w, "\n* decided")
-}
 
 // FileResult is one test file's run.
 type FileResult struct {

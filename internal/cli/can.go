@@ -45,7 +45,7 @@ Exit codes: 0 answered, 2 usage or input error.`,
 				}
 				return writeJSON(out, struct {
 					Subject       string              `json:"subject"`
-					Strategy      string              `json:"strategy"`
+					Strategy      warden.Strategy     `json:"strategy"`
 					PolicyVersion string              `json:"policy_version"`
 					Permissions   []warden.Permission `json:"permissions"`
 				}{args[0], p.Strategy(), p.Version(), perms})

@@ -14,6 +14,7 @@ import (
 
 	"github.com/warden-authz/warden"
 	"github.com/warden-authz/warden/internal/wire"
+	"github.com/warden-authz/warden/types"
 )
 
 func newCheck() *cobra.Command {
@@ -128,18 +129,9 @@ func printDecision(w io.Writer, req warden.Request, d warden.Decision, p *warden
 	if d.Effect != warden.EffectNone {
 		fmt.Fprintf(w, "  rule:     %s %s[%d]\n", d.Rule, d.Effect, d.Item)
 		fmt.Fprintf(w, "  subject:  %s\n", strings.Join(d.SubjectPath, " → "))
-		fmt.Fprintf(w, "  resource: %s\n", resourceChain(d.ResourcePath))
+		fmt.Fprintf(w, "  resource: %s\n", types.ResourceChain(d.ResourcePath))
 	}
 	fmt.Fprintf(w, "  policy:   %s (%s)\n", d.PolicyVersion, p.Strategy())
-}
-
-// resourceChain renders ["part_b", "res1"] as `part_b ∈ res1`, and the
-// empty resource as the words it stands for.
-func resourceChain(path []string) string {
-	if len(path) == 0 {
-		return "(no particular resource)"
-	}
-	return strings.Join(path, " ∈ ")
 }
 
 // runBatch decides one request per input line. Output line i answers input

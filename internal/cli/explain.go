@@ -1,10 +1,6 @@
 package cli
 
 import (
-	"fmt"
-	"io"
-	"strings"
-
 	"github.com/spf13/cobra"
 
 	"github.com/warden-authz/warden"
@@ -40,7 +36,9 @@ Exit codes: 0 allowed, 1 denied, 2 usage or input error.`,
 					return err
 				}
 			} else {
-				printExplanation(out, req, e)
+				if err := e.WriteText(out, req); err != nil {
+					return err
+				}
 			}
 			return exitFor(e.Decision)
 		},
@@ -48,40 +46,4 @@ Exit codes: 0 allowed, 1 denied, 2 usage or input error.`,
 	configFlag(cmd, &config)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the explanation as JSON")
 	return cmd
-}
-
-func printExplanation(w io.Writer, req warden.Request, e warden.Explanation) {
-	d := e.Decision
-	verdict := "DENIED"
-	if d.Allowed {
-		verdict = "ALLOWED"
-	}
-	resource := fmt.Sprintf("%q", req.Resource)
-	if req.Resource == "" {
-		resource = "(no particular resource)"
-	}
-	fmt.Fprintf(w, "request:  subject %q, action %q, resource %s\n", req.Subject, req.Action, resource)
-	fmt.Fprintf(w, "decision: %s  %s\n", verdict, d.Reason)
-	fmt.Fprintf(w, "why:      %s\n", e.Why)
-	fmt.Fprintf(w, "policy:   %s (%s)\n", d.PolicyVersion, e.Strategy)
-	if len(e.Matches) == 0 {
-		fmt.Fprintln(w, "\nno rule matched")
-		return
-	}
-	fmt.Fprintf(w, "\nmatching rules, in document order (%d):\n", len(e.Matches))
-	for _, m := range e.Matches {
-		mark := " "
-		if m.Decided {
-			mark = "*"
-		}
-		where := ""
-		if m.Position != "" {
-			where = "  " + m.Position
-		}
-		fmt.Fprintf(w, "%s %s %s[%d]  [%q, %q, %q]%s\n", mark, m.Rule, m.Effect, m.Item, m.Subject, m.Resource, m.Action, where)
-		fmt.Fprintf(w, "    subject:  %s\n", strings.Join(m.SubjectPath, " → "))
-		fmt.Fprintf(w, "    resource: %s\n", resourceChain(m.ResourcePath))
-		fmt.Fprintf(w, "    action:   %s\n", strings.Join(m.ActionPath, " ∈ "))
-	}
-	fmt.Fprintln(w, "\n* decided")
 }

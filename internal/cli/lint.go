@@ -97,7 +97,7 @@ Exit codes: 0 nothing at the gating severity, 1 errors found (or, with
 				}
 			}
 			for _, d := range errs {
-				res.Diagnostics = append(res.Diagnostics, lintDiagnostic{File: d.Pos.File, Line: d.Pos.Line, Column: d.Pos.Col, Message: d.Msg})
+				res.Diagnostics = append(res.Diagnostics, lintDiagnostic{File: d.File, Line: d.Line, Column: d.Column, Message: d.Message})
 			}
 			out := cmd.OutOrStdout()
 			if asJSON {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/warden-authz/warden/internal/analysis"
 	"github.com/warden-authz/warden/internal/diag"
+	"github.com/warden-authz/warden/types"
 )
 
 func newTest() *cobra.Command {
@@ -75,7 +76,7 @@ func printSuite(w io.Writer, s *analysis.Suite) {
 				fmt.Fprintf(w, "  %s\n", msg)
 			}
 			var b strings.Builder
-			analysis.WriteExplanation(&b, r.Case.Subject, r.Case.Resource, r.Case.Action, r.Explanation)
+			r.Explanation.WriteText(&b, types.Request{Subject: r.Case.Subject, Resource: r.Case.Resource, Action: r.Case.Action})
 			for _, line := range strings.Split(strings.TrimRight(b.String(), "\n"), "\n") {
 				fmt.Fprintf(w, "  | %s\n", line)
 			}

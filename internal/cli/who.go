@@ -46,11 +46,11 @@ error.`,
 					grants = []warden.Grant{}
 				}
 				return writeJSON(out, struct {
-					Resource      string         `json:"resource"`
-					Action        string         `json:"action"`
-					Strategy      string         `json:"strategy"`
-					PolicyVersion string         `json:"policy_version"`
-					Allowed       []warden.Grant `json:"allowed"`
+					Resource      string          `json:"resource"`
+					Action        string          `json:"action"`
+					Strategy      warden.Strategy `json:"strategy"`
+					PolicyVersion string          `json:"policy_version"`
+					Allowed       []warden.Grant  `json:"allowed"`
 				}{args[0], args[1], p.Strategy(), p.Version(), grants})
 			}
 			printGrants(out, args[0], args[1], p, grants)

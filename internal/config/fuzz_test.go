@@ -62,7 +62,7 @@ var tomlEdgeCases = []string{
 
 func hasTOMLError(diags diag.List) bool {
 	for _, d := range diags {
-		if strings.HasPrefix(d.Msg, "invalid TOML") {
+		if strings.HasPrefix(d.Message, "invalid TOML") {
 			return true
 		}
 	}
@@ -146,10 +146,10 @@ func FuzzParse(f *testing.F) {
 			t.Fatal("nil Source")
 		}
 		for _, d := range diags {
-			if d.Pos.File != file || d.Pos.Line < 1 || d.Pos.Col < 1 || d.Msg == "" {
+			if d.File != file || d.Line < 1 || d.Column < 1 || d.Message == "" {
 				t.Errorf("diagnostic without a position or message: %#v", d)
 			}
-			if strings.Contains(d.Msg, "parser failed") {
+			if strings.Contains(d.Message, "parser failed") {
 				t.Errorf("panic turned into a diagnostic: %v", d)
 			}
 		}

@@ -253,7 +253,7 @@ deny = [['x', 'y',
 `
 	// [[other]] is an error; positions of what was read stay exact.
 	src, diags := config.Parse(file, []byte(policy))
-	if len(diags) != 1 || at(diags[0].Pos) != "18:3" {
+	if len(diags) != 1 || at(diag.At(diags[0])) != "18:3" {
 		t.Fatalf("want one diagnostic at 18:3, got:\n%v", diags)
 	}
 	type pos struct{ What, At string }
@@ -435,7 +435,7 @@ func TestMalformed(t *testing.T) {
 			}
 			for i, w := range tt.want {
 				d := diags[i]
-				if d.Pos.File != file || at(d.Pos) != w.at || !strings.Contains(d.Msg, w.msg) {
+				if d.File != file || at(diag.At(d)) != w.at || !strings.Contains(d.Message, w.msg) {
 					t.Errorf("diagnostic %d = %v\nwant %s:%s: ...%s...", i, d, file, w.at, w.msg)
 				}
 			}

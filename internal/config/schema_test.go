@@ -7,6 +7,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/warden-authz/warden/internal/config"
+	"github.com/warden-authz/warden/internal/diag"
 	"github.com/warden-authz/warden/internal/engine"
 )
 
@@ -69,10 +70,10 @@ func TestSchemaErrors(t *testing.T) {
 				t.Fatalf("got %d problems, want 1: %v", len(all), all)
 			}
 			pos, msg, _ := strings.Cut(tt.want, ": ")
-			if all[0].Pos.Line == 0 {
+			if all[0].Line == 0 {
 				pos, msg = "0:0", tt.want // a policy-wide problem has no place
 			}
-			if at(all[0].Pos) != pos || !strings.Contains(all[0].Msg, msg) {
+			if at(diag.At(all[0])) != pos || !strings.Contains(all[0].Message, msg) {
 				t.Errorf("got %v, want %q", all[0], tt.want)
 			}
 		})

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/warden-authz/warden/types"
 )
 
 // Pos is where a piece of policy was written. Line and Col are 1-based; a
@@ -34,13 +36,12 @@ func (p Pos) String() string {
 	return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Col)
 }
 
-// Diagnostic is one problem found in a policy, at one place.
-type Diagnostic struct {
-	Pos Pos
-	Msg string
-}
+// Diagnostic is one problem found in a policy, at one place. It is the
+// public vocabulary's type, so a list of them reaches users unconverted.
+type Diagnostic = types.Diagnostic
 
-func (d Diagnostic) Error() string { return d.Pos.String() + ": " + d.Msg }
+// At returns where d was found.
+func At(d Diagnostic) Pos { return Pos{File: d.File, Line: d.Line, Col: d.Column} }
 
 // List is every problem found in one policy. A policy with a non-empty List
 // is never loaded, not even partly.
@@ -48,21 +49,21 @@ type List []Diagnostic
 
 // Add records a problem at pos.
 func (l *List) Add(pos Pos, format string, args ...any) {
-	*l = append(*l, Diagnostic{Pos: pos, Msg: fmt.Sprintf(format, args...)})
+	*l = append(*l, Diagnostic{File: pos.File, Line: pos.Line, Column: pos.Col, Message: fmt.Sprintf(format, args...)})
 }
 
 // Sort orders the diagnostics by file, line and column so output is stable
 // and reads top to bottom.
 func (l List) Sort() {
 	sort.SliceStable(l, func(i, j int) bool {
-		a, b := l[i].Pos, l[j].Pos
+		a, b := l[i], l[j]
 		if a.File != b.File {
 			return a.File < b.File
 		}
 		if a.Line != b.Line {
 			return a.Line < b.Line
 		}
-		return a.Col < b.Col
+		return a.Column < b.Column
 	})
 }
 

@@ -28,7 +28,7 @@ func BenchmarkDecide(b *testing.B) {
 			r := w.Hot
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := p.Decide(r.Subject, r.Resource, r.Action); err != nil {
+				if _, err := p.Decide(&engine.Query{Subject: r.Subject, Resource: r.Resource, Action: r.Action}); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -40,7 +40,7 @@ func BenchmarkDecide(b *testing.B) {
 // are cold and matches and misses mix as in real traffic.
 func BenchmarkDecideMixed(b *testing.B) {
 	cycle(b, func(p *engine.Policy, r workload.Request) error {
-		_, err := p.Decide(r.Subject, r.Resource, r.Action)
+		_, err := p.Decide(&engine.Query{Subject: r.Subject, Resource: r.Resource, Action: r.Action})
 		return err
 	})
 }
@@ -75,7 +75,7 @@ func BenchmarkDecideParallel(b *testing.B) {
 				for pb.Next() {
 					r := w.Requests[i%len(w.Requests)]
 					i++
-					if _, err := p.Decide(r.Subject, r.Resource, r.Action); err != nil {
+					if _, err := p.Decide(&engine.Query{Subject: r.Subject, Resource: r.Resource, Action: r.Action}); err != nil {
 						b.Error(err)
 						return
 					}
@@ -89,7 +89,7 @@ func BenchmarkDecideParallel(b *testing.B) {
 // matching rule; it allocates by design.
 func BenchmarkExplain(b *testing.B) {
 	cycle(b, func(p *engine.Policy, r workload.Request) error {
-		_, err := p.Explain(r.Subject, r.Resource, r.Action)
+		_, err := p.Explain(&engine.Query{Subject: r.Subject, Resource: r.Resource, Action: r.Action})
 		return err
 	})
 }

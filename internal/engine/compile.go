@@ -38,7 +38,7 @@ type Policy struct {
 	// every known name matches are precomputed (members.attachSlots).
 	subjectRoot bool
 
-	noMatchOutcome Outcome
+	noMatchOutcome outcome
 
 	// schemas is set when resources must fit a declared schema
 	// (Source.StrictSchemas); nil means any resource name is decided.
@@ -77,7 +77,7 @@ const flatMax = 8
 type rule struct {
 	src                        Rule
 	subject, resource, action  *pattern.Pattern // shared by every rule with the same text
-	outcome                    Outcome          // what deciding by this rule says
+	outcome                    outcome          // what deciding by this rule says
 	actionRank, resourceRank   int32            // most-specific: higher is more specific
 	subjectLiteral, subjectAll bool
 }
@@ -142,7 +142,7 @@ func Compile(src *Source) (*Policy, diag.List) {
 	if p.noMatchSet {
 		reason = fmt.Sprintf("no rule matched; rule_policy.mismatch_decision is %q", p.noMatch)
 	}
-	p.noMatchOutcome = Outcome{Allowed: p.noMatch == EffectAllow, Reason: reason}
+	p.noMatchOutcome = outcome{allowed: p.noMatch == EffectAllow, reason: reason}
 	return p, nil
 }
 
@@ -282,7 +282,7 @@ func (p *Policy) compileRules(src []Rule, errs *diag.List) {
 		}
 		c.subjectLiteral = c.subject.IsLiteral()
 		c.subjectAll = c.subject.IsAll()
-		c.outcome = Outcome{Allowed: r.Effect == EffectAllow, Effect: r.Effect, Rule: r.ID, Item: r.Item, Reason: reason(r)}
+		c.outcome = outcome{allowed: r.Effect == EffectAllow, effect: r.Effect, rule: r.ID, item: r.Item, reason: reason(r)}
 		p.rules = append(p.rules, c)
 	}
 	if len(p.rules) > maxRules {

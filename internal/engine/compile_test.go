@@ -67,7 +67,7 @@ func TestCompileRejects(t *testing.T) {
 				t.Fatal("no diagnostics")
 			}
 			d := errs[0]
-			if d.Pos.Line != tt.pos || !strings.Contains(d.Msg, tt.msg) {
+			if d.Line != tt.pos || !strings.Contains(d.Message, tt.msg) {
 				t.Errorf("got %v; want line %d with %q", errs, tt.pos, tt.msg)
 			}
 		})
@@ -95,18 +95,18 @@ func TestCompileReportsAll(t *testing.T) {
 func TestZeroAndNilPolicy(t *testing.T) {
 	t.Parallel()
 	var p *engine.Policy
-	d, err := p.Decide("alice", "doc", "read")
+	d, err := p.Decide(&engine.Query{Subject: "alice", Resource: "doc", Action: "read"})
 	if d.Allowed || !errors.Is(err, engine.ErrNoPolicy) {
 		t.Errorf("nil policy: %+v, %v", d, err)
 	}
-	if _, err := p.Explain("alice", "doc", "read"); !errors.Is(err, engine.ErrNoPolicy) {
+	if _, err := p.Explain(&engine.Query{Subject: "alice", Resource: "doc", Action: "read"}); !errors.Is(err, engine.ErrNoPolicy) {
 		t.Errorf("nil policy Explain: %v", err)
 	}
 	empty, errs := engine.Compile(&engine.Source{})
 	if errs != nil {
 		t.Fatal(errs)
 	}
-	if d, err := empty.Decide("alice", "doc", "read"); d.Allowed || err != nil || d.Effect != engine.EffectNone {
+	if d, err := empty.Decide(&engine.Query{Subject: "alice", Resource: "doc", Action: "read"}); d.Allowed || err != nil || d.Effect != engine.EffectNone {
 		t.Errorf("empty policy: %+v, %v", d, err)
 	}
 	if d := (engine.Decision{}); d.Allowed {
@@ -143,7 +143,7 @@ func TestInvalidRequests(t *testing.T) {
 		{"u", "r", "\xff", "action"},
 	}
 	for _, tt := range tests {
-		d, err := p.Decide(tt.s, tt.r, tt.a)
+		d, err := p.Decide(&engine.Query{Subject: tt.s, Resource: tt.r, Action: tt.a})
 		if !errors.Is(err, engine.ErrInvalidRequest) || d.Allowed {
 			t.Errorf("Decide(%q, %q, %q) = %+v, %v; want a denying ErrInvalidRequest", tt.s, tt.r, tt.a, d, err)
 			continue
@@ -151,12 +151,12 @@ func TestInvalidRequests(t *testing.T) {
 		if !strings.Contains(err.Error(), tt.field) {
 			t.Errorf("Decide(%q, %q, %q) error %q does not name the %s", tt.s, tt.r, tt.a, err, tt.field)
 		}
-		if _, err := p.Explain(tt.s, tt.r, tt.a); !errors.Is(err, engine.ErrInvalidRequest) {
+		if _, err := p.Explain(&engine.Query{Subject: tt.s, Resource: tt.r, Action: tt.a}); !errors.Is(err, engine.ErrInvalidRequest) {
 			t.Errorf("Explain(%q, %q, %q) = %v", tt.s, tt.r, tt.a, err)
 		}
 	}
 	// The limits themselves are fine (SPEC 1.2).
-	if _, err := p.Decide(strings.Repeat("a", 1024), strings.Repeat("a:", 63)+"a", "x"); err != nil {
+	if _, err := p.Decide(&engine.Query{Subject: strings.Repeat("a", 1024), Resource: strings.Repeat("a:", 63) + "a", Action: "x"}); err != nil {
 		t.Errorf("names at the limits rejected: %v", err)
 	}
 }
@@ -177,13 +177,13 @@ func TestEmptyResource(t *testing.T) {
 	if errs != nil {
 		t.Fatal(errs)
 	}
-	if d, _ := p.Decide("u", "", "x"); d.Allowed {
+	if d, _ := p.Decide(&engine.Query{Subject: "u", Resource: "", Action: "x"}); d.Allowed {
 		t.Errorf("u on the empty resource allowed by %s", d.Rule)
 	}
-	if d, _ := p.Decide("v", "", "x"); !d.Allowed {
+	if d, _ := p.Decide(&engine.Query{Subject: "v", Resource: "", Action: "x"}); !d.Allowed {
 		t.Errorf("v on the empty resource: %+v", d)
 	}
-	if d, _ := p.Decide("u", "b", "x"); !d.Allowed || d.Rule != "rules.1" {
+	if d, _ := p.Decide(&engine.Query{Subject: "u", Resource: "b", Action: "x"}); !d.Allowed || d.Rule != "rules.1" {
 		t.Errorf("u on b: %+v", d)
 	}
 }
@@ -207,14 +207,14 @@ func TestCycles(t *testing.T) {
 		t.Fatal(errs)
 	}
 	for _, a := range []string{"g1", "g4", "g5"} {
-		if d, _ := p.Decide("user1", "r", a); !d.Allowed {
+		if d, _ := p.Decide(&engine.Query{Subject: "user1", Resource: "r", Action: a}); !d.Allowed {
 			t.Errorf("user1 is not in %s", a)
 		}
 	}
-	if d, _ := p.Decide("g5", "r", "g4"); !d.Allowed {
+	if d, _ := p.Decide(&engine.Query{Subject: "g5", Resource: "r", Action: "g4"}); !d.Allowed {
 		t.Error("g5 does not reach g4")
 	}
-	if d, _ := p.Decide("user2", "r", "s"); !d.Allowed {
+	if d, _ := p.Decide(&engine.Query{Subject: "user2", Resource: "r", Action: "s"}); !d.Allowed {
 		t.Error("a self-listing group lost its member")
 	}
 
@@ -232,7 +232,7 @@ func TestCycles(t *testing.T) {
 	if errs != nil {
 		t.Fatal(errs)
 	}
-	if d, _ := p.Decide("bottom", "r", "x"); !d.Allowed {
+	if d, _ := p.Decide(&engine.Query{Subject: "bottom", Resource: "r", Action: "x"}); !d.Allowed {
 		t.Error("a member at the bottom of a 50,000-group cycle does not reach the top")
 	}
 }
@@ -245,17 +245,17 @@ func TestConcurrentUse(t *testing.T) {
 	if errs != nil {
 		t.Fatal(errs)
 	}
-	want, _ := p.Explain("user1", "part_b", "GET")
+	want, _ := p.Explain(&engine.Query{Subject: "user1", Resource: "part_b", Action: "GET"})
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Go(func() {
 			for range 500 {
-				d, err := p.Decide("user1", "part_b", "GET")
+				d, err := p.Decide(&engine.Query{Subject: "user1", Resource: "part_b", Action: "GET"})
 				if err != nil || d.Rule != want.Decision.Rule {
 					t.Errorf("Decide = %+v, %v", d, err)
 					return
 				}
-				e, err := p.Explain("user1", "part_b", "GET")
+				e, err := p.Explain(&engine.Query{Subject: "user1", Resource: "part_b", Action: "GET"})
 				if err != nil || !cmp.Equal(e, want) {
 					t.Errorf("Explain differs: %s", cmp.Diff(want, e))
 					return
@@ -276,8 +276,8 @@ func TestDeterministic(t *testing.T) {
 	if a.Version() != b.Version() || !strings.HasPrefix(a.Version(), "sha256:") {
 		t.Errorf("versions %q and %q", a.Version(), b.Version())
 	}
-	ea, _ := a.Explain("user2", "part_a", "GET")
-	eb, _ := b.Explain("user2", "part_a", "GET")
+	ea, _ := a.Explain(&engine.Query{Subject: "user2", Resource: "part_a", Action: "GET"})
+	eb, _ := b.Explain(&engine.Query{Subject: "user2", Resource: "part_a", Action: "GET"})
 	if diff := cmp.Diff(ea, eb); diff != "" {
 		t.Errorf("explanations differ: %s", diff)
 	}
@@ -350,7 +350,7 @@ func TestTooDeep(t *testing.T) {
 	if p != nil || len(errs) != 1 {
 		t.Fatalf("compiled a 30,000-deep chain: %v", errs)
 	}
-	if !strings.Contains(errs[0].Msg, "nested too deeply") || errs[0].Pos.Line == 0 {
+	if !strings.Contains(errs[0].Message, "nested too deeply") || errs[0].Line == 0 {
 		t.Errorf("got %v", errs)
 	}
 }

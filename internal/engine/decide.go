@@ -7,23 +7,14 @@ import (
 	"github.com/warden-authz/warden/internal/pattern"
 )
 
-// Decision is the outcome of one request (SPEC 5.4). Its zero value denies.
-type Decision struct {
-	Allowed bool
-	// Effect is the deciding rule's effect, or EffectNone when no rule
-	// matched and the mismatch decision applied.
-	Effect Effect
-	// Rule and Item name the deciding rule item (rules.r1, 2); empty and 0
-	// when no rule matched. Item counts within the rule's list of Effect.
-	Rule   string
-	Item   int
-	Reason string
-	// SubjectPath and ResourcePath are the membership chains that made the
-	// deciding rule match: ["user1", "g1", "g4", "admin"]. Only Explain
-	// fills them, because finding them costs allocations.
-	SubjectPath   []string
-	ResourcePath  []string
-	PolicyVersion string
+// Query is one request to the engine: may Subject perform Action on
+// Resource? Groups are caller-supplied memberships: groups and roles the
+// subject belongs to for this query only, beside those the policy knows
+// (SPEC 7.1). A supplied name the policy declares as a group brings its
+// whole closure; any other name matches the rules that name it.
+type Query struct {
+	Subject, Resource, Action string
+	Groups                    []string
 }
 
 // Subject principal classes for most-specific (SPEC 5.2): the subject
@@ -35,9 +26,13 @@ const (
 	classSelf
 )
 
-// candidate is a matching rule as the strategy sees it.
+// candidate is a matching rule as the strategy sees it. layer is the
+// position of the rule's policy among the policies decided together
+// (FindLayers); rules of an earlier layer come first in document order.
 type candidate struct {
+	r     *rule
 	rule  int32
+	layer uint8
 	class uint8
 }
 
@@ -49,111 +44,199 @@ type match struct {
 }
 
 // keys are the names a request matches under in one dimension: the request
-// name itself and the groups it belongs to.
+// name itself, the groups it belongs to, and (for subjects) supplied names
+// the policy does not declare as groups.
 type keys struct {
 	name   string
 	groups []int32
+	extra  []string
 	m      *members
 }
 
-func (k *keys) len() int { return 1 + len(k.groups) }
+func (k *keys) len() int { return 1 + len(k.groups) + len(k.extra) }
 
 func (k *keys) at(i int) string {
-	if i == 0 {
+	switch {
+	case i == 0:
 		return k.name
+	case i <= len(k.groups):
+		return k.m.names[k.groups[i-1]]
 	}
-	return k.m.names[k.groups[i-1]]
+	return k.extra[i-1-len(k.groups)]
 }
 
 // walker carries one decision's scratch space. It lives on the caller's
 // stack; its arrays cover ordinary requests without touching the heap.
 type walker struct {
-	p       *Policy
-	best    candidate
-	found   bool
-	collect bool
-	matches []match
+	p        *Policy
+	layer    uint8
+	strategy Strategy
+	best     candidate
+	found    bool
+	collect  bool
+	matches  []match
 
 	subjectBuf, resourceBuf, actionBuf [16]int32
+	extraBuf                           [4]string
 	slots                              [3][8]int32 // one per bucket depth
 }
 
-// Outcome is what a decision says, apart from its chains and the policy
-// version. Outcomes are built when the policy is compiled, one per rule item
-// and one for no match, so deciding only picks one: it formats nothing and
-// copies nothing large.
-type Outcome struct {
-	Allowed bool
-	Effect  Effect
-	Rule    string
-	Item    int
-	Reason  string
+// outcome is what deciding by one rule item says, apart from the chains
+// and the policy version. Outcomes are built when the policy is compiled,
+// one per rule item and one for no match, so deciding only picks one: it
+// formats nothing.
+type outcome struct {
+	allowed bool
+	effect  Effect
+	rule    string
+	item    int
+	reason  string
 }
 
 // Outcomes for requests that are never decided.
 var (
-	noPolicyOutcome = &Outcome{Reason: "no policy loaded"}
-	invalidOutcome  = &Outcome{Reason: "invalid request"}
+	noPolicyOutcome = &outcome{reason: "no policy loaded"}
+	invalidOutcome  = &outcome{reason: "invalid request"}
+	// noRulesOutcome decides for layers that hold no policy at all: the
+	// mismatch default, which is deny (SPEC 5.3).
+	noRulesOutcome = &outcome{reason: fmt.Sprintf("no rule matched; the default mismatch decision is %q", EffectDeny)}
 )
 
-// Find decides a request and returns its outcome. It checks the names
-// (SPEC 1) and, when schemas are strict, the resource's shape, then walks
-// the rule index; it does not allocate. On error the outcome denies.
-// Callers must not modify the outcome.
-func (p *Policy) Find(subject, resource, action string) (*Outcome, error) {
+// Decide answers q (SPEC 5). It checks the names (SPEC 1) and, when
+// schemas are strict, the resource's shape, then walks the rule index. It
+// does not allocate, unless the subject's groups, with those supplied, or
+// a resource's or action's groups through pattern members, number more
+// than 16; then it allocates scratch space for that request. On error the
+// decision denies.
+func (p *Policy) Decide(q *Query) (Decision, error) {
 	if p == nil {
-		return noPolicyOutcome, ErrNoPolicy
+		return noPolicyOutcome.decision(""), ErrNoPolicy
 	}
-	if err := checkRequest(subject, resource, action); err != nil {
-		return invalidOutcome, err
+	if err := p.check(q); err != nil {
+		return invalidOutcome.decision(p.version), err
 	}
-	if p.schemas != nil { // checked here so that a policy without schemas pays no call
-		if err := p.checkSchema(resource); err != nil {
-			return invalidOutcome, err
+	w := walker{p: p, strategy: p.strategy}
+	w.run(q)
+	return w.outcome(p).decision(p.version), nil
+}
+
+// FindLayers decides q over several policies as if they were one whose
+// rules are the layers' rules in order, combined by strategy s: an actor's
+// own rules before the rules of the roles it holds. Nil layers are
+// skipped. Each layer matches names through its own groups, so a role of
+// one layer is unknown to another. The decision carries version. It is as
+// free of allocations as Decide.
+func FindLayers(s Strategy, version string, q *Query, layers ...*Policy) (Decision, error) {
+	if err := checkQuery(q); err != nil {
+		return invalidOutcome.decision(version), err
+	}
+	w := walker{strategy: s}
+	var last *Policy
+	for i, p := range layers {
+		if p == nil {
+			continue
 		}
+		if p.schemas != nil {
+			if err := p.checkSchema(q.Resource); err != nil {
+				return invalidOutcome.decision(version), err
+			}
+		}
+		w.p, w.layer = p, uint8(i)
+		w.run(q)
+		last = p
 	}
-	w := walker{p: p}
-	w.run(subject, resource, action)
-	return p.outcome(&w), nil
+	if w.found {
+		return w.best.r.outcome.decision(version), nil
+	}
+	if last == nil {
+		return noRulesOutcome.decision(version), nil
+	}
+	return last.noMatchOutcome.decision(version), nil
 }
 
-// Decide is Find with the outcome as a Decision.
-func (p *Policy) Decide(subject, resource, action string) (Decision, error) {
-	o, err := p.Find(subject, resource, action)
-	return p.decision(o), err
+func (o *outcome) decision(version string) Decision {
+	return Decision{
+		Allowed:       o.allowed,
+		Effect:        o.effect,
+		Rule:          o.rule,
+		Item:          o.item,
+		Reason:        o.reason,
+		PolicyVersion: version,
+	}
 }
 
-func (p *Policy) outcome(w *walker) *Outcome {
+func (w *walker) outcome(p *Policy) *outcome {
 	if !w.found {
 		return &p.noMatchOutcome
 	}
-	return &p.rules[w.best.rule].outcome
+	return &w.best.r.outcome
 }
 
-func (p *Policy) decision(o *Outcome) Decision {
-	return Decision{
-		Allowed:       o.Allowed,
-		Effect:        o.Effect,
-		Rule:          o.Rule,
-		Item:          o.Item,
-		Reason:        o.Reason,
-		PolicyVersion: p.Version(),
+// check validates a query against the policy.
+func (p *Policy) check(q *Query) error {
+	if err := checkQuery(q); err != nil {
+		return err
 	}
+	if p.schemas != nil { // checked here so that a policy without schemas pays no call
+		return p.checkSchema(q.Resource)
+	}
+	return nil
 }
 
-func checkRequest(subject, resource, action string) error {
-	if err := pattern.CheckName(subject); err != nil {
+// MaxGroups bounds the groups one query may supply, so a hostile caller
+// cannot make one decision walk without limit.
+const MaxGroups = 256
+
+func checkQuery(q *Query) error {
+	if q == nil {
+		return fmt.Errorf("%w: no query", ErrInvalidRequest)
+	}
+	if err := pattern.CheckName(q.Subject); err != nil {
 		return fmt.Errorf("%w: subject: %w", ErrInvalidRequest, err)
 	}
-	if resource != "" {
-		if err := pattern.CheckName(resource); err != nil {
+	if q.Resource != "" {
+		if err := pattern.CheckName(q.Resource); err != nil {
 			return fmt.Errorf("%w: resource: %w", ErrInvalidRequest, err)
 		}
 	}
-	if err := pattern.CheckName(action); err != nil {
+	if err := pattern.CheckName(q.Action); err != nil {
 		return fmt.Errorf("%w: action: %w", ErrInvalidRequest, err)
 	}
+	if len(q.Groups) > MaxGroups {
+		return fmt.Errorf("%w: %d groups, over the limit of %d", ErrInvalidRequest, len(q.Groups), MaxGroups)
+	}
+	for i, g := range q.Groups {
+		if err := pattern.CheckName(g); err != nil {
+			return fmt.Errorf("%w: groups[%d]: %w", ErrInvalidRequest, i, err)
+		}
+	}
 	return nil
+}
+
+// buffers are the scratch arrays keys are built in; nil buffers make
+// them on the heap.
+type buffers struct {
+	subject, resource, action []int32
+	extra                     []string
+}
+
+// fillKeys computes a query's keys in every dimension: each name, the
+// groups it belongs to, and for the subject the supplied groups merged in
+// (SPEC 3.1, 4.1, 7.1). It returns the subject-index slots precomputed for
+// the subject, and whether the policy knows the subject at all.
+func (p *Policy) fillKeys(q *Query, b buffers) (ks [3]keys, slots []int32, known bool) {
+	var sg, ag, rg []int32
+	var extra []string
+	sg, slots, known = p.subjects.groupsOf(b.subject, q.Subject)
+	if len(q.Groups) > 0 {
+		sg, extra = p.subjects.withSupplied(b.subject, sg, q.Groups, b.extra)
+	}
+	ag, _, _ = p.actions.groupsOf(b.action, q.Action)
+	rg, _, _ = p.resources.groupsOf(b.resource, q.Resource)
+	ks[dimSubject] = keys{name: q.Subject, groups: sg, extra: extra, m: p.subjects}
+	ks[dimAction] = keys{name: q.Action, groups: ag, m: p.actions}
+	ks[dimResource] = keys{name: q.Resource, groups: rg, m: p.resources}
+	return ks, slots, known
 }
 
 // run finds every rule that matches and keeps the strategy's choice. It
@@ -161,32 +244,27 @@ func checkRequest(subject, resource, action string) error {
 // it belongs to), following only the patterns that match. When the root
 // splits by subject, the subject patterns every known name matches were
 // found at compile time, so the first level costs no lookups.
-func (w *walker) run(subject, resource, action string) {
+func (w *walker) run(q *Query) {
 	p := w.p
-	var ks [3]keys
-	ks[dimSubject] = keys{name: subject, m: p.subjects}
-	ks[dimAction] = keys{name: action, m: p.actions}
-	ks[dimResource] = keys{name: resource, m: p.resources}
-	var subjectSlots []int32
-	var known bool
-	ks[dimSubject].groups, subjectSlots, known = p.subjects.groupsOf(w.subjectBuf[:0], subject)
-	ks[dimAction].groups, _, _ = p.actions.groupsOf(w.actionBuf[:0], action)
-	ks[dimResource].groups, _, _ = p.resources.groupsOf(w.resourceBuf[:0], resource)
-
+	ks, subjectSlots, known := p.fillKeys(q, buffers{
+		subject: w.subjectBuf[:0], resource: w.resourceBuf[:0], action: w.actionBuf[:0], extra: w.extraBuf[:0]})
 	if !p.subjectRoot {
 		w.walk(&p.root, &ks, [3]int32{-1, -1, -1}, 0)
 		return
 	}
 	sk := &ks[dimSubject]
+	ng := len(sk.groups)
 	for si := range sk.len() {
 		var slots []int32
 		switch {
+		case si > ng:
+			slots = p.subjects.nameSlots(w.slots[0][:0], &p.root.ix, sk.extra[si-1-ng])
 		case si > 0:
 			slots = p.subjects.groupSlots[sk.groups[si-1]]
 		case known:
 			slots = subjectSlots
 		default:
-			slots = p.root.ix.AppendInexact(w.slots[0][:0], subject)
+			slots = p.root.ix.AppendInexact(w.slots[0][:0], q.Subject)
 		}
 		for _, s := range slots {
 			w.walk(&p.root.next[s], &ks, [3]int32{int32(si), -1, -1}, 1)
@@ -257,7 +335,7 @@ func (w *walker) matchFlat(f *flatRule, ks *[3]keys, fixed [3]int32) {
 
 func (w *walker) visit(m match) {
 	r := &w.p.rules[m.rule]
-	c := candidate{rule: m.rule, class: classAll}
+	c := candidate{r: r, rule: m.rule, layer: w.layer, class: classAll}
 	switch {
 	case r.subjectAll:
 	case !r.subjectLiteral:
@@ -270,31 +348,31 @@ func (w *walker) visit(m match) {
 	if w.collect {
 		w.matches = append(w.matches, m)
 	}
-	if !w.found || w.p.better(c, w.best) {
+	if !w.found || w.better(c, w.best) {
 		w.best, w.found = c, true
 	}
 }
 
-// better reports whether candidate a beats b under the policy's strategy.
+// better reports whether candidate a beats b under the walker's strategy.
 // Every strategy ends in document order, so the choice is total and the
-// same on every run (SPEC 5.5).
-func (p *Policy) better(a, b candidate) bool {
-	if a.rule == b.rule {
+// same on every run (SPEC 5.5). Rules of one policy compare by their
+// precomputed specificity ranks; rules of different layers compare their
+// patterns, which the ranks only cache.
+func (w *walker) better(a, b candidate) bool {
+	sameLayer := a.layer == b.layer
+	if sameLayer && a.rule == b.rule {
 		return a.class > b.class
 	}
-	ra, rb := &p.rules[a.rule], &p.rules[b.rule]
+	ra, rb := a.r, b.r
 	denyA, denyB := ra.src.Effect == EffectDeny, rb.src.Effect == EffectDeny
-	switch p.strategy {
+	switch w.strategy {
 	case AllowOverrides:
 		if denyA != denyB {
 			return denyB
 		}
 	case MostSpecific:
-		if ra.actionRank != rb.actionRank {
-			return ra.actionRank > rb.actionRank
-		}
-		if ra.resourceRank != rb.resourceRank {
-			return ra.resourceRank > rb.resourceRank
+		if c := compareSpecificity(ra, rb, sameLayer); c != 0 {
+			return c > 0
 		}
 		if a.class != b.class {
 			return a.class > b.class
@@ -308,7 +386,25 @@ func (p *Policy) better(a, b candidate) bool {
 			return denyA
 		}
 	}
+	if !sameLayer {
+		return a.layer < b.layer
+	}
 	return a.rule < b.rule
+}
+
+// compareSpecificity compares two rules' action, then resource patterns
+// (SPEC 2.4): positive when a is more specific.
+func compareSpecificity(a, b *rule, sameLayer bool) int {
+	if sameLayer {
+		if a.actionRank != b.actionRank {
+			return int(a.actionRank) - int(b.actionRank)
+		}
+		return int(a.resourceRank) - int(b.resourceRank)
+	}
+	if c := pattern.Compare(*a.action, *b.action); c != 0 {
+		return c
+	}
+	return pattern.Compare(*a.resource, *b.resource)
 }
 
 // Version is the policy's content hash.
@@ -319,9 +415,18 @@ func (p *Policy) Version() string {
 	return p.version
 }
 
-// MemberOf reports whether subject is the group or role named group, or
-// belongs to it, directly or transitively.
-func (p *Policy) MemberOf(subject, group string) bool {
+// MemberOf reports whether subject, holding the supplied groups as well,
+// belongs to the group or role named group, directly or transitively, or
+// is it. A supplied name counts even when the policy does not declare it;
+// otherwise group must be a group or role the policy declares. The empty
+// name is no group.
+func (p *Policy) MemberOf(subject, group string, supplied []string) bool {
+	if group == "" {
+		return false
+	}
+	if slices.Contains(supplied, group) {
+		return true
+	}
 	if p == nil {
 		return false
 	}
@@ -332,8 +437,15 @@ func (p *Policy) MemberOf(subject, group string) bool {
 	if subject == group {
 		return true
 	}
-	_, found := slices.BinarySearch(p.subjects.lookup[subject].closure, g)
-	return found
+	if _, found := slices.BinarySearch(p.subjects.lookup[subject].closure, g); found {
+		return true
+	}
+	for _, s := range supplied {
+		if _, found := slices.BinarySearch(p.subjects.lookup[s].closure, g); found {
+			return true
+		}
+	}
+	return false
 }
 
 // Strategy is the policy's rule strategy.

@@ -5,56 +5,26 @@ import (
 	"slices"
 )
 
-// Match is one rule item that matched a request, with the chains that made
-// it match.
-type Match struct {
-	Rule   Rule
-	Reason string
-	// Decided marks the item that decided the request.
-	Decided                               bool
-	SubjectPath, ResourcePath, ActionPath []string
-}
-
-// Explanation is a decision together with everything that matched and why
-// the strategy chose what it chose.
-type Explanation struct {
-	Decision Decision
-	Strategy Strategy
-	// Matches lists every matching rule item once, in document order.
-	Matches []Match
-	// Why says in one sentence how the strategy picked the deciding rule,
-	// or that the mismatch decision applied.
-	Why string
-}
-
-// Explain decides a request like Decide and also reports every matching rule
-// item with its membership chains. It allocates; use Decide on hot paths.
-func (p *Policy) Explain(subject, resource, action string) (Explanation, error) {
+// Explain decides q like Decide and also reports every matching rule item
+// with its membership chains. It allocates; use Decide on hot paths.
+func (p *Policy) Explain(q *Query) (Explanation, error) {
 	if p == nil {
-		return Explanation{Decision: Decision{Reason: "no policy loaded"}}, ErrNoPolicy
+		return Explanation{Decision: noPolicyOutcome.decision("")}, ErrNoPolicy
 	}
-	err := checkRequest(subject, resource, action)
-	if err == nil {
-		err = p.checkSchema(resource)
+	if err := p.check(q); err != nil {
+		return Explanation{Decision: invalidOutcome.decision(p.version), Strategy: p.strategy}, err
 	}
-	if err != nil {
-		return Explanation{Decision: Decision{Reason: "invalid request", PolicyVersion: p.version}, Strategy: p.strategy}, err
-	}
-	w := walker{p: p, collect: true}
-	w.run(subject, resource, action)
-	d := p.decision(p.outcome(&w))
+	w := &walker{p: p, strategy: p.strategy, collect: true}
+	w.run(q)
+	d := w.outcome(p).decision(p.version)
 
 	// The same keys, in the same order, as the walk used: match indexes
 	// refer to them.
-	sk := keys{name: subject, m: p.subjects}
-	sk.groups, _, _ = p.subjects.groupsOf(nil, subject)
-	ak := keys{name: action, m: p.actions}
-	ak.groups, _, _ = p.actions.groupsOf(nil, action)
-	rk := keys{name: resource, m: p.resources}
-	rk.groups, _, _ = p.resources.groupsOf(nil, resource)
-	sp := newChains(&sk)
-	ap := newChains(&ak)
-	rp := newChains(&rk)
+	ks, _, _ := p.fillKeys(q, buffers{})
+	sk, ak, rk := &ks[dimSubject], &ks[dimAction], &ks[dimResource]
+	sp := newChains(sk, q.Groups)
+	ap := newChains(ak, nil)
+	rp := newChains(rk, nil)
 
 	// A rule can match through several keys (a pattern that matches the
 	// subject and one of its groups); keep, per rule, the shortest chain in
@@ -90,12 +60,20 @@ func (p *Policy) Explain(subject, resource, action string) (Explanation, error) 
 		m := best[id]
 		r := &p.rules[id]
 		mt := Match{
-			Rule:         r.src,
-			Reason:       r.outcome.Reason,
+			Rule:         r.src.ID,
+			Item:         r.src.Item,
+			Effect:       r.src.Effect,
+			Subject:      r.src.Subject,
+			Resource:     r.src.Resource,
+			Action:       r.src.Action,
+			Reason:       r.outcome.reason,
 			Decided:      w.found && id == w.best.rule,
 			SubjectPath:  sp.chain(m.subj),
 			ResourcePath: rp.chain(m.rs),
 			ActionPath:   ap.chain(m.act),
+		}
+		if r.src.Pos.Line > 0 {
+			mt.Position = r.src.Pos.String()
 		}
 		if mt.Decided {
 			d.SubjectPath = mt.SubjectPath
@@ -104,7 +82,7 @@ func (p *Policy) Explain(subject, resource, action string) (Explanation, error) 
 		e.Matches = append(e.Matches, mt)
 	}
 	e.Decision = d
-	e.Why = p.why(&w, len(ids))
+	e.Why = p.why(w, len(ids))
 	return e, nil
 }
 
@@ -114,14 +92,17 @@ type chains struct {
 	steps map[int32]step
 }
 
-func newChains(k *keys) *chains {
-	return &chains{k: k, steps: k.m.paths(k.name)}
+func newChains(k *keys, supplied []string) *chains {
+	return &chains{k: k, steps: k.m.paths(k.name, supplied)}
 }
 
 // length is the number of membership steps from the request name to key i.
 func (c *chains) length(i int32) int {
 	if i == 0 {
 		return 0
+	}
+	if int(i) > len(c.k.groups) {
+		return 1 // a supplied name
 	}
 	if s, ok := c.steps[c.k.groups[i-1]]; ok {
 		return int(s.depth)
@@ -138,22 +119,25 @@ func (c *chains) shorter(a, b int32) bool {
 }
 
 func (c *chains) chain(i int32) []string {
-	if i == 0 {
+	switch {
+	case i == 0:
 		if c.k.name == "" {
 			return nil // no particular resource: nothing to chain
 		}
 		return []string{c.k.name}
+	case int(i) > len(c.k.groups):
+		return []string{c.k.name, c.k.at(int(i))}
 	}
 	return c.k.m.chain(c.k.name, c.k.groups[i-1], c.steps)
 }
 
 func (p *Policy) why(w *walker, matched int) string {
 	if !w.found {
-		return p.noMatchOutcome.Reason
+		return p.noMatchOutcome.reason
 	}
-	r := &p.rules[w.best.rule]
+	r := w.best.r
 	item := itemName(r.src)
-	switch p.strategy {
+	switch w.strategy {
 	case DenyOverrides:
 		if r.src.Effect == EffectDeny {
 			return fmt.Sprintf("deny-overrides: %s is the first matching deny in document order, and a deny overrides every allow", item)

@@ -277,6 +277,57 @@ func (m *members) groupsOf(dst []int32, name string) (groups, slots []int32, kno
 	return slices.Compact(dst), e.slots, known
 }
 
+// withSupplied merges into dst the subject's groups with those the caller
+// supplied (SPEC 7.1): a supplied name the policy declares as a group
+// brings its closure; any other name is kept in extra, so rules naming it
+// match, and brings the groups it is a member of. The result is sorted and
+// free of duplicates, like a closure, so each group is tried once.
+func (m *members) withSupplied(dst, groups []int32, supplied []string, extra []string) ([]int32, []string) {
+	merged := false
+	for _, name := range supplied {
+		e, ok := m.lookup[name]
+		if !ok || e.group < 0 {
+			if !slices.Contains(extra, name) {
+				extra = append(extra, name)
+			}
+		}
+		if len(e.closure) == 0 {
+			continue
+		}
+		if !merged {
+			// groups may be a closure shared by the whole policy: copy it
+			// before adding to it.
+			dst = append(dst[:0], groups...)
+			merged = true
+		}
+		dst = append(dst, e.closure...)
+	}
+	if !merged {
+		return groups, extra
+	}
+	slices.Sort(dst)
+	return slices.Compact(dst), extra
+}
+
+// nameSlots returns the subject-index slots of the patterns matching a
+// supplied name the policy does not declare as a group, less the
+// match-all, which the subject itself already met.
+func (m *members) nameSlots(dst []int32, ix *pattern.Index, name string) []int32 {
+	all := ix.AllSlot()
+	e, ok := m.lookup[name]
+	if !ok {
+		dst = ix.AppendInexact(dst[:0], name)
+		return slices.DeleteFunc(dst, func(s int32) bool { return s == all })
+	}
+	dst = dst[:0]
+	for _, s := range e.slots {
+		if s != all {
+			dst = append(dst, s)
+		}
+	}
+	return dst
+}
+
 // attachSlots precomputes, for every group and every name the policy
 // knows, which subject patterns match it, so a decision finds the rules of
 // a principal without a lookup per principal. Names the policy does not
@@ -322,21 +373,44 @@ func (m *members) directParents(name string) []int32 {
 }
 
 // step is one group's place on the shortest chain from a name: the group
-// before it (-1 when the name lists it directly) and how many groups the
-// chain has up to and including it.
+// before it (-1 when the name lists it directly, or a supplied name
+// reaches it) and how many groups the chain has up to and including it.
+// via is the supplied name, not itself a group, that the chain goes
+// through, when it does.
 type step struct {
 	pred  int32
 	depth int32
+	via   string
 }
 
 // paths finds, for every group name reaches, one shortest chain of
 // membership from name to it, by breadth-first search in declaration order
-// so the chain is the same on every run (SPEC 5.5).
-func (m *members) paths(name string) map[int32]step {
+// so the chain is the same on every run (SPEC 5.5). Supplied groups are
+// one step from name, as if name listed them.
+func (m *members) paths(name string, supplied []string) map[int32]step {
 	steps := make(map[int32]step)
 	queue := m.directParents(name)
 	for _, g := range queue {
 		steps[g] = step{pred: -1, depth: 1}
+	}
+	for _, s := range supplied {
+		if g, ok := m.ids[s]; ok {
+			if _, seen := steps[g]; !seen {
+				steps[g] = step{pred: -1, depth: 1}
+				queue = append(queue, g)
+			}
+		}
+	}
+	for _, s := range supplied {
+		if _, ok := m.ids[s]; ok {
+			continue
+		}
+		for _, g := range m.directParents(s) {
+			if _, seen := steps[g]; !seen {
+				steps[g] = step{pred: -1, depth: 2, via: s}
+				queue = append(queue, g)
+			}
+		}
 	}
 	for i := 0; i < len(queue); i++ {
 		g := queue[i]
@@ -354,16 +428,21 @@ func (m *members) paths(name string) map[int32]step {
 // paths: ["user1", "g1", "g4", "admin"].
 func (m *members) chain(name string, g int32, steps map[int32]step) []string {
 	var rev []string
+	via := ""
 	for {
 		rev = append(rev, m.names[g])
 		s, ok := steps[g]
 		if !ok || s.pred < 0 {
+			via = s.via
 			break
 		}
 		g = s.pred
 	}
-	out := make([]string, 0, len(rev)+1)
+	out := make([]string, 0, len(rev)+2)
 	out = append(out, name)
+	if via != "" {
+		out = append(out, via)
+	}
 	for i := len(rev) - 1; i >= 0; i-- {
 		out = append(out, rev[i])
 	}

@@ -104,7 +104,7 @@ func TestStrictSchemas(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.resource, func(t *testing.T) {
 			t.Parallel()
-			d, err := strict.Decide("alice", tt.resource, "read")
+			d, err := strict.Decide(&engine.Query{Subject: "alice", Resource: tt.resource, Action: "read"})
 			if tt.fits {
 				if err != nil || !d.Allowed {
 					t.Errorf("strict: %+v, %v; want allowed", d, err)
@@ -113,11 +113,11 @@ func TestStrictSchemas(t *testing.T) {
 				if !errors.Is(err, engine.ErrInvalidRequest) || d.Allowed || !strings.Contains(err.Error(), tt.resource[:min(len(tt.resource), 40)]) || !strings.Contains(err.Error(), "schema") {
 					t.Errorf("strict: %+v, %v; want an invalid request naming the resource", d, err)
 				}
-				if _, err := strict.Explain("alice", tt.resource, "read"); !errors.Is(err, engine.ErrInvalidRequest) {
+				if _, err := strict.Explain(&engine.Query{Subject: "alice", Resource: tt.resource, Action: "read"}); !errors.Is(err, engine.ErrInvalidRequest) {
 					t.Errorf("Explain: %v, want an invalid request", err)
 				}
 			}
-			if d, err := loose.Decide("alice", tt.resource, "read"); err != nil || !d.Allowed {
+			if d, err := loose.Decide(&engine.Query{Subject: "alice", Resource: tt.resource, Action: "read"}); err != nil || !d.Allowed {
 				t.Errorf("not strict: %+v, %v; want allowed", d, err)
 			}
 		})
@@ -150,7 +150,7 @@ func TestSchemaCompileErrors(t *testing.T) {
 				t.Fatalf("got %v, %v; want one error", p, errs)
 			}
 			line, msg, _ := strings.Cut(tt.want, ": ")
-			if got := errs[0]; strconv.Itoa(got.Pos.Line) != line || !strings.Contains(got.Msg, msg) {
+			if got := errs[0]; strconv.Itoa(got.Line) != line || !strings.Contains(got.Message, msg) {
 				t.Errorf("got %v, want line %s and %q", got, line, msg)
 			}
 		})
@@ -165,7 +165,7 @@ func TestStrictSchemasDoNotAllocate(t *testing.T) {
 		t.Fatal(errs)
 	}
 	for _, res := range []string{"articles:animals:42", "users:by_id:7", ""} {
-		if n := testing.AllocsPerRun(20, func() { p.Decide("alice", res, "read") }); n != 0 {
+		if n := testing.AllocsPerRun(20, func() { p.Decide(&engine.Query{Subject: "alice", Resource: res, Action: "read"}) }); n != 0 {
 			t.Errorf("Decide(alice, %q, read) allocates %v times", res, n)
 		}
 	}
@@ -212,7 +212,7 @@ func FuzzParseSchema(f *testing.F) {
 		if pattern.CheckName(full) != nil {
 			return // a placeholder value made it too long
 		}
-		if d, err := p.Decide("u", full, "a"); err != nil || !d.Allowed {
+		if d, err := p.Decide(&engine.Query{Subject: "u", Resource: full, Action: "a"}); err != nil || !d.Allowed {
 			t.Fatalf("%q does not fit %q: %v", full, template, err)
 		}
 	})

@@ -4,66 +4,31 @@ import (
 	"fmt"
 
 	"github.com/warden-authz/warden/internal/diag"
+	"github.com/warden-authz/warden/types"
 )
 
-// Effect is what a rule does when it matches, or what a decision was.
-type Effect uint8
+// The engine decides in warden's one vocabulary (package types): these
+// aliases let the engine's code name them without the package prefix.
+type (
+	Effect      = types.Effect
+	Strategy    = types.Strategy
+	Decision    = types.Decision
+	Match       = types.Match
+	Explanation = types.Explanation
+)
 
 const (
-	// EffectNone is the zero Effect: no rule decided. It is also what a
-	// decision says when the mismatch default applied.
-	EffectNone Effect = iota
-	EffectAllow
-	EffectDeny
+	EffectNone     = types.EffectNone
+	EffectAllow    = types.EffectAllow
+	EffectDeny     = types.EffectDeny
+	DenyOverrides  = types.DenyOverrides
+	AllowOverrides = types.AllowOverrides
+	FirstMatch     = types.FirstMatch
+	MostSpecific   = types.MostSpecific
 )
 
-func (e Effect) String() string {
-	switch e {
-	case EffectAllow:
-		return "allow"
-	case EffectDeny:
-		return "deny"
-	}
-	return "none"
-}
-
-// Strategy chooses how the rules that match a request combine (SPEC 5.2).
-type Strategy uint8
-
-const (
-	// DenyOverrides is the zero Strategy and the default: any matching deny
-	// wins, so forgetting to choose never widens access.
-	DenyOverrides Strategy = iota
-	AllowOverrides
-	FirstMatch
-	MostSpecific
-)
-
-// StrategyNames maps every accepted spelling to its strategy: warden's names
-// and AccessControl's aliases (SPEC 5.2).
-var StrategyNames = map[string]Strategy{
-	"deny-overrides":  DenyOverrides,
-	"allow-overrides": AllowOverrides,
-	"first-match":     FirstMatch,
-	"most-specific":   MostSpecific,
-	"ALL_ALLOW":       DenyOverrides,
-	"ANY_ALLOW":       AllowOverrides,
-	"FIRST_MATCH":     FirstMatch,
-}
-
-func (s Strategy) String() string {
-	switch s {
-	case DenyOverrides:
-		return "deny-overrides"
-	case AllowOverrides:
-		return "allow-overrides"
-	case FirstMatch:
-		return "first-match"
-	case MostSpecific:
-		return "most-specific"
-	}
-	return fmt.Sprintf("Strategy(%d)", uint8(s))
-}
+// StrategyNames maps every accepted spelling to its strategy (SPEC 5.2).
+var StrategyNames = types.StrategyNames
 
 // Kind says which namespace a group belongs to. Groups of different kinds
 // may share a name (a resource group "admin" and a role "admin" are

@@ -85,8 +85,8 @@ func checkDead(t *testing.T, src *engine.Source, findings []lint.Finding) {
 			t.Fatal(errs)
 		}
 		for _, r := range reqs {
-			a, errA := orig.Decide(r[0], r[1], r[2])
-			b, errB := p.Decide(r[0], r[1], r[2])
+			a, errA := orig.Decide(&engine.Query{Subject: r[0], Resource: r[1], Action: r[2]})
+			b, errB := p.Decide(&engine.Query{Subject: r[0], Resource: r[1], Action: r[2]})
 			if (errA == nil) != (errB == nil) || a.Allowed != b.Allowed || a.Effect != b.Effect {
 				t.Fatalf("%v\nbut without it %q decides %v/%v, not %v/%v", fd, r, b.Allowed, b.Effect, a.Allowed, a.Effect)
 			}
