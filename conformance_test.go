@@ -11,8 +11,8 @@ import (
 
 // TestConformanceAccessControl runs every decision vector of
 // testdata/conformance/accesscontrol.json through the TOML front end
-// (SPEC 6.3): the seed's examples under every strategy, and the places where
-// warden deliberately differs (SPEC 3.4, 5.3).
+// (SPEC 6.3): the examples of AccessControl's README under every strategy,
+// and the places where warden deliberately differs (SPEC 3.4, 5.3).
 func TestConformanceAccessControl(t *testing.T) {
 	t.Parallel()
 	data, err := os.ReadFile("testdata/conformance/accesscontrol.json")

@@ -17,7 +17,7 @@
 // Result per request; Audit reads a page of the service's audit log and
 // AuditAll every page of it; Ready and Health answer what a deployment's
 // probes ask. Each call maps to one endpoint of the HTTP contract (SPEC
-// 9.3), named in its doc and in its errors.
+// 9.2, 9.3), named in its doc and in its errors.
 //
 // # Failing closed
 //

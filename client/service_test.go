@@ -32,7 +32,7 @@ deny = [['*', 'articles:locked', '*']]
 `
 
 // service is a stand-in for `warden serve` that follows the HTTP contract
-// (/work/notes/api-contract.md, SPEC 9.2, 9.3) exactly, so the client is
+// (docs/serve.md, SPEC 9.2, 9.3) exactly, so the client is
 // tested against the contract rather than against one implementation.
 type service struct {
 	token  string

@@ -297,7 +297,8 @@ func TestDeterministic(t *testing.T) {
 	}
 }
 
-// fullRBAC is seed 004's Full Featured RBAC example under deny-overrides.
+// fullRBAC is the Full Featured RBAC example of AccessControl's README under
+// deny-overrides.
 func fullRBAC() *engine.Source {
 	m := func(names ...string) []engine.Member {
 		var out []engine.Member
