@@ -122,7 +122,11 @@ type Fanout []Sink
 // Record implements Sink.
 func (f Fanout) Record(ctx context.Context, e *Event) error {
 	var errs []error
-	for _, s := range f {
+	for i, s := range f {
+		if s == nil {
+			errs = append(errs, fmt.Errorf("audit: Fanout[%d] is a nil sink", i))
+			continue
+		}
 		if err := s.Record(ctx, e); err != nil {
 			errs = append(errs, err)
 		}
@@ -133,6 +137,9 @@ func (f Fanout) Record(ctx context.Context, e *Event) error {
 // Memory keeps the most recent events in memory, for tests and
 // inspection. The zero Memory keeps everything; Limit bounds it, and
 // Dropped counts what the bound pushed out, so nothing is lost silently.
+// A nil *Memory stores nothing: Record and Query fail with ErrNilMemory,
+// so a guard that requires audit fails closed. A Memory is safe for
+// concurrent use.
 type Memory struct {
 	// Limit is the most events kept; 0 means no limit.
 	Limit int
@@ -142,8 +149,17 @@ type Memory struct {
 	dropped int
 }
 
+// ErrNilMemory: a nil *Memory was used as a sink or queried.
+var ErrNilMemory = errors.New("audit: nil *Memory")
+
 // Record implements Sink.
 func (m *Memory) Record(_ context.Context, e *Event) error {
+	if m == nil {
+		return ErrNilMemory
+	}
+	if e == nil {
+		return fmt.Errorf("%w: nil event", ErrRefused)
+	}
 	c := copyEvent(e)
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -158,6 +174,9 @@ func (m *Memory) Record(_ context.Context, e *Event) error {
 
 // Events returns a copy of the events kept, oldest first.
 func (m *Memory) Events() []Event {
+	if m == nil {
+		return nil
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return append([]Event(nil), m.events...)
@@ -165,6 +184,9 @@ func (m *Memory) Events() []Event {
 
 // Dropped returns how many events the Limit pushed out.
 func (m *Memory) Dropped() int {
+	if m == nil {
+		return 0
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.dropped

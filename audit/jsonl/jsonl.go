@@ -220,7 +220,15 @@ func syncDir(dir string) error {
 
 // Recovered returns how many bytes of a torn last line Open cut off: 0
 // when the file ended cleanly.
-func (f *File) Recovered() int64 { return f.recovered }
+func (f *File) Recovered() int64 {
+	if f == nil {
+		return 0
+	}
+	return f.recovered
+}
+
+// errNotOpen is the error of every method of a zero or nil File.
+var errNotOpen = errors.New("jsonl: File not made by Open")
 
 // Record appends one event and fsyncs; it is WriteBatch of one event.
 func (f *File) Record(ctx context.Context, e *audit.Event) error {
@@ -317,8 +325,8 @@ func invalidField(e *audit.Event) string {
 
 // append writes p, whole lines, at the end of the file and fsyncs.
 func (f *File) append(ctx context.Context, p []byte) error {
-	if f.f == nil {
-		return errors.New("jsonl: File not made by Open")
+	if f == nil || f.f == nil {
+		return errNotOpen
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -358,8 +366,8 @@ func (f *File) undo(end int64, cause error) error {
 // Close closes the file. Every acknowledged event is already on disk, so
 // there is nothing to flush. Writes after Close fail.
 func (f *File) Close() error {
-	if f.f == nil {
-		return errors.New("jsonl: File not made by Open")
+	if f == nil || f.f == nil {
+		return errNotOpen
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -382,8 +390,8 @@ func (f *File) Query(ctx context.Context, q audit.Query) ([]audit.Event, error) 
 	if err != nil {
 		return nil, err
 	}
-	if f.f == nil {
-		return nil, errors.New("jsonl: File not made by Open")
+	if f == nil || f.f == nil {
+		return nil, errNotOpen
 	}
 	if f.closed.Load() {
 		return nil, fmt.Errorf("jsonl: %s: %w", f.path, os.ErrClosed)

@@ -56,6 +56,9 @@ const SchemaVersion = 1
 // DefaultSchema is the schema used when Options.Schema is empty.
 const DefaultSchema = "warden"
 
+// ErrNotOpen: the Store is a zero value or nil, not made by Open.
+var ErrNotOpen = errors.New("audit/postgres: store not opened (use Open)")
+
 // ErrNewerSchema: the database schema was written by a newer warden.
 var ErrNewerSchema = errors.New("audit/postgres: database schema is newer than this warden supports")
 
@@ -95,7 +98,9 @@ var migrations = [][]string{
 	},
 }
 
-// Store is a PostgreSQL audit store, safe for concurrent use.
+// Store is a PostgreSQL audit store, safe for concurrent use. Make one
+// with Open: a zero or nil Store stores nothing, its Record, WriteBatch
+// and Query fail with ErrNotOpen, and its Close does nothing.
 type Store struct {
 	pool    *pgxpool.Pool
 	schema  string         // the schema, quoted
@@ -199,6 +204,9 @@ func (s *Store) migrate(ctx context.Context) error {
 // Close closes the pool. Every WriteBatch that returned nil has
 // committed, so there is nothing to flush.
 func (s *Store) Close() {
+	if s == nil || s.pool == nil {
+		return
+	}
 	s.closeOnce.Do(s.pool.Close)
 }
 

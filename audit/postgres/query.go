@@ -20,6 +20,9 @@ const selectCols = `SELECT id, time, time_nsec, subject, action, resource, allow
 // Query returns the events q selects, oldest (lowest id) first, at most
 // q's limit. It implements audit.Querier.
 func (s *Store) Query(ctx context.Context, q audit.Query) ([]audit.Event, error) {
+	if s == nil || s.pool == nil {
+		return nil, ErrNotOpen
+	}
 	m, err := q.Compile()
 	if err != nil {
 		return nil, err

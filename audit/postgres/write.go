@@ -45,6 +45,9 @@ var columns = []string{
 
 // Record stores one event, as a batch of one.
 func (s *Store) Record(ctx context.Context, e *audit.Event) error {
+	if s == nil || s.pool == nil {
+		return ErrNotOpen
+	}
 	if e == nil {
 		return fmt.Errorf("%w: nil event", ErrInvalidEvent)
 	}
@@ -61,6 +64,9 @@ func (s *Store) Record(ctx context.Context, e *audit.Event) error {
 // encoding/json cannot encode or would alter (invalid UTF-8); an event
 // whose (time, id) is already stored.
 func (s *Store) WriteBatch(ctx context.Context, events []audit.Event) error {
+	if s == nil || s.pool == nil {
+		return ErrNotOpen
+	}
 	if len(events) == 0 {
 		return nil
 	}

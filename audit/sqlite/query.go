@@ -24,6 +24,9 @@ const selectSQL = `SELECT id, time_ns, subject, action, resource, allowed, statu
 // until the page is full, so a selective pattern costs more rows read,
 // never a short page.
 func (s *Store) Query(ctx context.Context, q audit.Query) ([]audit.Event, error) {
+	if s == nil || s.r == nil {
+		return nil, ErrNotOpen
+	}
 	m, err := q.Compile()
 	if err != nil {
 		return nil, err

@@ -112,6 +112,9 @@ const SchemaVersion = 1
 // applicationID is PRAGMA application_id for warden audit files: "wAud".
 const applicationID = 0x77417564
 
+// ErrNotOpen: the Store is a zero value or nil, not made by Open.
+var ErrNotOpen = errors.New("audit/sqlite: store not opened (use Open)")
+
 // Errors of Open.
 var (
 	// ErrNewerSchema: the file was written by a newer warden; opening it
@@ -158,7 +161,9 @@ var migrations = [][]string{
 	},
 }
 
-// Store is a SQLite audit store. It is safe for concurrent use.
+// Store is a SQLite audit store. It is safe for concurrent use. Make one
+// with Open: a zero or nil Store stores nothing, its Record, WriteBatch
+// and Query fail with ErrNotOpen, and its Close returns nil.
 type Store struct {
 	w *sql.DB // the single writer connection
 	r *sql.DB // read-only connections for queries
@@ -348,6 +353,9 @@ func migrate(ctx context.Context, db *sql.DB) error {
 // Close closes the store. Every WriteBatch that returned nil is on disk
 // already, so Close has nothing to flush; it waits for running calls.
 func (s *Store) Close() error {
+	if s == nil || s.w == nil {
+		return nil // nothing was opened
+	}
 	s.closeOnce.Do(func() {
 		s.closeErr = errors.Join(s.insert.Close(), s.r.Close(), s.w.Close())
 	})
