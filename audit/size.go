@@ -7,16 +7,17 @@ import (
 )
 
 // Sizes EventSize charges, from the layout of Go's values on 64-bit
-// platforms: a string header is 16 bytes, an interface 16, a slice 24. A
-// map entry costs its key and value slots plus the map's own overhead
-// (control bytes, load factor, growth), which 48 bytes per entry covers
-// for map[string]any.
+// platforms: a string header is 16 bytes, an interface 16, a slice 24,
+// and an allocation is at least 8 bytes, rounded up to 8. A map entry
+// costs its key and value slots plus the map's control bytes, load
+// factor and growth, which 64 bytes per entry covers for map[string]any;
+// even an empty map that decoding made holds a group of 8 slots.
 const (
 	sizeString   = 16
 	sizeIface    = 16
 	sizeSlice    = 24
-	sizeMapEntry = 48
-	sizeMap      = 64
+	sizeMapEntry = 64
+	sizeMap      = 320
 	// sizeOther is charged for a Fields value of a type EventSize does
 	// not walk (a caller's struct): its reflect size, at least this.
 	sizeOther = 64
@@ -37,13 +38,14 @@ func EventSize(e *Event) int64 {
 		n += int64(len(s))
 	}
 	if e.Fields != nil {
-		n += sizeMap
-		for k, v := range e.Fields {
-			n += sizeMapEntry + int64(len(k)) + valueSize(v)
-		}
+		n += valueSize(e.Fields)
 	}
 	return n
 }
+
+// alloc is the size of an allocation of n bytes: at least 8, rounded up
+// to 8.
+func alloc(n int) int64 { return max(8, int64(n+7)&^7) }
 
 // valueSize is the memory v holds beyond the interface that holds it.
 func valueSize(v any) int64 {
@@ -51,15 +53,15 @@ func valueSize(v any) int64 {
 	case nil, bool:
 		return 0
 	case string:
-		return sizeString + int64(len(v))
+		return sizeString + alloc(len(v))
 	case json.Number:
-		return sizeString + int64(len(v))
+		return sizeString + alloc(len(v))
 	case float64, int, int64, int32, uint, uint64, uint32, float32:
 		return 8
 	case map[string]any:
 		n := int64(sizeMap)
 		for k, x := range v {
-			n += sizeMapEntry + int64(len(k)) + valueSize(x)
+			n += sizeMapEntry + alloc(len(k)) + valueSize(x)
 		}
 		return n
 	case []any:
@@ -71,7 +73,7 @@ func valueSize(v any) int64 {
 	case []string:
 		n := int64(sizeSlice) + int64(cap(v))*sizeString
 		for _, x := range v {
-			n += int64(len(x))
+			n += alloc(len(x))
 		}
 		return n
 	}
