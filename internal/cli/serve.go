@@ -113,6 +113,7 @@ The endpoints, limits and metrics are described in docs/serve.md.`,
 			if auditRequired && auditURL == "off" {
 				return usage("--audit-required needs an audit store, not --audit off")
 			}
+			setMemoryLimit(memoryFlags{int64(requestMemory), int64(queueBytes), maxConns, strings.HasPrefix(auditURL, "sqlite:")})
 			cfg := server.Config{
 				PolicyPath: config, Logger: log, NoWatch: noWatch, AuditDrop: auditDrop,
 				AuditRequired: auditRequired, AuditQueueBytes: int64(queueBytes),
