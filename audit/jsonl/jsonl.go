@@ -272,8 +272,17 @@ func newEncoder(buf *bytes.Buffer) *json.Encoder {
 // why.
 func encode(buf *bytes.Buffer, enc *json.Encoder, e *audit.Event) error {
 	start := buf.Len()
-	c := *e
+	c := outLine{Event: *e}
 	c.Time = c.Time.UTC() // the same instant; one zone makes the file sortable by eye
+	if e.Fields != nil {
+		// Written by audit.EncodeFields, which keeps invalid UTF-8 (as
+		// \udcXX escapes) where encoding/json would replace it.
+		f, err := audit.EncodeFields(e.Fields)
+		if err != nil {
+			return err
+		}
+		c.Fields = f
+	}
 	if err := enc.Encode(&c); err != nil {
 		return err
 	}
@@ -289,6 +298,13 @@ func encode(buf *bytes.Buffer, enc *json.Encoder, e *audit.Event) error {
 		buf.Truncate(start)
 	}
 	return err
+}
+
+// outLine is an event as a line: its Fields shadow the event's, so they
+// are written by audit.EncodeFields, in the same place.
+type outLine struct {
+	audit.Event
+	Fields json.RawMessage `json:"fields,omitempty"`
 }
 
 // replacedInvalidUTF8 reports whether encoding/json replaced invalid
@@ -516,8 +532,7 @@ func (l *line) event() (audit.Event, error) {
 	if len(l.Fields) == 0 {
 		return e, nil
 	}
-	dec := json.NewDecoder(bytes.NewReader(l.Fields))
-	dec.UseNumber() // numbers keep every digit
-	err := dec.Decode(&e.Fields)
+	var err error
+	e.Fields, err = audit.DecodeFields(l.Fields) // numbers keep every digit, bytes their value
 	return e, err
 }

@@ -51,7 +51,7 @@ import (
 
 // SchemaVersion is the schema version this code writes: the number of
 // migrations.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // DefaultSchema is the schema used when Options.Schema is empty.
 const DefaultSchema = "warden"
@@ -95,6 +95,19 @@ var migrations = [][]string{
 		`CREATE INDEX events_status_id ON %[1]s.events (status, id)`,
 		`CREATE INDEX events_time ON %[1]s.events (time)`,
 		`CREATE INDEX events_id ON %[1]s.events (id)`,
+	},
+	// 2: text columns hold escaped strings (escape.go), so NUL and invalid
+	// UTF-8 are stored rather than refused: the backslashes of rows
+	// written before are escaped. And resource patterns with a literal
+	// prefix ("doc:*") read an index instead of scanning.
+	{
+		`UPDATE %[1]s.events SET
+			subject = replace(subject, '\', '\\'), action = replace(action, '\', '\\'),
+			resource = replace(resource, '\', '\\'), status = replace(status, '\', '\\'),
+			rule = replace(rule, '\', '\\'), reason = replace(reason, '\', '\\'),
+			policy_version = replace(policy_version, '\', '\\'), error = replace(error, '\', '\\')
+		WHERE strpos(subject || action || resource || status || rule || reason || policy_version || error, '\') > 0`,
+		`CREATE INDEX events_resource_id ON %[1]s.events (resource, id)`,
 	},
 }
 

@@ -107,7 +107,7 @@ import (
 
 // SchemaVersion is the schema version this code writes (PRAGMA
 // user_version): the number of migrations.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // applicationID is PRAGMA application_id for warden audit files: "wAud".
 const applicationID = 0x77417564
@@ -158,6 +158,12 @@ var migrations = [][]string{
 		`CREATE INDEX events_subject_id ON events (subject, id)`,
 		`CREATE INDEX events_status_id ON events (status, id)`,
 		`CREATE INDEX events_time ON events (time_ns)`,
+	},
+	// 2: resource patterns with a literal prefix ("doc:*",
+	// "articles:animals:*") read this index instead of the whole table
+	// (219 ms on 100,000 events before it, for a page of a rare prefix).
+	{
+		`CREATE INDEX events_resource_id ON events (resource, id)`,
 	},
 }
 
