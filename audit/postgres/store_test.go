@@ -257,7 +257,6 @@ func TestEscapedStored(t *testing.T) {
 	}
 }
 
-
 func TestDuplicateRefused(t *testing.T) {
 	s := open(t)
 	e := event(t, time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC), 1)
