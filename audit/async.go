@@ -7,14 +7,24 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/sync/semaphore"
 )
 
 // AsyncOptions configure an Async. A nil *AsyncOptions means the defaults.
 type AsyncOptions struct {
 	// Queue is how many events may wait to be written; 0 means 10,000.
-	// It bounds memory: when it is full, Record blocks (backpressure) or,
-	// with Drop, drops the event.
+	// When it is full, Record blocks (backpressure) or, with Drop, drops
+	// the event.
 	Queue int
+	// QueueBytes bounds the memory the events held by the Async take, as
+	// EventSize counts it: queued, lingering and being written alike, so
+	// an event's bytes are given back only once its write has ended. 0
+	// means DefaultQueueBytes. A full byte budget acts as a full Queue
+	// does. An event larger than the whole budget is admitted alone, once
+	// everything before it is written, so the bound is QueueBytes or one
+	// event, whichever is larger.
+	QueueBytes int64
 	// Batch is the most events written at once; 0 means 1,000.
 	Batch int
 	// Drop makes a full queue drop events instead of blocking the caller.
@@ -23,7 +33,9 @@ type AsyncOptions struct {
 	Drop bool
 	// Wait makes Record return only once its event is written, or the
 	// write failed: the mode for an audit-required Auth (SPEC 8.3). Events
-	// of concurrent callers still share batches.
+	// of concurrent callers share batches (group commit): the writer takes
+	// everything queued, up to Batch, into one write. Submit gives the
+	// same guarantee per event, whatever Wait says.
 	Wait bool
 	// OnError hears every failed write and every drop; nil ignores them
 	// (they are still counted). It is called from the writer goroutine.
@@ -47,8 +59,13 @@ type AsyncOptions struct {
 	CloseTimeout time.Duration
 }
 
+// DefaultQueueBytes is AsyncOptions.QueueBytes's default: 64 MiB.
+const DefaultQueueBytes = 64 << 20
+
 // Errors of Record.
 var (
+	// ErrNotStarted: the Async is a zero value, not made by NewAsync.
+	ErrNotStarted = errors.New("audit: Async not started (make it with NewAsync)")
 	// ErrClosed: Record after Close.
 	ErrClosed = errors.New("audit: sink closed")
 	// ErrDropped: the queue was full and the Async drops (Drop). The
@@ -61,10 +78,19 @@ var (
 // retrying a failing sink with backoff, so events wait rather than vanish
 // while the sink is down, up to the queue's bound.
 //
-// An Async is safe for concurrent use. Close flushes it.
+// An Async is safe for concurrent use. Close flushes it. The zero Async is
+// not started: Record, Submit and Flush fail with ErrNotStarted, Close
+// returns nil, and the counters are zero.
 type Async struct {
 	sink BatchSink
 	opts AsyncOptions
+
+	// bytes is the byte budget (QueueBytes), taken by Record before an
+	// event is queued and given back once its write has ended.
+	bytes *semaphore.Weighted
+	// inflight and inflightBytes count the events taken in and not yet
+	// written (or given up): what a crash would lose.
+	inflight, inflightBytes atomic.Int64
 
 	queue chan item
 	// mu guards closed; Record holds it shared while queueing, so Close,
@@ -92,8 +118,18 @@ type Async struct {
 
 type item struct {
 	e     Event
-	done  chan error    // Wait mode: the write's result
+	size  int64         // the bytes taken from the budget
+	done  chan error    // Wait mode or Submit: the write's result
 	flush chan struct{} // a Flush marker, not an event
+}
+
+// nilSink stands for the nil Sink NewAsync was given: it refuses every
+// event, so they are reported, never silently lost, and waiting callers
+// fail.
+type nilSink struct{}
+
+func (nilSink) Record(context.Context, *Event) error {
+	return fmt.Errorf("%w: the Async has a nil sink", ErrRefused)
 }
 
 // batchOf adapts a plain Sink to batches by recording one event at a time.
@@ -126,8 +162,14 @@ func NewAsync(sink Sink, opts *AsyncOptions) *Async {
 	if a.opts.CloseTimeout <= 0 {
 		a.opts.CloseTimeout = 10 * time.Second
 	}
+	if a.opts.QueueBytes <= 0 {
+		a.opts.QueueBytes = DefaultQueueBytes
+	}
+	a.bytes = semaphore.NewWeighted(a.opts.QueueBytes)
 	if bs, ok := sink.(BatchSink); ok {
 		a.sink = bs
+	} else if sink == nil {
+		a.sink = batchOf{nilSink{}}
 	} else {
 		a.sink = batchOf{sink}
 	}
@@ -140,18 +182,65 @@ func NewAsync(sink Sink, opts *AsyncOptions) *Async {
 // the Async drops, and until the event is written in Wait mode; ctx bounds
 // both waits.
 func (a *Async) Record(ctx context.Context, e *Event) error {
+	if !a.opts.Wait {
+		_, err := a.submit(ctx, e, false)
+		return err
+	}
+	r, err := a.submit(ctx, e, true)
+	if err != nil {
+		return err
+	}
+	return r.Wait(ctx)
+}
+
+// Submit queues a copy of e, like Record, and returns a Receipt whose Wait
+// says when the event is durable in the sink, or why it is not. Callers
+// that decide many events at once (a batch request) submit them all and
+// then wait on each receipt, so their events share the writer's batches:
+// one transaction, one fsync.
+func (a *Async) Submit(ctx context.Context, e *Event) (Receipt, error) {
+	return a.submit(ctx, e, true)
+}
+
+func (a *Async) submit(ctx context.Context, e *Event, wait bool) (Receipt, error) {
+	if a.queue == nil {
+		return Receipt{}, ErrNotStarted
+	}
+	if e == nil {
+		return Receipt{}, fmt.Errorf("%w: nil event", ErrRefused)
+	}
 	it := item{e: copyEvent(e)}
-	if a.opts.Wait {
+	it.size = min(EventSize(&it.e), a.opts.QueueBytes)
+	if wait {
 		it.done = make(chan error, 1)
 	}
 	if err := a.enqueue(ctx, it); err != nil {
-		return err
+		return Receipt{}, err
 	}
-	if it.done == nil {
-		return nil
+	return Receipt{done: it.done}, nil
+}
+
+// Receipt is the completion of one submitted event. The zero Receipt
+// stands for no event: its Wait returns an error.
+type Receipt struct{ done chan error }
+
+// Wait returns nil once the event is stored in the sink (for a durable
+// sink: committed), the sink's error if its write failed, or ctx's error
+// if ctx ends first; the event may still be written later then. Call it
+// at most once.
+func (r Receipt) Wait(ctx context.Context) error {
+	if r.done == nil {
+		return errors.New("audit: no event to wait for")
+	}
+	// Look first without ctx: ctx.Done allocates a request context's
+	// channel, which an event already written need not pay for.
+	select {
+	case err := <-r.done:
+		return err
+	default:
 	}
 	select {
-	case err := <-it.done:
+	case err := <-r.done:
 		return err
 	case <-ctx.Done():
 		return fmt.Errorf("audit: waiting for the event to be written: %w", ctx.Err())
@@ -164,32 +253,66 @@ func (a *Async) enqueue(ctx context.Context, it item) error {
 	if a.closed {
 		return ErrClosed
 	}
-	if a.opts.Drop && it.flush == nil {
+	if it.flush != nil {
+		return a.send(ctx, it)
+	}
+	if a.opts.Drop {
+		if !a.bytes.TryAcquire(it.size) {
+			return a.drop()
+		}
 		select {
 		case a.queue <- it:
-			a.wake(it)
+			a.taken(it)
 			return nil
 		default:
-			n := a.dropped.Add(1)
-			a.report(fmt.Errorf("%w (%d dropped so far)", ErrDropped, n))
-			return ErrDropped
+			a.bytes.Release(it.size)
+			return a.drop()
 		}
 	}
+	if !a.bytes.TryAcquire(it.size) {
+		if err := a.bytes.Acquire(ctx, it.size); err != nil {
+			return fmt.Errorf("audit: queue full (bytes): %w", err)
+		}
+	}
+	if err := a.send(ctx, it); err != nil {
+		a.bytes.Release(it.size)
+		return err
+	}
+	return nil
+}
+
+func (a *Async) drop() error {
+	n := a.dropped.Add(1)
+	a.report(fmt.Errorf("%w (%d dropped so far)", ErrDropped, n))
+	return ErrDropped
+}
+
+// send puts it on the queue, waiting while the queue is full.
+func (a *Async) send(ctx context.Context, it item) error {
 	// Try without ctx first: ctx.Done makes a request context allocate
 	// its channel, a cost every event would pay for a full queue's sake.
 	select {
 	case a.queue <- it:
-		a.wake(it)
+		a.taken(it)
 		return nil
 	default:
 	}
 	select {
 	case a.queue <- it:
-		a.wake(it)
+		a.taken(it)
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("audit: queue full: %w", ctx.Err())
 	}
+}
+
+// taken counts a queued event in flight and wakes the writer if needed.
+func (a *Async) taken(it item) {
+	if it.flush == nil {
+		a.inflight.Add(1)
+		a.inflightBytes.Add(it.size)
+	}
+	a.wake(it)
 }
 
 // wake ends the writer's linger once the queue holds what it waits for,
@@ -210,6 +333,9 @@ func (a *Async) wake(it item) {
 
 // Flush waits until every event queued before it is written.
 func (a *Async) Flush(ctx context.Context) error {
+	if a.queue == nil {
+		return ErrNotStarted
+	}
 	marker := item{flush: make(chan struct{})}
 	if err := a.enqueue(ctx, marker); err != nil {
 		return err
@@ -226,6 +352,9 @@ func (a *Async) Flush(ctx context.Context) error {
 // for CloseTimeout, Close gives up and says how many events were not
 // written.
 func (a *Async) Close() error {
+	if a.queue == nil {
+		return nil // never started: nothing to write
+	}
 	a.closing.Store(true)
 	a.mu.Lock()
 	if a.closed {
@@ -259,6 +388,15 @@ func (a *Async) Failed() int64 { return a.failed.Load() }
 // Pending is how many events wait in the queue.
 func (a *Async) Pending() int { return len(a.queue) }
 
+// InFlight is how many events the Async has taken and not yet written
+// (nor given up on): queued, lingering or being written. They are what a
+// crash of the process would lose.
+func (a *Async) InFlight() int64 { return a.inflight.Load() }
+
+// InFlightBytes is the memory the events in flight take, as EventSize
+// counts it (at most QueueBytes, or one larger event).
+func (a *Async) InFlightBytes() int64 { return a.inflightBytes.Load() }
+
 func (a *Async) report(err error) {
 	if a.opts.OnError != nil {
 		a.opts.OnError(err)
@@ -283,6 +421,14 @@ func (a *Async) run() {
 			batch, markers = a.linger(batch, markers)
 		}
 		a.write(batch)
+		var size int64
+		for i := range batch {
+			size += batch[i].size
+			batch[i] = item{} // let the event go
+		}
+		a.inflight.Add(-int64(len(batch)))
+		a.inflightBytes.Add(-size)
+		a.bytes.Release(size)
 		for _, m := range markers {
 			close(m)
 		}
@@ -316,7 +462,7 @@ func (a *Async) linger(batch []item, markers []chan struct{}) ([]item, []chan st
 		// look sees it and wakes the writer.
 		a.need.Store(int64(a.opts.Batch - len(batch)))
 		var stop bool
-		if batch, markers, stop = a.drain(batch, markers); stop {
+		if batch, markers, stop = a.drain(batch, markers); stop || waited(batch, markers) {
 			return batch, markers
 		}
 		select {
@@ -329,8 +475,10 @@ func (a *Async) linger(batch []item, markers []chan struct{}) ([]item, []chan st
 }
 
 // drain takes what the queue holds, without waiting, up to a full batch.
-// It says stop when the batch is to be written now: it is full, the queue
-// has closed, or someone waits on an item taken.
+// It says stop when the batch is to be written now: it is full or the
+// queue has closed. It does not stop at an item someone waits on: taking
+// everything queued into one write is what lets concurrent waiters share
+// a commit (group commit); run skips the linger for such a batch.
 func (a *Async) drain(batch []item, markers []chan struct{}) ([]item, []chan struct{}, bool) {
 	for len(batch) < a.opts.Batch {
 		select {
@@ -339,9 +487,6 @@ func (a *Async) drain(batch []item, markers []chan struct{}) ([]item, []chan str
 				return batch, markers, true
 			}
 			batch, markers = a.take(batch, markers, it)
-			if it.flush != nil || it.done != nil {
-				return batch, markers, true
-			}
 		default:
 			return batch, markers, false
 		}

@@ -2,8 +2,10 @@ package audit_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -469,5 +471,213 @@ func TestAsyncConcurrentFlush(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// bigEv is an event whose Fields hold n keys, as a decoded request context
+// does.
+func bigEv(i, n int) *audit.Event {
+	e := ev(i)
+	e.Fields = make(map[string]any, n)
+	for k := range n {
+		e.Fields[fmt.Sprintf("k%d", k)] = "v"
+	}
+	return e
+}
+
+// TestAsyncQueueBytes: the byte budget fills long before the count bound
+// when events are large; then Record waits (or, with Drop, drops), the
+// bytes in flight never pass the budget, and they are given back once
+// written.
+func TestAsyncQueueBytes(t *testing.T) {
+	t.Parallel()
+	one := audit.EventSize(bigEv(0, 1000))
+	for _, drop := range []bool{false, true} {
+		t.Run(fmt.Sprint("drop=", drop), func(t *testing.T) {
+			t.Parallel()
+			g := newGate()
+			g.pause()
+			a := audit.NewAsync(g, &audit.AsyncOptions{Queue: 1000, Batch: 1, QueueBytes: 3 * one, Drop: drop})
+			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+			defer cancel()
+			var took int
+			var stop error
+			for i := range 50 {
+				if stop = a.Record(ctx, bigEv(i, 1000)); stop != nil {
+					break
+				}
+				took++
+			}
+			want := context.DeadlineExceeded
+			if drop {
+				want = audit.ErrDropped
+			}
+			if !errors.Is(stop, want) || took != 3 {
+				t.Fatalf("took %d events of %d bytes each in a budget of %d, then %v; want 3, then %v", took, one, 3*one, stop, want)
+			}
+			if a.InFlight() != 3 || a.InFlightBytes() > 3*one {
+				t.Errorf("in flight: %d events, %d bytes; want 3, at most %d", a.InFlight(), a.InFlightBytes(), 3*one)
+			}
+			g.resume()
+			if err := a.Flush(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if a.InFlight() != 0 || a.InFlightBytes() != 0 {
+				t.Errorf("after Flush: %d events, %d bytes in flight", a.InFlight(), a.InFlightBytes())
+			}
+			// The budget is back: as many events fit again.
+			for i := range 3 {
+				if err := a.Record(context.Background(), bigEv(i, 1000)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := a.Close(); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// TestAsyncHugeEvent: an event larger than the whole budget still goes
+// through, alone.
+func TestAsyncHugeEvent(t *testing.T) {
+	t.Parallel()
+	g := newGate()
+	a := audit.NewAsync(g, &audit.AsyncOptions{QueueBytes: 1024, Wait: true})
+	if err := a.Record(context.Background(), bigEv(1, 5000)); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Record(context.Background(), ev(2)); err != nil {
+		t.Fatal(err)
+	}
+	a.Close()
+	if n := len(g.subjects()); n != 2 {
+		t.Errorf("%d stored, want 2", n)
+	}
+}
+
+// TestEventSize: the size counts what decoding a context makes, so a
+// context of many small keys weighs far more than its JSON text.
+func TestEventSize(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name     string
+		e        *audit.Event
+		min, max int64
+	}{
+		{"nil", nil, 0, 0},
+		{"zero", &audit.Event{}, 100, 400},
+		{"strings", &audit.Event{Subject: strings.Repeat("s", 1000), Reason: strings.Repeat("r", 1000)}, 2000, 2400},
+		// 70,000 keys are about 1 MiB of JSON; decoded they hold several.
+		{"70k keys", bigEv(0, 70000), 70000 * 60, 70000 * 200},
+		{"nested", &audit.Event{Fields: map[string]any{"a": []any{map[string]any{"b": json.Number("1")}, "x", 1.5, true, nil}}}, 200, 1500},
+		{"struct", &audit.Event{Fields: map[string]any{"s": struct{ A, B, C, D, E, F, G, H, I, J int64 }{}}}, 80, 1000},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			if got := audit.EventSize(c.e); got < c.min || got > c.max {
+				t.Errorf("EventSize = %d, want %d..%d", got, c.min, c.max)
+			}
+		})
+	}
+}
+
+// TestAsyncGroupCommit: events submitted by many callers at once share
+// writes: far fewer batches than events, and every receipt hears its
+// write's result.
+func TestAsyncGroupCommit(t *testing.T) {
+	t.Parallel()
+	g := newGate()
+	g.pause()
+	a := audit.NewAsync(g, &audit.AsyncOptions{Batch: 1000})
+	var receipts []audit.Receipt
+	for i := range 200 {
+		r, err := a.Submit(context.Background(), ev(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		receipts = append(receipts, r)
+	}
+	g.resume()
+	for i, r := range receipts {
+		if err := r.Wait(context.Background()); err != nil {
+			t.Fatalf("receipt %d: %v", i, err)
+		}
+	}
+	g.mu.Lock()
+	batches := len(g.batches)
+	g.mu.Unlock()
+	if batches > 3 {
+		t.Errorf("200 waiting events took %d writes; want them to share a few", batches)
+	}
+	// A failed write reaches every waiter of its batch.
+	g.pause()
+	g.fail.Store(1)
+	r1, _ := a.Submit(context.Background(), ev(300))
+	r2, _ := a.Submit(context.Background(), ev(301))
+	g.resume()
+	if e1, e2 := r1.Wait(context.Background()), r2.Wait(context.Background()); e1 == nil && e2 == nil {
+		t.Error("a failed write was acknowledged to every waiter")
+	}
+	a.Close()
+}
+
+// TestZeroValues: the zero value of every exported type of package audit,
+// and nil where a pointer is accepted, works or returns an error; nothing
+// panics.
+func TestZeroValues(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	var nilMem *audit.Memory
+	cases := []struct {
+		name    string
+		f       func() error
+		wantErr bool
+	}{
+		{"zero Async Close", func() error { return new(audit.Async).Close() }, false},
+		{"zero Async Record", func() error { return new(audit.Async).Record(ctx, ev(1)) }, true},
+		{"zero Async Submit", func() error { _, err := new(audit.Async).Submit(ctx, ev(1)); return err }, true},
+		{"zero Async Flush", func() error { return new(audit.Async).Flush(ctx) }, true},
+		{"zero Async counters", func() error {
+			var a audit.Async
+			if a.Pending()+int(a.Dropped()+a.Failed()+a.Refused()+a.InFlight()+a.InFlightBytes()) != 0 {
+				return errors.New("nonzero")
+			}
+			return nil
+		}, false},
+		{"zero Receipt Wait", func() error { return audit.Receipt{}.Wait(ctx) }, true},
+		{"Async of nil sink", func() error {
+			a := audit.NewAsync(nil, &audit.AsyncOptions{Wait: true})
+			defer a.Close()
+			return a.Record(ctx, ev(1))
+		}, true},
+		{"Async nil event", func() error {
+			a := audit.NewAsync(&audit.Memory{}, nil)
+			defer a.Close()
+			return a.Record(ctx, nil)
+		}, true},
+		{"nil Memory Record", func() error { return nilMem.Record(ctx, ev(1)) }, true},
+		{"nil Memory Query", func() error { _, err := nilMem.Query(ctx, audit.Query{}); return err }, true},
+		{"nil Memory Events", func() error {
+			if nilMem.Events() != nil || nilMem.Dropped() != 0 {
+				return errors.New("nonzero")
+			}
+			return nil
+		}, false},
+		{"zero Memory", func() error { return new(audit.Memory).Record(ctx, ev(1)) }, false},
+		{"Memory nil event", func() error { return new(audit.Memory).Record(ctx, nil) }, true},
+		{"zero Fanout", func() error { return audit.Fanout{}.Record(ctx, ev(1)) }, false},
+		{"Fanout of nil", func() error { return audit.Fanout{nil, nilMem}.Record(ctx, ev(1)) }, true},
+		{"zero Query", func() error { _, err := audit.Query{}.Compile(); return err }, false},
+		{"zero Event size", func() error { audit.EventSize(&audit.Event{}); return nil }, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			if err := c.f(); (err != nil) != c.wantErr {
+				t.Errorf("error %v, want error: %v", err, c.wantErr)
+			}
+		})
 	}
 }

@@ -9,15 +9,15 @@
 package audit
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/warden-authz/warden/internal/faithful"
 )
 
 // Status says how a decision ended.
@@ -65,44 +65,40 @@ func NewID() (string, error) {
 // drop and report a refused event rather than retrying it forever.
 var ErrRefused = errors.New("audit: event refused")
 
-// EncodeFields encodes an event's Fields as JSON exactly as given, or
-// refuses with an error wrapping ErrRefused: encoding/json writes invalid
-// UTF-8 as U+FFFD, which would alter the event silently. Nil Fields encode
-// to nil, so stores can keep "no fields" apart from "empty fields".
+// EncodeFields encodes an event's Fields as JSON that carries every
+// string exactly: NUL as \u0000, and each byte of invalid UTF-8 as the
+// escape \udcXX (a lone surrogate, which valid text never holds, so the
+// mapping is one to one; DecodeFields reverses it). Other JSON is as
+// encoding/json writes it, so text written before reads the same. It
+// refuses, with an error wrapping ErrRefused, only values JSON has no form
+// for (NaN, channels). Nil Fields encode to nil, so stores can keep "no
+// fields" apart from "empty fields".
 func EncodeFields(fields map[string]any) ([]byte, error) {
 	if fields == nil {
 		return nil, nil
 	}
-	b, err := json.Marshal(fields)
+	b, err := faithful.Append(nil, fields)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrRefused, err)
-	}
-	if replaced(b) {
-		return nil, fmt.Errorf("%w: a string is not valid UTF-8", ErrRefused)
 	}
 	return b, nil
 }
 
-// replaced reports whether JSON text written by encoding/json has a
-// \ufffd escape, which it writes only in place of invalid UTF-8: a real
-// U+FFFD is written as itself, and a literal backslash in a string as \\,
-// so an escape is a backslash preceded by an even number of backslashes.
-func replaced(b []byte) bool {
-	for i := 0; ; {
-		j := bytes.Index(b[i:], []byte(`\ufffd`))
-		if j < 0 {
-			return false
-		}
-		j += i
-		k := j
-		for k > 0 && b[k-1] == '\\' {
-			k--
-		}
-		if (j-k)%2 == 0 {
-			return true
-		}
-		i = j + 1
+// DecodeFields decodes what EncodeFields wrote: objects as map[string]any,
+// arrays as []any, numbers as json.Number (every digit kept), and escaped
+// invalid bytes back into bytes.
+func DecodeFields(text []byte) (map[string]any, error) {
+	v, err := faithful.Decode(text)
+	if err != nil {
+		return nil, err
 	}
+	switch m := v.(type) {
+	case map[string]any:
+		return m, nil
+	case nil:
+		return nil, nil
+	}
+	return nil, fmt.Errorf("audit: fields are %T, not a JSON object", v)
 }
 
 // Sink stores events.
@@ -122,7 +118,11 @@ type Fanout []Sink
 // Record implements Sink.
 func (f Fanout) Record(ctx context.Context, e *Event) error {
 	var errs []error
-	for _, s := range f {
+	for i, s := range f {
+		if s == nil {
+			errs = append(errs, fmt.Errorf("audit: Fanout[%d] is a nil sink", i))
+			continue
+		}
 		if err := s.Record(ctx, e); err != nil {
 			errs = append(errs, err)
 		}
@@ -133,6 +133,9 @@ func (f Fanout) Record(ctx context.Context, e *Event) error {
 // Memory keeps the most recent events in memory, for tests and
 // inspection. The zero Memory keeps everything; Limit bounds it, and
 // Dropped counts what the bound pushed out, so nothing is lost silently.
+// A nil *Memory stores nothing: Record and Query fail with ErrNilMemory,
+// so a guard that requires audit fails closed. A Memory is safe for
+// concurrent use.
 type Memory struct {
 	// Limit is the most events kept; 0 means no limit.
 	Limit int
@@ -142,8 +145,17 @@ type Memory struct {
 	dropped int
 }
 
+// ErrNilMemory: a nil *Memory was used as a sink or queried.
+var ErrNilMemory = errors.New("audit: nil *Memory")
+
 // Record implements Sink.
 func (m *Memory) Record(_ context.Context, e *Event) error {
+	if m == nil {
+		return ErrNilMemory
+	}
+	if e == nil {
+		return fmt.Errorf("%w: nil event", ErrRefused)
+	}
 	c := copyEvent(e)
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -158,6 +170,9 @@ func (m *Memory) Record(_ context.Context, e *Event) error {
 
 // Events returns a copy of the events kept, oldest first.
 func (m *Memory) Events() []Event {
+	if m == nil {
+		return nil
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return append([]Event(nil), m.events...)
@@ -165,6 +180,9 @@ func (m *Memory) Events() []Event {
 
 // Dropped returns how many events the Limit pushed out.
 func (m *Memory) Dropped() int {
+	if m == nil {
+		return 0
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.dropped

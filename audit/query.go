@@ -117,6 +117,9 @@ func (m *Matcher) Match(e *Event) bool {
 
 // Query implements Querier for the events kept in memory.
 func (mem *Memory) Query(_ context.Context, q Query) ([]Event, error) {
+	if mem == nil {
+		return nil, ErrNilMemory
+	}
 	m, err := q.Compile()
 	if err != nil {
 		return nil, err

@@ -109,7 +109,28 @@ func encodeRequest(r warden.Request) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encoding the request: %w", err)
 	}
+	if replacedInvalid(b) {
+		// encoding/json wrote invalid UTF-8 in the context as U+FFFD.
+		return nil, fmt.Errorf("context cannot be sent unchanged (a string is not valid UTF-8): %w", warden.ErrInvalidRequest)
+	}
 	return b, nil
+}
+
+// replacedInvalid reports whether JSON written by encoding/json has a
+// \ufffd escape, which it writes only in place of invalid UTF-8 (a real
+// U+FFFD is written as itself); escapes are stepped over whole, so the
+// text `\ufffd`, written `\\ufffd`, does not count.
+func replacedInvalid(b []byte) bool {
+	for i := 0; i+6 <= len(b); i++ {
+		if b[i] != '\\' {
+			continue
+		}
+		if string(b[i:i+6]) == `\ufffd` {
+			return true
+		}
+		i++
+	}
+	return false
 }
 
 // url returns the address of one of the service's paths. A Client not

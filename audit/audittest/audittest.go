@@ -332,33 +332,44 @@ func checkPartial(got []audit.Event, byID map[string]*audit.Event) error {
 // a new sink.
 func testHostile(t *testing.T, newSink func(*testing.T) audit.Sink) {
 	type hcase struct {
-		name string
-		e    audit.Event
+		name      string
+		e         audit.Event
+		mustStore bool // refusing it is a failure: it must come back as it went in
 	}
 	var hcases []hcase
 	for _, h := range hostile {
 		e := fullEvent(1)
 		e.Subject, e.Action, e.Resource, e.Rule, e.Reason, e.PolicyVersion, e.Error = h.s, h.s, h.s, h.s, h.s, h.s, h.s
 		e.Fields = map[string]any{h.s: h.s, "value": h.s, "list": []any{h.s}}
-		hcases = append(hcases, hcase{h.name, e})
+		// A NUL is what an attacker puts in a subject: an event holding
+		// one must be stored, never refused or dropped.
+		hcases = append(hcases, hcase{h.name, e, h.name == "nul"})
+	}
+	// Invalid UTF-8 in Fields (a request's context) is stored faithfully
+	// by every store: refusing it would lose the event, and replacing it
+	// with U+FFFD would alter it.
+	for _, s := range []string{"bad\xff\xfebytes", "\xed\xa0\x80", "\xc3", "é\xc3(", "\x00\xff\\xff"} {
+		e := fullEvent(1)
+		e.Fields = map[string]any{s: s, "value": s, "list": []any{s, map[string]any{s: []any{s}}}}
+		hcases = append(hcases, hcase{fmt.Sprintf("invalid-utf8-fields-%q", s), e, true})
 	}
 	big := bigString(1 << 20)
 	reason := fullEvent(1)
 	reason.Reason = big
 	field := fullEvent(1)
 	field.Fields["big"] = big
-	hcases = append(hcases, hcase{"1MB-reason", reason}, hcase{"1MB-field", field})
+	hcases = append(hcases, hcase{"1MB-reason", reason, false}, hcase{"1MB-field", field, false})
 
 	for _, c := range hcases {
 		for _, way := range []string{"record", "batch"} {
-			t.Run(c.name+"/"+way, func(t *testing.T) { hostileOne(t, wrap(t, newSink(t)), c.e, way == "batch") })
+			t.Run(c.name+"/"+way, func(t *testing.T) { hostileOne(t, wrap(t, newSink(t)), c.e, way == "batch", c.mustStore) })
 		}
 	}
 }
 
 // hostileOne stores e, by Record or as a batch of one, between two plain
 // events, and checks that the sink holds what audit.Memory does.
-func hostileOne(t *testing.T, s *sink, e audit.Event, batch bool) {
+func hostileOne(t *testing.T, s *sink, e audit.Event, batch, mustStore bool) {
 	if batch {
 		s.needBatch(t)
 	}
@@ -373,9 +384,12 @@ func hostileOne(t *testing.T, s *sink, e audit.Event, batch bool) {
 	}
 	s.mustRecord(t, after)
 	ref.Record(t.Context(), &before)
-	if err == nil {
+	switch {
+	case err == nil:
 		ref.Record(t.Context(), &e)
-	} else {
+	case mustStore:
+		t.Errorf("refused: %v\nan event holding NUL, or invalid UTF-8 in its Fields, must be stored as it is", err)
+	default:
 		t.Logf("refused: %v", err)
 	}
 	ref.Record(t.Context(), &after)

@@ -220,7 +220,15 @@ func syncDir(dir string) error {
 
 // Recovered returns how many bytes of a torn last line Open cut off: 0
 // when the file ended cleanly.
-func (f *File) Recovered() int64 { return f.recovered }
+func (f *File) Recovered() int64 {
+	if f == nil {
+		return 0
+	}
+	return f.recovered
+}
+
+// errNotOpen is the error of every method of a zero or nil File.
+var errNotOpen = errors.New("jsonl: File not made by Open")
 
 // Record appends one event and fsyncs; it is WriteBatch of one event.
 func (f *File) Record(ctx context.Context, e *audit.Event) error {
@@ -264,8 +272,17 @@ func newEncoder(buf *bytes.Buffer) *json.Encoder {
 // why.
 func encode(buf *bytes.Buffer, enc *json.Encoder, e *audit.Event) error {
 	start := buf.Len()
-	c := *e
+	c := outLine{Event: *e}
 	c.Time = c.Time.UTC() // the same instant; one zone makes the file sortable by eye
+	if e.Fields != nil {
+		// Written by audit.EncodeFields, which keeps invalid UTF-8 (as
+		// \udcXX escapes) where encoding/json would replace it.
+		f, err := audit.EncodeFields(e.Fields)
+		if err != nil {
+			return err
+		}
+		c.Fields = f
+	}
 	if err := enc.Encode(&c); err != nil {
 		return err
 	}
@@ -281,6 +298,13 @@ func encode(buf *bytes.Buffer, enc *json.Encoder, e *audit.Event) error {
 		buf.Truncate(start)
 	}
 	return err
+}
+
+// outLine is an event as a line: its Fields shadow the event's, so they
+// are written by audit.EncodeFields, in the same place.
+type outLine struct {
+	audit.Event
+	Fields json.RawMessage `json:"fields,omitempty"`
 }
 
 // replacedInvalidUTF8 reports whether encoding/json replaced invalid
@@ -317,8 +341,8 @@ func invalidField(e *audit.Event) string {
 
 // append writes p, whole lines, at the end of the file and fsyncs.
 func (f *File) append(ctx context.Context, p []byte) error {
-	if f.f == nil {
-		return errors.New("jsonl: File not made by Open")
+	if f == nil || f.f == nil {
+		return errNotOpen
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -358,8 +382,8 @@ func (f *File) undo(end int64, cause error) error {
 // Close closes the file. Every acknowledged event is already on disk, so
 // there is nothing to flush. Writes after Close fail.
 func (f *File) Close() error {
-	if f.f == nil {
-		return errors.New("jsonl: File not made by Open")
+	if f == nil || f.f == nil {
+		return errNotOpen
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -382,8 +406,8 @@ func (f *File) Query(ctx context.Context, q audit.Query) ([]audit.Event, error) 
 	if err != nil {
 		return nil, err
 	}
-	if f.f == nil {
-		return nil, errors.New("jsonl: File not made by Open")
+	if f == nil || f.f == nil {
+		return nil, errNotOpen
 	}
 	if f.closed.Load() {
 		return nil, fmt.Errorf("jsonl: %s: %w", f.path, os.ErrClosed)
@@ -508,8 +532,7 @@ func (l *line) event() (audit.Event, error) {
 	if len(l.Fields) == 0 {
 		return e, nil
 	}
-	dec := json.NewDecoder(bytes.NewReader(l.Fields))
-	dec.UseNumber() // numbers keep every digit
-	err := dec.Decode(&e.Fields)
+	var err error
+	e.Fields, err = audit.DecodeFields(l.Fields) // numbers keep every digit, bytes their value
 	return e, err
 }

@@ -51,10 +51,13 @@ import (
 
 // SchemaVersion is the schema version this code writes: the number of
 // migrations.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // DefaultSchema is the schema used when Options.Schema is empty.
 const DefaultSchema = "warden"
+
+// ErrNotOpen: the Store is a zero value or nil, not made by Open.
+var ErrNotOpen = errors.New("audit/postgres: store not opened (use Open)")
 
 // ErrNewerSchema: the database schema was written by a newer warden.
 var ErrNewerSchema = errors.New("audit/postgres: database schema is newer than this warden supports")
@@ -93,9 +96,24 @@ var migrations = [][]string{
 		`CREATE INDEX events_time ON %[1]s.events (time)`,
 		`CREATE INDEX events_id ON %[1]s.events (id)`,
 	},
+	// 2: text columns hold escaped strings (escape.go), so NUL and invalid
+	// UTF-8 are stored rather than refused: the backslashes of rows
+	// written before are escaped. And resource patterns with a literal
+	// prefix ("doc:*") read an index instead of scanning.
+	{
+		`UPDATE %[1]s.events SET
+			subject = replace(subject, '\', '\\'), action = replace(action, '\', '\\'),
+			resource = replace(resource, '\', '\\'), status = replace(status, '\', '\\'),
+			rule = replace(rule, '\', '\\'), reason = replace(reason, '\', '\\'),
+			policy_version = replace(policy_version, '\', '\\'), error = replace(error, '\', '\\')
+		WHERE strpos(subject || action || resource || status || rule || reason || policy_version || error, '\') > 0`,
+		`CREATE INDEX events_resource_id ON %[1]s.events (resource, id)`,
+	},
 }
 
-// Store is a PostgreSQL audit store, safe for concurrent use.
+// Store is a PostgreSQL audit store, safe for concurrent use. Make one
+// with Open: a zero or nil Store stores nothing, its Record, WriteBatch
+// and Query fail with ErrNotOpen, and its Close does nothing.
 type Store struct {
 	pool    *pgxpool.Pool
 	schema  string         // the schema, quoted
@@ -199,6 +217,9 @@ func (s *Store) migrate(ctx context.Context) error {
 // Close closes the pool. Every WriteBatch that returned nil has
 // committed, so there is nothing to flush.
 func (s *Store) Close() {
+	if s == nil || s.pool == nil {
+		return
+	}
 	s.closeOnce.Do(s.pool.Close)
 }
 

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -20,6 +19,9 @@ const selectCols = `SELECT id, time, time_nsec, subject, action, resource, allow
 // Query returns the events q selects, oldest (lowest id) first, at most
 // q's limit. It implements audit.Querier.
 func (s *Store) Query(ctx context.Context, q audit.Query) ([]audit.Event, error) {
+	if s == nil || s.pool == nil {
+		return nil, ErrNotOpen
+	}
 	m, err := q.Compile()
 	if err != nil {
 		return nil, err
@@ -107,13 +109,10 @@ func (s *Store) build(q audit.Query) (b built, ok bool) {
 		b.conds = append(b.conds, cond)
 	}
 	if q.Subject != "" {
-		if storable(q.Subject) != nil {
-			return b, false // stored strings have no NUL and are valid UTF-8
-		}
-		and("subject = ?", q.Subject)
+		and("subject = ?", escapeText(q.Subject))
 	}
 	if q.Status != "" {
-		and("status = ?", string(q.Status))
+		and("status = ?", escapeText(string(q.Status)))
 	}
 	if q.Allowed != nil {
 		and("allowed = ?", *q.Allowed)
@@ -177,12 +176,17 @@ func scan(rows pgx.Rows, e *audit.Event) error {
 		return fmt.Errorf("audit/postgres: reading event: %w", err)
 	}
 	e.Time = t.UTC().Add(time.Duration(nsec))
+	for _, p := range []*string{&e.Subject, &e.Action, &e.Resource, &status, &e.Rule, &e.Reason, &e.PolicyVersion, &e.Error} {
+		var err error
+		if *p, err = unescapeText(*p); err != nil {
+			return fmt.Errorf("audit/postgres: event %s: %w", short(e.ID), err)
+		}
+	}
 	e.Status = audit.Status(status)
 	e.Latency = time.Duration(latencyNS)
 	if fields != nil {
-		d := json.NewDecoder(strings.NewReader(*fields))
-		d.UseNumber()
-		if err := d.Decode(&e.Fields); err != nil {
+		var err error
+		if e.Fields, err = audit.DecodeFields([]byte(*fields)); err != nil {
 			return fmt.Errorf("audit/postgres: event %s: decoding fields: %w", short(e.ID), err)
 		}
 	}
@@ -197,9 +201,10 @@ func patternCond(col, src string) (cond string, args []any, exact, ok bool) {
 		return "", nil, true, true
 	}
 	prefix, literal := literalPrefix(src)
-	if storable(prefix) != nil {
-		return "", nil, false, false
-	}
+	// The column holds escaped text (escapeText). The escape of a valid
+	// UTF-8 prefix is a prefix of the escape of every string that starts
+	// with it, since each rune is escaped alone.
+	prefix = escapeText(prefix)
 	if literal {
 		return col + " = ?", []any{prefix}, true, true
 	}
@@ -221,7 +226,7 @@ func literalPrefix(src string) (prefix string, literal bool) {
 	}
 	prefix, literal = p.Prefix()
 	for len(prefix) > 0 && !utf8.ValidString(prefix) {
-		prefix = prefix[:len(prefix)-1]
+		prefix, literal = prefix[:len(prefix)-1], false
 	}
 	return prefix, literal
 }

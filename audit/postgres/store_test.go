@@ -182,12 +182,10 @@ func TestHostileRefused(t *testing.T) {
 		name string
 		set  func(e *audit.Event)
 	}{
-		{"nul-subject", func(e *audit.Event) { e.Subject = "a\x00b" }},
-		{"nul-reason", func(e *audit.Event) { e.Reason = "\x00" }},
+		// Only the id, the key and cursor, must be text PostgreSQL holds;
+		// every other string is escaped (TestEscapedStored).
 		{"nul-id", func(e *audit.Event) { e.ID += "\x00" }},
-		{"invalid-utf8-resource", func(e *audit.Event) { e.Resource = "doc:\xff" }},
-		{"invalid-utf8-error", func(e *audit.Event) { e.Error = "\xc3(" }},
-		{"invalid-utf8-field", func(e *audit.Event) { e.Fields = map[string]any{"k": "\xfe"} }},
+		{"invalid-utf8-id", func(e *audit.Event) { e.ID += "\xff" }},
 		{"empty-id", func(e *audit.Event) { e.ID = "" }},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -212,9 +210,50 @@ func TestHostileRefused(t *testing.T) {
 	if len(got) != 0 {
 		t.Fatalf("%d events stored, want none (a refused batch stores nothing)", len(got))
 	}
-	// Querying by a string that cannot be stored finds nothing, no error.
+	// Querying by a string no stored event holds finds nothing, no error.
 	if got, err := s.Query(context.Background(), audit.Query{Subject: "a\x00b", After: "\xff"}); err != nil || len(got) != 0 {
 		t.Fatalf("Query(NUL subject) = %d events, %v", len(got), err)
+	}
+}
+
+// TestEscapedStored: NUL, invalid UTF-8 and backslashes in any string but
+// the id are stored (escaped), read back identical, and found by subject
+// and by resource prefix; the error event of a subject holding a NUL is
+// not dropped.
+func TestEscapedStored(t *testing.T) {
+	s := open(t)
+	tm := time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC)
+	strs := []string{"a\x00b", "doc:\xff", "\xc3(", `back\slash`, `\x00 literal`, "\\\x00", "ok"}
+	var want []audit.Event
+	for i, v := range strs {
+		e := event(t, tm.Add(time.Duration(i)*time.Second), i)
+		e.Subject, e.Action, e.Resource, e.Rule, e.Reason, e.PolicyVersion, e.Error = v, v, "doc:"+v, v, v, v, v
+		e.Status = audit.StatusError
+		e.Fields = map[string]any{v: v}
+		want = append(want, e)
+	}
+	if err := s.WriteBatch(context.Background(), want); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Query(context.Background(), audit.Query{Limit: audit.MaxLimit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d events stored, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if got[i].Subject != want[i].Subject || got[i].Resource != want[i].Resource || got[i].Error != want[i].Error || got[i].Fields[strs[i]] != strs[i] {
+			t.Errorf("event %d: stored %+v, want %+v", i, got[i], want[i])
+		}
+		bySubject, err := s.Query(context.Background(), audit.Query{Subject: strs[i]})
+		if err != nil || len(bySubject) != 1 || bySubject[0].ID != want[i].ID {
+			t.Errorf("Query(Subject: %q) = %d events, %v", strs[i], len(bySubject), err)
+		}
+	}
+	// A backslash in a prefix is escaped like the column.
+	if got, err := s.Query(context.Background(), audit.Query{Resource: `doc:back\*`}); err != nil || len(got) != 1 {
+		t.Errorf(`Query(Resource: doc:back\*) = %d events, %v; want 1`, len(got), err)
 	}
 }
 

@@ -45,6 +45,9 @@ var columns = []string{
 
 // Record stores one event, as a batch of one.
 func (s *Store) Record(ctx context.Context, e *audit.Event) error {
+	if s == nil || s.pool == nil {
+		return ErrNotOpen
+	}
 	if e == nil {
 		return fmt.Errorf("%w: nil event", ErrInvalidEvent)
 	}
@@ -61,6 +64,9 @@ func (s *Store) Record(ctx context.Context, e *audit.Event) error {
 // encoding/json cannot encode or would alter (invalid UTF-8); an event
 // whose (time, id) is already stored.
 func (s *Store) WriteBatch(ctx context.Context, events []audit.Event) error {
+	if s == nil || s.pool == nil {
+		return ErrNotOpen
+	}
 	if len(events) == 0 {
 		return nil
 	}
@@ -150,14 +156,10 @@ func encode(e *audit.Event) ([]any, error) {
 	if e.ID == "" {
 		return nil, fmt.Errorf("%w: empty id", ErrInvalidEvent)
 	}
-	for _, f := range []struct{ name, v string }{
-		{"id", e.ID}, {"subject", e.Subject}, {"action", e.Action}, {"resource", e.Resource},
-		{"status", string(e.Status)}, {"rule", e.Rule}, {"reason", e.Reason},
-		{"policy_version", e.PolicyVersion}, {"error", e.Error},
-	} {
-		if err := storable(f.v); err != nil {
-			return nil, fmt.Errorf("%w %s: %s %w", ErrInvalidEvent, short(e.ID), f.name, err)
-		}
+	// The id is the key and the cursor, compared as it is: it must be
+	// text PostgreSQL holds. Every other string is escaped (escapeText).
+	if err := storable(e.ID); err != nil {
+		return nil, fmt.Errorf("%w %s: id %w", ErrInvalidEvent, short(e.ID), err)
 	}
 	if e.Time.Before(minTime) || e.Time.After(maxTime) {
 		return nil, fmt.Errorf("%w %s: time %v is outside the years -4000 to 200000", ErrInvalidEvent, short(e.ID), e.Time)
@@ -173,8 +175,8 @@ func encode(e *audit.Event) ([]any, error) {
 	t := e.Time.UTC()
 	us := t.Truncate(time.Microsecond)
 	return []any{
-		e.ID, us, int16(t.Sub(us)), e.Subject, e.Action, e.Resource, e.Allowed, string(e.Status),
-		e.Rule, e.Reason, int64(e.Latency), e.PolicyVersion, e.Error, fields,
+		e.ID, us, int16(t.Sub(us)), escapeText(e.Subject), escapeText(e.Action), escapeText(e.Resource), e.Allowed, escapeText(string(e.Status)),
+		escapeText(e.Rule), escapeText(e.Reason), int64(e.Latency), escapeText(e.PolicyVersion), escapeText(e.Error), fields,
 	}, nil
 }
 

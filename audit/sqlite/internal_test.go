@@ -42,10 +42,11 @@ func TestQueryPlans(t *testing.T) {
 		{"since", audit.Query{Since: since}, "SCAN events"},
 		{"until and pattern", audit.Query{Until: until, Action: "get*"}, "SCAN events"},
 		{"subject and time and cursor", audit.Query{Subject: "u", Since: since, After: "x"}, "SEARCH events USING INDEX events_subject_id (subject=? AND id>?)"},
-		// Resources are not indexed (write cost): the table in id order, the prefix
-		// range checked in SQL so rejected rows never reach Go.
-		{"resource literal", audit.Query{Resource: "r:1"}, "SCAN events"},
-		{"resource prefix", audit.Query{Resource: "r:*"}, "SCAN events"},
+		// Resources read events_resource_id: a literal in id order, a prefix
+		// range by sorting only the ids it covers.
+		{"resource literal", audit.Query{Resource: "r:1"}, "SEARCH events USING INDEX events_resource_id (resource=?)"},
+		{"resource prefix", audit.Query{Resource: "r:*"}, "SEARCH events USING PRIMARY KEY (id=?); LIST SUBQUERY 1; SEARCH events USING COVERING INDEX events_resource_id (resource>? AND resource<?); USE TEMP B-TREE FOR ORDER BY"},
+		{"resource deep prefix", audit.Query{Resource: "articles:animals:*"}, "SEARCH events USING PRIMARY KEY (id=?); LIST SUBQUERY 1; SEARCH events USING COVERING INDEX events_resource_id (resource>? AND resource<?); USE TEMP B-TREE FOR ORDER BY"},
 		{"status and resource", audit.Query{Status: audit.StatusDenied, Resource: "r:*"}, "SEARCH events USING INDEX events_status_id (status=?)"},
 	}
 	for _, tc := range cases {

@@ -42,6 +42,9 @@ func (invalidEvent) Unwrap() error { return audit.ErrRefused }
 // event is committed. Each call is a transaction and an fsync; callers
 // recording many events should batch them (audit.Async, WriteBatch).
 func (s *Store) Record(ctx context.Context, e *audit.Event) error {
+	if s == nil || s.w == nil {
+		return ErrNotOpen
+	}
 	if e == nil {
 		return fmt.Errorf("%w: nil event", ErrInvalidEvent)
 	}
@@ -64,6 +67,9 @@ type row [13]any
 // silently replace. Every other string, in the columns, is stored byte for
 // byte, invalid UTF-8 and NULs included.
 func (s *Store) WriteBatch(ctx context.Context, events []audit.Event) error {
+	if s == nil || s.w == nil {
+		return ErrNotOpen
+	}
 	if len(events) == 0 {
 		return nil
 	}

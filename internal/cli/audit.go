@@ -43,6 +43,19 @@ func openAudit(url string) (*auditLog, error) {
 	return l, nil
 }
 
+// submit queues one decision and returns its receipt, to wait on before
+// the decision is printed; a nil log records nothing (a zero receipt).
+func (l *auditLog) submit(req warden.Request, d warden.Decision, derr error, start time.Time) (audit.Receipt, error) {
+	if l == nil {
+		return audit.Receipt{}, nil
+	}
+	e, err := server.NewEvent(req, d, derr, start)
+	if err != nil {
+		return audit.Receipt{}, err
+	}
+	return l.async.Submit(context.Background(), &e)
+}
+
 // record queues one decision; a nil log records nothing.
 func (l *auditLog) record(req warden.Request, d warden.Decision, derr error, start time.Time) error {
 	if l == nil {

@@ -3,6 +3,7 @@ package cli
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +14,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/warden-authz/warden"
+	"github.com/warden-authz/warden/audit"
+	"github.com/warden-authz/warden/internal/server"
 	"github.com/warden-authz/warden/internal/wire"
 	"github.com/warden-authz/warden/types"
 )
@@ -97,7 +100,7 @@ unless the input itself could not be read.`,
 	configFlag(cmd, &config)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the decision object (SPEC 9.3)")
 	cmd.Flags().BoolVar(&batch, "batch", false, "read JSON Lines requests on stdin, write one decision per line")
-	cmd.Flags().StringVar(&auditURL, "audit", "", "record every decision in an audit store: jsonl:PATH or sqlite:PATH")
+	cmd.Flags().StringVar(&auditURL, "audit", "", "record every decision in an audit store (jsonl:PATH, sqlite:PATH or postgres://...); a decision is printed only once its event is stored")
 	return cmd
 }
 
@@ -137,15 +140,48 @@ func printDecision(w io.Writer, req warden.Request, d warden.Decision, p *warden
 // runBatch decides one request per input line. Output line i answers input
 // line i, always: a line that cannot be decided gets an error object, so a
 // script can zip inputs with outputs.
+//
+// With an audit log, a decision is printed only once its event is durable
+// in the store: lines wait in order, up to maxPendingLines, while their
+// events are queued; the writer commits whatever is queued at once (group
+// commit), and the oldest line is printed when its event is committed. A
+// line whose event could not be recorded gets the error object
+// audit_failed instead of its decision, and the run fails at the end.
 func runBatch(p *warden.Policy, in io.Reader, out io.Writer, log *auditLog) error {
 	r := bufio.NewReaderSize(in, 64<<10)
 	w := bufio.NewWriterSize(out, 64<<10)
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
+	var pending []pendingLine // oldest first
+	var auditErr error
+	// emit prints the oldest n pending lines, each once its event is
+	// durable.
+	emit := func(n int) error {
+		for _, pl := range pending[:n] {
+			v := pl.v
+			if pl.wait {
+				if err := pl.receipt.Wait(context.Background()); err != nil {
+					if auditErr == nil {
+						auditErr = fmt.Errorf("line %d: %w", pl.line, err)
+					}
+					v = errorBody(wire.Errorf(server.CodeAuditFailed, "the decision could not be recorded in the audit log: %v", err), pl.line)
+				}
+			}
+			if err := enc.Encode(v); err != nil {
+				return &exitError{code: ExitUsage, err: fmt.Errorf("writing output: %w", err)}
+			}
+		}
+		pending = append(pending[:0], pending[n:]...)
+		return nil
+	}
 	for line := 1; ; line++ {
-		// Flush before a read could block, so an interactive producer
-		// sees each answer as soon as it is made.
+		// Before a read could block, print (and flush) everything
+		// decided, so an interactive producer sees each answer as soon as
+		// its event is stored.
 		if r.Buffered() == 0 {
+			if err := emit(len(pending)); err != nil {
+				return err
+			}
 			if err := w.Flush(); err != nil {
 				return &exitError{code: ExitUsage, err: fmt.Errorf("writing output: %w", err)}
 			}
@@ -155,48 +191,81 @@ func runBatch(p *warden.Policy, in io.Reader, out io.Writer, log *auditLog) erro
 			break
 		}
 		if err != nil && err != io.EOF {
+			emit(len(pending))
 			w.Flush()
 			return &exitError{code: ExitUsage, err: fmt.Errorf("reading requests: line %d: %w", line, err)}
 		}
-		var v any
+		pl := pendingLine{line: line}
 		switch {
 		case tooLong:
-			v = errorBody(wire.Errorf(wire.CodeTooLarge, "request is over the limit of %d bytes", wire.MaxRequestBytes), line)
+			pl.v = errorBody(wire.Errorf(wire.CodeTooLarge, "request is over the limit of %d bytes", wire.MaxRequestBytes), line)
 		case len(bytes.TrimSpace(data)) == 0:
-			v = errorBody(wire.Errorf(wire.CodeInvalidJSON, "empty line"), line)
+			pl.v = errorBody(wire.Errorf(wire.CodeInvalidJSON, "empty line"), line)
 		default:
 			var lerr error
-			if v, lerr = decideLine(p, data, line, log); lerr != nil {
+			if pl, lerr = decideLine(p, data, line, log); lerr != nil {
+				emit(len(pending))
+				w.Flush()
 				return &exitError{code: ExitUsage, err: fmt.Errorf("audit log: %w", lerr)}
 			}
 		}
-		if err := enc.Encode(v); err != nil {
-			return &exitError{code: ExitUsage, err: fmt.Errorf("writing output: %w", err)}
+		pending = append(pending, pl)
+		if len(pending) >= maxPendingLines {
+			if err := emit(len(pending) / 2); err != nil {
+				return err
+			}
 		}
 		if err == io.EOF {
 			break
 		}
 	}
+	if err := emit(len(pending)); err != nil {
+		return err
+	}
 	if err := w.Flush(); err != nil {
 		return &exitError{code: ExitUsage, err: fmt.Errorf("writing output: %w", err)}
+	}
+	if auditErr != nil {
+		return &exitError{code: ExitUsage, err: fmt.Errorf("audit log: %w", auditErr)}
 	}
 	return nil
 }
 
-func decideLine(p *warden.Policy, data []byte, line int, log *auditLog) (any, error) {
+// maxPendingLines bounds the decided lines waiting for their events to
+// be stored. Printing the older half when it fills keeps the audit writer
+// fed with the newer half, so writing and deciding overlap.
+const maxPendingLines = 4096
+
+// pendingLine is a decided line waiting for its event to be stored.
+type pendingLine struct {
+	line    int
+	v       any           // the decision or error object to print
+	wait    bool          // print v only once receipt says the event is stored
+	receipt audit.Receipt // the event's receipt, when wait
+}
+
+func decideLine(p *warden.Policy, data []byte, line int, log *auditLog) (pendingLine, error) {
+	pl := pendingLine{line: line}
 	req, werr := wire.DecodeRequest(data)
 	if werr != nil {
-		return errorBody(werr, line), nil
+		pl.v = errorBody(werr, line)
+		return pl, nil
 	}
 	start := time.Now()
 	e, err := p.Explain(req)
-	if rerr := log.record(req, e.Decision, err, start); rerr != nil {
-		return nil, rerr
+	if log != nil {
+		rc, rerr := log.submit(req, e.Decision, err, start)
+		if rerr != nil {
+			return pl, rerr
+		}
+		pl.wait, pl.receipt = true, rc
 	}
 	if err != nil {
-		return errorBody(wire.FromDecideError(err), line), nil
+		pl.v = errorBody(wire.FromDecideError(err), line)
+		return pl, nil
 	}
-	return e.Decision, nil
+	pl.v = e.Decision
+	return pl, nil
 }
 
 func errorBody(e *wire.Error, line int) wire.ErrorBody {

@@ -28,15 +28,19 @@ const DefaultAudit = "sqlite:./warden-audit.db"
 // serveEnv maps each flag of serve to the environment variable that sets
 // it when the flag is not given; a flag always wins.
 var serveEnv = map[string]string{
-	"config":       "WARDEN_CONFIG",
-	"addr":         "WARDEN_ADDR",
-	"audit":        "WARDEN_AUDIT",
-	"audit-linger": "WARDEN_AUDIT_LINGER",
-	"token-file":   "WARDEN_TOKEN_FILE",
-	"tls-cert":     "WARDEN_TLS_CERT",
-	"tls-key":      "WARDEN_TLS_KEY",
-	"log-level":    "WARDEN_LOG_LEVEL",
-	"log-format":   "WARDEN_LOG_FORMAT",
+	"config":            "WARDEN_CONFIG",
+	"addr":              "WARDEN_ADDR",
+	"audit":             "WARDEN_AUDIT",
+	"audit-linger":      "WARDEN_AUDIT_LINGER",
+	"audit-required":    "WARDEN_AUDIT_REQUIRED",
+	"audit-queue-bytes": "WARDEN_AUDIT_QUEUE_BYTES",
+	"request-memory":    "WARDEN_REQUEST_MEMORY",
+	"max-connections":   "WARDEN_MAX_CONNECTIONS",
+	"token-file":        "WARDEN_TOKEN_FILE",
+	"tls-cert":          "WARDEN_TLS_CERT",
+	"tls-key":           "WARDEN_TLS_KEY",
+	"log-level":         "WARDEN_LOG_LEVEL",
+	"log-format":        "WARDEN_LOG_FORMAT",
 }
 
 func newServe() *cobra.Command {
@@ -45,7 +49,11 @@ func newServe() *cobra.Command {
 		tokenFile, tlsCert, tlsKey string
 		logLevel, logFormat        string
 		noWatch, auditDrop         bool
+		auditRequired              bool
 		auditLinger                time.Duration
+		queueBytes                 = byteSize(server.DefaultAuditQueueBytes)
+		requestMemory              = byteSize(server.DefaultRequestMemory)
+		maxConns                   int
 	)
 	cmd := &cobra.Command{
 		Use:   "serve --config FILE [--addr HOST:PORT]",
@@ -58,10 +66,19 @@ why the reload failed. SIGTERM or SIGINT stops it gracefully: in-flight
 requests finish and the audit log is flushed.
 
 Every decision is recorded in the audit log, by default ` + DefaultAudit + `;
---audit off records nothing (and says so at startup).
+--audit off records nothing (and says so at startup). By default a decision
+is answered once its event is queued, and a crash loses the events not yet
+written (warden_audit_in_flight); with --audit-required a decision is
+answered only once its event is durable in the store, and 503 audit_failed
+when it cannot be recorded.
+
+Memory is bounded in bytes: --request-memory for the requests being decoded
+and answered, --audit-queue-bytes for the events waiting to be written,
+--max-connections for the connections; docs/serve.md gives the formula.
 
 Each flag may instead be set by an environment variable: WARDEN_CONFIG,
-WARDEN_ADDR, WARDEN_AUDIT, WARDEN_AUDIT_LINGER, WARDEN_TOKEN_FILE,
+WARDEN_ADDR, WARDEN_AUDIT, WARDEN_AUDIT_LINGER, WARDEN_AUDIT_REQUIRED,
+WARDEN_AUDIT_QUEUE_BYTES, WARDEN_REQUEST_MEMORY, WARDEN_MAX_CONNECTIONS, WARDEN_TOKEN_FILE,
 WARDEN_TLS_CERT, WARDEN_TLS_KEY, WARDEN_LOG_LEVEL, WARDEN_LOG_FORMAT.
 Flags win.
 
@@ -87,7 +104,21 @@ The endpoints, limits and metrics are described in docs/serve.md.`,
 			if config == "" {
 				return usage("no policy file: pass --config FILE or set WARDEN_CONFIG")
 			}
-			cfg := server.Config{PolicyPath: config, Logger: log, NoWatch: noWatch, AuditDrop: auditDrop}
+			if maxConns < 1 {
+				return usage("--max-connections %d: want at least 1", maxConns)
+			}
+			if auditRequired && auditDrop {
+				return usage("--audit-required and --audit-drop contradict each other: a dropped event would fail its decision")
+			}
+			if auditRequired && auditURL == "off" {
+				return usage("--audit-required needs an audit store, not --audit off")
+			}
+			setMemoryLimit(memoryFlags{int64(requestMemory), int64(queueBytes), maxConns, strings.HasPrefix(auditURL, "sqlite:")})
+			cfg := server.Config{
+				PolicyPath: config, Logger: log, NoWatch: noWatch, AuditDrop: auditDrop,
+				AuditRequired: auditRequired, AuditQueueBytes: int64(queueBytes),
+				RequestMemory: int64(requestMemory), MaxConns: maxConns,
+			}
 			switch {
 			case auditLinger < 0 || auditLinger > maxAuditLinger:
 				return usage("--audit-linger %v: want a duration from 0 (write at once) to %v", auditLinger, maxAuditLinger)
@@ -138,6 +169,10 @@ The endpoints, limits and metrics are described in docs/serve.md.`,
 	fl.StringVar(&auditURL, "audit", DefaultAudit, "audit store: sqlite:PATH, jsonl:PATH, postgres://... or off; $WARDEN_AUDIT")
 	fl.DurationVar(&auditLinger, "audit-linger", server.DefaultAuditLinger, "how long the audit writer waits to fill a batch; 0 writes at once; $WARDEN_AUDIT_LINGER")
 	fl.BoolVar(&auditDrop, "audit-drop", false, "when the audit queue is full, drop (and count) events instead of making requests wait")
+	fl.BoolVar(&auditRequired, "audit-required", false, "answer a decision only once its event is durable in the store; 503 audit_failed when it cannot be recorded; $WARDEN_AUDIT_REQUIRED")
+	fl.Var(&queueBytes, "audit-queue-bytes", "memory the audit events waiting to be written may take (e.g. 64MiB); $WARDEN_AUDIT_QUEUE_BYTES")
+	fl.Var(&requestMemory, "request-memory", "memory the requests being decoded and answered may take at once (e.g. 64MiB); $WARDEN_REQUEST_MEMORY")
+	fl.IntVar(&maxConns, "max-connections", server.DefaultMaxConns, "connections served at once; more wait; $WARDEN_MAX_CONNECTIONS")
 	fl.StringVar(&tokenFile, "token-file", "", "file holding the bearer token every /v1 request must send; $WARDEN_TOKEN_FILE")
 	fl.StringVar(&tlsCert, "tls-cert", "", "TLS certificate (PEM); with --tls-key, serve HTTPS; $WARDEN_TLS_CERT")
 	fl.StringVar(&tlsKey, "tls-key", "", "TLS private key (PEM); $WARDEN_TLS_KEY")

@@ -10,8 +10,14 @@ import (
 	"github.com/warden-authz/warden/internal/pattern"
 
 	"github.com/warden-authz/warden"
+	"github.com/warden-authz/warden/audit"
 	"github.com/warden-authz/warden/internal/wire"
 )
+
+// respBytes is what one request of a batch is reserved besides its
+// context: its place in the slice of requests, its receipt, and its
+// answer, a decision object with a long reason.
+const respBytes = 384
 
 // Decoding requests on the hot path.
 //
@@ -147,7 +153,12 @@ type batchError struct {
 // does not decode fails the batch too (its index is in the message),
 // because it says the client is broken. Only requests that decode but
 // name something invalid are answered one by one, with an error item.
-func decodeBatch(s string, max int, reqs []warden.Request) ([]warden.Request, *batchError) {
+//
+// budget is the memory the decoded requests may take beyond the body: the
+// contexts as audit.EventSize counts them, and respBytes per request for
+// its answer. A batch that needs more fails whole with 413, so a batch of
+// many contexts cannot decode to many times its size.
+func decodeBatch(s string, max int, reqs []warden.Request, budget int64) ([]warden.Request, *batchError) {
 	fail := func(status int, code, format string, args ...any) ([]warden.Request, *batchError) {
 		return reqs, &batchError{status, wire.Errorf(code, format, args...)}
 	}
@@ -190,7 +201,7 @@ func decodeBatch(s string, max int, reqs []warden.Request) ([]warden.Request, *b
 			return fail(400, wire.CodeInvalidJSON, "%s", syntaxMessage(s))
 		}
 		var berr *batchError
-		if reqs, i, berr = decodeRequests(s, skipWS(s, j+1), max, reqs); berr != nil {
+		if reqs, i, berr = decodeRequests(s, skipWS(s, j+1), max, reqs, budget); berr != nil {
 			return reqs, berr
 		}
 		i = skipWS(s, i)
@@ -216,10 +227,11 @@ func decodeBatch(s string, max int, reqs []warden.Request) ([]warden.Request, *b
 
 // decodeRequests reads the elements of the requests array, s[i] being the
 // first byte after '['; it returns the index past the closing ']'.
-func decodeRequests(s string, i, max int, reqs []warden.Request) ([]warden.Request, int, *batchError) {
+func decodeRequests(s string, i, max int, reqs []warden.Request, budget int64) ([]warden.Request, int, *batchError) {
 	if i < len(s) && s[i] == ']' {
 		return reqs, i + 1, nil
 	}
+	left := budget
 	for {
 		if len(reqs) == max {
 			return reqs, 0, &batchError{413, wire.Errorf(CodeBatchTooLarge, "a batch holds at most %d requests", max)}
@@ -243,6 +255,12 @@ func decodeRequests(s string, i, max int, reqs []warden.Request) ([]warden.Reque
 				werr.Message = fmt.Sprintf("requests[%d]: %s", len(reqs), werr.Message)
 				return reqs, 0, &batchError{status, werr}
 			}
+			if req.Context != nil {
+				left -= audit.EventSize(&audit.Event{Fields: req.Context})
+			}
+		}
+		if left -= respBytes; left < 0 {
+			return reqs, 0, &batchError{413, tooMuchMemory(budget-left, budget)}
 		}
 		reqs = append(reqs, req)
 		i = skipWS(s, end)

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"math"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -50,7 +51,7 @@ func FuzzDecodeFast(f *testing.F) {
 			t.Fatalf("decodeRequest(%q) (-wire +fast):\n%s", s, diff)
 		}
 		// The same object inside a batch decodes to the same request.
-		reqs, berr := decodeBatch(`{"requests":[`+s+`]}`, MaxBatch, nil)
+		reqs, berr := decodeBatch(`{"requests":[`+s+`]}`, MaxBatch, nil, math.MaxInt64)
 		if berr != nil || len(reqs) != 1 {
 			// Trailing data after the object is fine alone only as
 			// whitespace, which the batch accepts too.

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
@@ -84,11 +85,12 @@ type slogPrinter struct{ s *Server }
 func (p slogPrinter) Println(v ...any) { p.s.log.Error("metrics", "error", fmt.Sprint(v...)) }
 
 // bufPool holds buffers for request bodies and responses. Buffers that
-// grew past maxPooled (a huge batch) are left to the collector, so one
-// hostile request does not pin its memory for good.
+// grew past maxPooled (a large body or batch) are left to the collector,
+// so one large request does not pin its memory for good, and a request's
+// reservation (Server.reserve) covers the pooled buffer it may get.
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
-const maxPooled = 4 << 20
+const maxPooled = 16 << 10
 
 func getBuf() *[]byte { return bufPool.Get().(*[]byte) }
 
@@ -183,27 +185,71 @@ func writeJSONValue(w http.ResponseWriter, status int, v any) {
 // record queues a decision's audit event. It fails only when the event
 // cannot be queued (the writer is closed, or the queue stayed full until
 // the client gave up); the decision is then not given out, since it would
-// be a decision with no event.
-func (s *Server) record(ctx context.Context, req warden.Request, d warden.Decision, derr error, start time.Time) error {
+// be a decision with no event. With AuditRequired it returns the event's
+// receipt, to wait on before answering.
+func (s *Server) record(ctx context.Context, req warden.Request, d warden.Decision, derr error, start time.Time) (audit.Receipt, error) {
 	if s.async == nil {
-		return nil
+		return audit.Receipt{}, nil
 	}
 	e, err := NewEvent(req, d, derr, start)
 	if err != nil {
-		return err
+		return audit.Receipt{}, err
+	}
+	if s.cfg.AuditRequired {
+		return s.async.Submit(ctx, &e)
 	}
 	err = s.async.Record(ctx, &e)
 	if errors.Is(err, audit.ErrDropped) {
 		// Dropping was chosen explicitly (AuditDrop): the drop is counted
 		// and logged, and the decision still goes out.
-		return nil
+		return audit.Receipt{}, nil
 	}
-	return err
+	return audit.Receipt{}, err
 }
 
-func (s *Server) auditFailed(w http.ResponseWriter, err error) {
+// durable waits, with AuditRequired, until the event behind r is
+// committed to the store.
+func (s *Server) durable(ctx context.Context, r audit.Receipt) error {
+	if !s.cfg.AuditRequired || s.async == nil {
+		return nil
+	}
+	return r.Wait(ctx)
+}
+
+func (s *Server) auditFailed(w http.ResponseWriter, endpoint string, err error) {
+	s.metrics.responses.WithLabelValues(endpoint, "503").Inc()
 	s.log.Error("audit event not recorded; decision withheld", "error", err)
-	writeError(w, http.StatusInternalServerError, wire.Errorf(wire.CodeInternal, "the decision could not be recorded in the audit log"))
+	writeError(w, http.StatusServiceUnavailable, wire.Errorf(CodeAuditFailed, "the decision could not be recorded in the audit log"))
+}
+
+// reserve takes a request's share of Config.RequestMemory before its body
+// is read: DecodeFactor times the body's length, or its limit when the
+// length is unknown, and never more than the whole budget. It waits while
+// the budget is spent; the caller releases what it returns.
+func (s *Server) reserve(ctx context.Context, r *http.Request, limit, pooled int64) (int64, error) {
+	n := limit
+	if r.ContentLength >= 0 && r.ContentLength < limit {
+		n = r.ContentLength
+	}
+	n = min(maxPooled+pooled+n*DecodeFactor, s.cfg.RequestMemory)
+	if !s.reqMem.TryAcquire(n) {
+		if err := s.reqMem.Acquire(ctx, n); err != nil {
+			return 0, err
+		}
+	}
+	s.reqHeld.Add(n)
+	return n, nil
+}
+
+func (s *Server) unreserve(n int64) {
+	s.reqHeld.Add(-n)
+	s.reqMem.Release(n)
+}
+
+// tooMuchMemory is the answer to a request whose decoded form is larger
+// than the memory it could reserve.
+func tooMuchMemory(used, budget int64) *wire.Error {
+	return wire.Errorf(wire.CodeTooLarge, "the request decodes to about %d bytes of memory, over the %d it may hold (--request-memory)", used, budget)
 }
 
 func (s *Server) noPolicy(w http.ResponseWriter) {
@@ -225,6 +271,11 @@ func (s *Server) handleCheck(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	held, err := s.reserve(r.Context(), r, wire.MaxRequestBytes, 0)
+	if err != nil {
+		return // the client gave up waiting
+	}
+	defer s.unreserve(held)
 	bp := getBuf()
 	defer putBuf(bp)
 	body, status, werr := readBody(w, r, *bp, wire.MaxRequestBytes)
@@ -234,6 +285,11 @@ func (s *Server) handleCheck(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req, werr := decodeRequest(string(body))
+	if werr == nil && req.Context != nil {
+		if used := int64(len(body)) + audit.EventSize(&audit.Event{Fields: req.Context}); used > held {
+			werr = tooMuchMemory(used, held)
+		}
+	}
 	if werr != nil {
 		status := http.StatusBadRequest
 		if werr.Code == wire.CodeTooLarge {
@@ -250,7 +306,6 @@ func (s *Server) handleCheck(w http.ResponseWriter, r *http.Request) {
 	}
 	dstart := time.Now()
 	var d warden.Decision
-	var err error
 	if explain {
 		var e warden.Explanation
 		e, err = cur.p.Explain(req)
@@ -258,9 +313,12 @@ func (s *Server) handleCheck(w http.ResponseWriter, r *http.Request) {
 	} else {
 		d, err = cur.p.Decide(req)
 	}
-	if rerr := s.record(r.Context(), req, d, err, dstart); rerr != nil {
-		s.metrics.responses.WithLabelValues("check", "500").Inc()
-		s.auditFailed(w, rerr)
+	receipt, rerr := s.record(r.Context(), req, d, err, dstart)
+	if rerr == nil {
+		rerr = s.durable(r.Context(), receipt)
+	}
+	if rerr != nil {
+		s.auditFailed(w, "check", rerr)
 		return
 	}
 	if err != nil {
@@ -313,10 +371,19 @@ func (s *Server) fail(w http.ResponseWriter, endpoint string, status int, e *wir
 // batchState is the per-call scratch of a batch, pooled so a steady load
 // of batches allocates little.
 type batchState struct {
-	reqs []warden.Request
+	reqs     []warden.Request
+	receipts []audit.Receipt
 }
 
-var batchPool = sync.Pool{New: func() any { return &batchState{reqs: make([]warden.Request, 0, 1024)} }}
+var batchPool = sync.Pool{New: func() any { return &batchState{reqs: make([]warden.Request, 0, batchPooledReqs)} }}
+
+// A pooled batchState keeps room for batchPooledReqs requests, and
+// receipts; larger ones are left to the collector. batchPooled is the
+// memory a pooled one holds, which a batch's reservation covers.
+const (
+	batchPooledReqs = 1024
+	batchPooled     = batchPooledReqs * int64(unsafe.Sizeof(warden.Request{})+unsafe.Sizeof(audit.Receipt{}))
+)
 
 func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
@@ -325,6 +392,11 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, "batch", http.StatusBadRequest, wire.Errorf(CodeInvalidQuery, "/v1/check/batch takes no query parameters"))
 		return
 	}
+	held, err := s.reserve(r.Context(), r, MaxBatchBytes, batchPooled)
+	if err != nil {
+		return // the client gave up waiting
+	}
+	defer s.unreserve(held)
 	bp := getBuf()
 	defer putBuf(bp)
 	body, status, werr := readBody(w, r, *bp, MaxBatchBytes)
@@ -336,14 +408,18 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) {
 	st := batchPool.Get().(*batchState)
 	defer func() {
 		clear(st.reqs) // drop the strings, which hold the body
-		if cap(st.reqs) <= 4*MaxBatch/2 {
+		clear(st.receipts)
+		if cap(st.reqs) <= batchPooledReqs && cap(st.receipts) <= batchPooledReqs {
 			st.reqs = st.reqs[:0]
+			st.receipts = st.receipts[:0]
 			batchPool.Put(st)
 		}
 	}()
 	// One string for the whole body: every decoded name is a slice of it,
-	// with no allocation per request.
-	reqs, berr := decodeBatch(string(body), MaxBatch, st.reqs[:0])
+	// with no allocation per request. What contexts decode to is counted
+	// against the reservation as they are decoded.
+	budget := held - maxPooled - batchPooled - int64(len(body))
+	reqs, berr := decodeBatch(string(body), MaxBatch, st.reqs[:0], budget)
 	st.reqs = reqs
 	if berr != nil {
 		s.fail(w, "batch", berr.status, berr.err)
@@ -359,6 +435,7 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) {
 	out := append((*bp)[:0], `{"decisions":[`...)
 	var allow, deny, none, errored int
 	ctx := r.Context()
+	receipts := st.receipts[:0]
 	for i := range reqs {
 		if i > 0 {
 			out = append(out, ',')
@@ -368,11 +445,15 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) {
 			dstart = time.Now()
 		}
 		d, err := cur.p.Decide(reqs[i])
-		if rerr := s.record(ctx, reqs[i], d, err, dstart); rerr != nil {
+		receipt, rerr := s.record(ctx, reqs[i], d, err, dstart)
+		if rerr != nil {
 			*bp = out
-			s.metrics.responses.WithLabelValues("batch", "500").Inc()
-			s.auditFailed(w, rerr)
+			st.receipts = receipts
+			s.auditFailed(w, "batch", rerr)
 			return
+		}
+		if s.cfg.AuditRequired {
+			receipts = append(receipts, receipt)
 		}
 		if err != nil {
 			errored++
@@ -391,6 +472,15 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) {
 	}
 	out = append(out, "]}\n"...)
 	*bp = out
+	st.receipts = receipts
+	// Every event of the batch was queued before the first wait, so they
+	// share the writer's commits.
+	for _, rc := range receipts {
+		if err := s.durable(ctx, rc); err != nil {
+			s.auditFailed(w, "batch", err)
+			return
+		}
+	}
 	s.metrics.allow.Add(float64(allow))
 	s.metrics.deny.Add(float64(deny))
 	s.metrics.none.Add(float64(none))

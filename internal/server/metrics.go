@@ -77,6 +77,10 @@ func newMetrics(s *Server) *metrics {
 			}
 			return 1
 		}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "warden_request_memory_bytes",
+			Help: "Bytes of --request-memory reserved by the requests being read, decoded and answered.",
+		}, func() float64 { return float64(s.reqHeld.Load()) }),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -86,6 +90,14 @@ func newMetrics(s *Server) *metrics {
 				Name: "warden_audit_queue_depth",
 				Help: "Audit events waiting to be written.",
 			}, func() float64 { return float64(a.Pending()) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "warden_audit_in_flight",
+				Help: "Audit events taken from decisions and not yet durable in the store (queued, lingering or being written): what a crash would lose. Decisions answered with --audit-required are never among them.",
+			}, func() float64 { return float64(a.InFlight()) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "warden_audit_in_flight_bytes",
+				Help: "Memory held by the audit events in flight, as counted against --audit-queue-bytes.",
+			}, func() float64 { return float64(a.InFlightBytes()) }),
 			prometheus.NewCounterFunc(prometheus.CounterOpts{
 				Name: "warden_audit_dropped_total",
 				Help: "Audit events dropped because the queue was full (only with --audit-drop; by default a full queue makes requests wait).",

@@ -30,8 +30,21 @@
 // Every decision, allowed, denied or error (an invalid name), is queued in
 // an audit.Async before its response is written, so a response the client
 // received has its event queued; Close flushes the queue. A full queue
-// makes requests wait (backpressure) unless Config.AuditDrop says to drop
-// and count.
+// (in events or in bytes) makes requests wait (backpressure) unless
+// Config.AuditDrop says to drop and count. With Config.AuditRequired a
+// decision is answered only once its event is committed to the store:
+// the requests waiting share the writer's commits (group commit), and an
+// event that cannot be recorded turns the answer into 503 audit_failed.
+//
+// # Memory
+//
+// Everything a request holds is bounded in bytes: its body by
+// wire.MaxRequestBytes or MaxBatchBytes, what all requests being decoded
+// and answered hold at once by Config.RequestMemory (a request reserves
+// its share before reading its body and waits while the budget is
+// spent), and the audit events waiting to be written by
+// Config.AuditQueueBytes. docs/serve.md gives the resulting bound on the
+// process's memory.
 package server
 
 import (
@@ -47,6 +60,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/sync/semaphore"
 
 	"github.com/warden-authz/warden/audit"
 )
@@ -70,6 +85,7 @@ const (
 	CodeNotFound        = "not_found"
 	CodeNoPolicy        = "no_policy"
 	CodeInvalidQuery    = "invalid_query"
+	CodeAuditFailed     = "audit_failed"
 )
 
 // AuditStore is where decisions are recorded and read back from: every
@@ -100,10 +116,20 @@ type Config struct {
 	// AuditQueue is how many events may wait to be written; 0 means
 	// 10,000. A full queue makes requests wait, unless AuditDrop.
 	AuditQueue int
+	// AuditQueueBytes bounds the memory of the events waiting to be
+	// written, as audit.EventSize counts it (decoded contexts included);
+	// 0 means DefaultAuditQueueBytes. It fills like AuditQueue does.
+	AuditQueueBytes int64
 	// AuditDrop drops events when the queue is full instead of making
 	// requests wait; drops are counted (warden_audit_dropped_total) and
 	// logged. Off by default: SPEC 8.2 forbids silent loss.
 	AuditDrop bool
+	// AuditRequired answers a decision only once its event is durable in
+	// the store, and answers 503 audit_failed, never a decision, when it
+	// cannot be recorded. Without it a decision is answered once its
+	// event is queued, and a crash loses the events still in flight
+	// (warden_audit_in_flight).
+	AuditRequired bool
 	// AuditLinger is how long the audit writer waits for a batch to fill
 	// before writing what it has; 0 means DefaultAuditLinger, and a
 	// negative value writes at once. Under load it turns many small
@@ -111,6 +137,18 @@ type Config struct {
 	// a decision; it delays when an event reaches the store, and so how
 	// much a crash (not a graceful stop, which flushes) can lose.
 	AuditLinger time.Duration
+
+	// MaxConns bounds the connections served at once; further ones wait
+	// in the listen backlog until one closes. Each costs memory (buffers,
+	// a goroutine) whether or not it sends anything. 0 means
+	// DefaultMaxConns.
+	MaxConns int
+	// RequestMemory bounds the memory all requests being read, decoded
+	// and answered hold at once: each reserves its body's length times
+	// DecodeFactor (the most a JSON body grows when decoded) before it
+	// reads the body, and waits while the budget is spent. 0 means
+	// DefaultRequestMemory.
+	RequestMemory int64
 
 	// Token, if set, is required as "Authorization: Bearer TOKEN" on every
 	// /v1/ endpoint. It is compared in constant time and never logged.
@@ -134,6 +172,8 @@ type Server struct {
 	handler http.Handler
 	async   *audit.Async
 	metrics *metrics
+	reqMem  *semaphore.Weighted // Config.RequestMemory
+	reqHeld atomic.Int64        // bytes of it reserved now
 
 	dropLogged atomic.Int64 // UnixNano of the last log line about drops
 
@@ -175,12 +215,23 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Token != "" {
 		s.token = sha256.Sum256([]byte(cfg.Token))
 	}
+	if s.cfg.MaxConns <= 0 {
+		s.cfg.MaxConns = DefaultMaxConns
+	}
+	if s.cfg.RequestMemory <= 0 {
+		s.cfg.RequestMemory = DefaultRequestMemory
+	}
+	s.reqMem = semaphore.NewWeighted(s.cfg.RequestMemory)
+	if s.cfg.AuditQueueBytes <= 0 {
+		s.cfg.AuditQueueBytes = DefaultAuditQueueBytes
+	}
 	if cfg.Audit != nil {
 		s.async = audit.NewAsync(cfg.Audit, &audit.AsyncOptions{
-			Queue:   cfg.AuditQueue,
-			Drop:    cfg.AuditDrop,
-			Linger:  cfg.AuditLinger,
-			OnError: s.auditError,
+			Queue:      cfg.AuditQueue,
+			QueueBytes: s.cfg.AuditQueueBytes,
+			Drop:       cfg.AuditDrop,
+			Linger:     cfg.AuditLinger,
+			OnError:    s.auditError,
 		})
 	}
 	s.metrics = newMetrics(s)
@@ -207,6 +258,7 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // flushes the audit log. It returns nil after a clean shutdown.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	hs := newHTTPServer(s.handler, s.cfg.TLS, s.log)
+	ln = limitListener(ln, s.cfg.MaxConns)
 	errc := make(chan error, 1)
 	go func() {
 		if s.cfg.TLS != nil {
@@ -283,6 +335,27 @@ func (s *Server) Flush(ctx context.Context) error {
 	}
 	return s.async.Flush(ctx)
 }
+
+// Memory defaults (docs/serve.md, "Memory"). With them `warden serve`
+// stays under 512 MiB under any load (docs/performance.md).
+const (
+	// DefaultAuditQueueBytes is Config.AuditQueueBytes's default.
+	DefaultAuditQueueBytes = 64 << 20
+	// DefaultRequestMemory is Config.RequestMemory's default.
+	DefaultRequestMemory = 64 << 20
+	// DefaultMaxConns is Config.MaxConns's default.
+	DefaultMaxConns = 1024
+)
+
+// DecodeFactor is how many bytes of memory a request may hold per byte of
+// its body while it is decoded and answered: the body itself, the decoded
+// context, and the response. A context decodes to 7 times its JSON text
+// for 70,000 one-byte keys and values in 1 MiB, and to 25 times for a
+// context of small objects ({"k1":{"a":1},...}: each a map of its own),
+// the worst shape measured. A body of unknown length reserves for the
+// largest it may be. A request whose decoded context is larger than its
+// reservation anyway is refused (413), so the bound holds for any input.
+const DecodeFactor = 32
 
 // DefaultAuditLinger is how long the audit writer waits for a batch to
 // fill unless Config.AuditLinger says otherwise. Under load it turns many

@@ -396,7 +396,7 @@ func TestAuditDrop(t *testing.T) {
 		req := httptest.NewRequestWithContext(ctx, "POST", "/v1/check", strings.NewReader(body))
 		rec := httptest.NewRecorder()
 		f.srv.Handler().ServeHTTP(rec, req)
-		if rec.Code != 500 || errorCode(rec.Body.Bytes()) != "internal" || strings.Contains(rec.Body.String(), "allowed") {
+		if rec.Code != 503 || errorCode(rec.Body.Bytes()) != "audit_failed" || strings.Contains(rec.Body.String(), "allowed") {
 			t.Errorf("a decision went out without its event: %d %s", rec.Code, rec.Body)
 		}
 	})
