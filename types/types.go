@@ -139,7 +139,8 @@ type Decision struct {
 	// Rule and Item name the deciding rule item: Item counts from 1 within
 	// the rule's list of Effect, so ("rules.r1", EffectAllow, 2) is the
 	// second item of rules.r1's allow list. Both are empty when no rule
-	// matched.
+	// matched. A grant written at runtime (SPEC 10.2) has Item 0: the
+	// reason names it, by its literal subject, resource and action.
 	Rule   string `json:"rule,omitempty"`
 	Item   int    `json:"item,omitempty"`
 	Reason string `json:"reason"`
@@ -150,6 +151,9 @@ type Decision struct {
 	SubjectPath   []string `json:"subject_path,omitempty"`
 	ResourcePath  []string `json:"resource_path,omitempty"`
 	PolicyVersion string   `json:"policy_version"`
+	// Revision is the store revision whose data the decision saw
+	// (SPEC 10.4); 0 when the policy has no store.
+	Revision uint64 `json:"revision,omitempty"`
 }
 
 // Match is one rule item that matched a request, with the chains that made

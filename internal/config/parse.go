@@ -17,7 +17,7 @@ import (
 var (
 	bom        = []byte("\xef\xbb\xbf")
 	topKeys    = []string{"groups", "roles", "resources", "actions", "rules", "rule_policy", "schemas", "strict_schemas"}
-	ruleKeys   = []string{"allow", "deny"}
+	ruleKeys   = []string{"allow", "deny", "dynamic"}
 	policyKeys = []string{"strategy", "mismatch_decision"}
 	decisions  = []string{"allow", "deny"}
 	// strategies lists StrategyNames in a stable order for messages: by
@@ -204,7 +204,8 @@ func (r *reader) rules(f *field) {
 }
 
 func (r *reader) rule(id string, v *value) {
-	found := false
+	found, dynamic := false, false
+	var dynamicPos diag.Pos
 	for _, f := range v.fields {
 		var effect engine.Effect
 		switch f.key {
@@ -212,6 +213,13 @@ func (r *reader) rule(id string, v *value) {
 			effect = engine.EffectAllow
 		case "deny":
 			effect = engine.EffectDeny
+		case "dynamic":
+			if f.val.kind != unstable.Bool {
+				r.errorf(f.val.off, "%s must be true or false, found %s", joinKey(id, f.key), describe(f.val))
+				continue
+			}
+			dynamic, dynamicPos = f.val.str == "true", r.pos(f.off)
+			continue
 		default:
 			r.unknownKey(f, joinKey(id, f.key), ruleKeys)
 			continue
@@ -219,8 +227,14 @@ func (r *reader) rule(id string, v *value) {
 		found = true
 		r.items(id, effect, f)
 	}
+	if dynamic {
+		// Grants written at runtime come after the block's own items
+		// (SPEC 10.2): they go before whatever rule the file has next.
+		r.src.Dynamic = append(r.src.Dynamic, engine.DynamicBlock{ID: id, Pos: dynamicPos, End: len(r.src.Rules)})
+		return
+	}
 	if !found {
-		r.errorf(v.off, "rule %s has neither allow nor deny; expected at least one list of [subject, resource, action] triples", id)
+		r.errorf(v.off, "rule %s has neither allow nor deny; expected at least one list of [subject, resource, action] triples, or dynamic = true for a block of grants written at runtime", id)
 	}
 }
 

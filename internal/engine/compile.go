@@ -43,6 +43,11 @@ type Policy struct {
 	// schemas is set when resources must fit a declared schema
 	// (Source.StrictSchemas); nil means any resource name is decided.
 	schemas *schemaSet
+
+	// dynamic are the blocks that take grants (SPEC 10.2); d is the
+	// runtime data applied to this policy, nil for none (Apply).
+	dynamic []DynamicBlock
+	d       *data
 }
 
 // bucket holds rules that share the patterns of the dimensions above it. A
@@ -80,6 +85,31 @@ type rule struct {
 	outcome                    outcome          // what deciding by this rule says
 	actionRank, resourceRank   int32            // most-specific: higher is more specific
 	subjectLiteral, subjectAll bool
+	// grant marks a grant written at runtime (SPEC 10.2): its ranks are
+	// not set, so most-specific compares its patterns.
+	grant bool
+	ord   order // place in document order
+}
+
+// order is a rule's place in document order. The file's rule i is at
+// (2i+2, 0, 0); the grants of the b-th dynamic block, whose own items end
+// before rule e, are at (2e+1, b, seq): after rule e-1 and before rule e,
+// block by block, in the order they were written (seq grows with the
+// revision that wrote them).
+type order struct {
+	pos uint32
+	blk uint32
+	seq uint64
+}
+
+func (a order) before(b order) bool {
+	if a.pos != b.pos {
+		return a.pos < b.pos
+	}
+	if a.blk != b.blk {
+		return a.blk < b.blk
+	}
+	return a.seq < b.seq
 }
 
 // Compile checks src and compiles it. It reports every problem it finds;
@@ -113,6 +143,7 @@ func Compile(src *Source) (*Policy, diag.List) {
 	compileGroups(p.actions, src.Actions, &errs)
 	p.schemas = compileSchemas(src.Schemas, src.StrictSchemas, &errs)
 	p.compileRules(src.Rules, &errs)
+	p.dynamic = compileDynamic(src, &errs)
 	if len(errs) > 0 {
 		errs.Sort()
 		return nil, errs
@@ -166,7 +197,7 @@ func compileGroups(m *members, groups []Group, errs *diag.List) {
 			continue
 		}
 		declared[g.Name] = g
-		m.addGroup(g.Name)
+		m.addGroup(g.Name, g.Role)
 	}
 	for i := range groups {
 		g := &groups[i]
@@ -282,12 +313,29 @@ func (p *Policy) compileRules(src []Rule, errs *diag.List) {
 		}
 		c.subjectLiteral = c.subject.IsLiteral()
 		c.subjectAll = c.subject.IsAll()
+		c.ord = order{pos: uint32(2*len(p.rules) + 2)}
 		c.outcome = outcome{allowed: r.Effect == EffectAllow, effect: r.Effect, rule: r.ID, item: r.Item, reason: reason(r)}
 		p.rules = append(p.rules, c)
 	}
 	if len(p.rules) > maxRules {
 		errs.Add(diag.Pos{}, "%d rules, over the limit of %d", len(p.rules), maxRules)
 	}
+}
+
+// compileDynamic checks the dynamic blocks: each once, each within the
+// rules.
+func compileDynamic(src *Source, errs *diag.List) []DynamicBlock {
+	seen := map[string]bool{}
+	for _, b := range src.Dynamic {
+		switch {
+		case seen[b.ID]:
+			errs.Add(b.Pos, "rule block %s is declared dynamic twice", b.ID)
+		case b.End < 0 || b.End > len(src.Rules):
+			errs.Add(b.Pos, "rule block %s: dynamic block ends at item %d of %d", b.ID, b.End, len(src.Rules))
+		}
+		seen[b.ID] = true
+	}
+	return slices.Clone(src.Dynamic)
 }
 
 // maxRules keeps rule indexes within int32 with room to spare.
@@ -475,6 +523,16 @@ func version(src *Source) string {
 	}
 	writeLen(h, int(noMatch))
 	writeLen(h, boolInt(src.NoMatchSet)) // it changes the reasons decisions give
+	if len(src.Dynamic) > 0 {
+		// Which blocks take grants changes decisions; hashing nothing
+		// otherwise keeps the versions of policies without them as they
+		// were.
+		writeLen(h, len(src.Dynamic))
+		for _, b := range src.Dynamic {
+			str(b.ID)
+			writeLen(h, b.End)
+		}
+	}
 	if src.StrictSchemas {
 		// Only strict schemas change decisions; hashing nothing otherwise
 		// keeps the versions of policies without them as they were.

@@ -50,7 +50,7 @@ type keys struct {
 	name   string
 	groups []int32
 	extra  []string
-	m      *members
+	v      kindView
 }
 
 func (k *keys) len() int { return 1 + len(k.groups) + len(k.extra) }
@@ -60,7 +60,7 @@ func (k *keys) at(i int) string {
 	case i == 0:
 		return k.name
 	case i <= len(k.groups):
-		return k.m.names[k.groups[i-1]]
+		return k.v.name(k.groups[i-1])
 	}
 	return k.extra[i-1-len(k.groups)]
 }
@@ -75,6 +75,7 @@ type walker struct {
 	found    bool
 	collect  bool
 	matches  []match
+	granted  []grantMatch // grants that matched, when collecting
 
 	subjectBuf, resourceBuf, actionBuf [16]int32
 	extraBuf                           [4]string
@@ -117,7 +118,11 @@ func (p *Policy) Decide(q *Query) (Decision, error) {
 	}
 	w := walker{p: p, strategy: p.strategy}
 	w.run(q)
-	return w.outcome(p).decision(p.version), nil
+	d := w.outcome(p).decision(p.version)
+	if p.d != nil {
+		d.Revision = p.d.rev
+	}
+	return d, nil
 }
 
 // FindLayers decides q over several policies as if they were one whose
@@ -227,16 +232,26 @@ type buffers struct {
 func (p *Policy) fillKeys(q *Query, b buffers) (ks [3]keys, slots []int32, known bool) {
 	var sg, ag, rg []int32
 	var extra []string
-	sg, slots, known = p.subjects.groupsOf(b.subject, q.Subject)
+	sv, rv, av := p.views()
+	sg, slots, known = sv.groupsOf(b.subject, q.Subject)
 	if len(q.Groups) > 0 {
-		sg, extra = p.subjects.withSupplied(b.subject, sg, q.Groups, b.extra)
+		sg, extra = sv.withSupplied(b.subject, sg, q.Groups, b.extra)
 	}
-	ag, _, _ = p.actions.groupsOf(b.action, q.Action)
-	rg, _, _ = p.resources.groupsOf(b.resource, q.Resource)
-	ks[dimSubject] = keys{name: q.Subject, groups: sg, extra: extra, m: p.subjects}
-	ks[dimAction] = keys{name: q.Action, groups: ag, m: p.actions}
-	ks[dimResource] = keys{name: q.Resource, groups: rg, m: p.resources}
+	ag, _, _ = av.groupsOf(b.action, q.Action)
+	rg, _, _ = rv.groupsOf(b.resource, q.Resource)
+	ks[dimSubject] = keys{name: q.Subject, groups: sg, extra: extra, v: sv}
+	ks[dimAction] = keys{name: q.Action, groups: ag, v: av}
+	ks[dimResource] = keys{name: q.Resource, groups: rg, v: rv}
 	return ks, slots, known
+}
+
+// views are the policy's three membership graphs, with its data.
+func (p *Policy) views() (subjects, resources, actions kindView) {
+	subjects, resources, actions = kindView{m: p.subjects}, kindView{m: p.resources}, kindView{m: p.actions}
+	if p.d != nil {
+		subjects.d, resources.d = &p.d.subjects, &p.d.resources
+	}
+	return subjects, resources, actions
 }
 
 // run finds every rule that matches and keeps the strategy's choice. It
@@ -248,6 +263,9 @@ func (w *walker) run(q *Query) {
 	p := w.p
 	ks, subjectSlots, known := p.fillKeys(q, buffers{
 		subject: w.subjectBuf[:0], resource: w.resourceBuf[:0], action: w.actionBuf[:0], extra: w.extraBuf[:0]})
+	if p.d != nil && p.d.grants.n > 0 {
+		w.walkGrants(&ks)
+	}
 	if !p.subjectRoot {
 		w.walk(&p.root, &ks, [3]int32{-1, -1, -1}, 0)
 		return
@@ -260,7 +278,7 @@ func (w *walker) run(q *Query) {
 		case si > ng:
 			slots = p.subjects.nameSlots(w.slots[0][:0], &p.root.ix, sk.extra[si-1-ng])
 		case si > 0:
-			slots = p.subjects.groupSlots[sk.groups[si-1]]
+			slots = sk.v.groupSlots(sk.groups[si-1])
 		case known:
 			slots = subjectSlots
 		default:
@@ -353,6 +371,83 @@ func (w *walker) visit(m match) {
 	}
 }
 
+// walkGrants visits the grants that match: those on the resource or a
+// group it belongs to, to the subject or one of its principals, for the
+// action or a group of it (SPEC 10.2). Grants name literals, so matching
+// is comparing names.
+func (w *walker) walkGrants(ks *[3]keys) {
+	rk := &ks[dimResource]
+	if rk.name == "" {
+		return // a grant names a resource; no particular resource has none
+	}
+	for ri := range rk.len() {
+		l, ok := w.p.d.grants.byResource.get(rk.at(ri))
+		if !ok {
+			continue
+		}
+		w.matchGrants(l, ks, int32(ri))
+	}
+}
+
+func (w *walker) matchGrants(l *grantList, ks *[3]keys, ri int32) {
+	sk := &ks[dimSubject]
+	if len(l.grants) <= scanMax {
+		for _, g := range l.grants {
+			for si := range sk.len() {
+				if sk.at(si) == g.src.Subject {
+					// The lowest key is the best class: the subject
+					// itself, else a group.
+					w.matchGrant(g, int32(si), &ks[dimAction], ri)
+					break
+				}
+			}
+		}
+		return
+	}
+	for si := range sk.len() {
+		s := sk.at(si)
+		// The first grant to s; written out, since a comparison passed
+		// as a func value would make the keys escape to the heap.
+		i, j := 0, len(l.grants)
+		for i < j {
+			h := int(uint(i+j) >> 1)
+			if l.grants[h].src.Subject < s {
+				i = h + 1
+			} else {
+				j = h
+			}
+		}
+		for ; i < len(l.grants) && l.grants[i].src.Subject == s; i++ {
+			w.matchGrant(l.grants[i], int32(si), &ks[dimAction], ri)
+		}
+	}
+}
+
+func (w *walker) matchGrant(g *grantRule, si int32, ak *keys, ri int32) {
+	for ai := range ak.len() {
+		if ak.at(ai) != g.src.Action {
+			continue
+		}
+		c := candidate{r: &g.rule, rule: -1, layer: w.layer, class: classGroup}
+		if si == 0 {
+			c.class = classSelf
+		}
+		if w.collect {
+			w.granted = append(w.granted, grantMatch{g: g, subj: si, act: int32(ai), rs: ri})
+		}
+		if !w.found || w.better(c, w.best) {
+			w.best, w.found = c, true
+		}
+		return
+	}
+}
+
+// grantMatch is one way a grant matched, as match is for rules.
+type grantMatch struct {
+	g             *grantRule
+	subj, act, rs int32
+}
+
 // better reports whether candidate a beats b under the walker's strategy.
 // Every strategy ends in document order, so the choice is total and the
 // same on every run (SPEC 5.5). Rules of one policy compare by their
@@ -360,7 +455,7 @@ func (w *walker) visit(m match) {
 // patterns, which the ranks only cache.
 func (w *walker) better(a, b candidate) bool {
 	sameLayer := a.layer == b.layer
-	if sameLayer && a.rule == b.rule {
+	if sameLayer && a.r == b.r {
 		return a.class > b.class
 	}
 	ra, rb := a.r, b.r
@@ -371,7 +466,7 @@ func (w *walker) better(a, b candidate) bool {
 			return denyB
 		}
 	case MostSpecific:
-		if c := compareSpecificity(ra, rb, sameLayer); c != 0 {
+		if c := compareSpecificity(ra, rb, sameLayer && !ra.grant && !rb.grant); c != 0 {
 			return c > 0
 		}
 		if a.class != b.class {
@@ -389,13 +484,14 @@ func (w *walker) better(a, b candidate) bool {
 	if !sameLayer {
 		return a.layer < b.layer
 	}
-	return a.rule < b.rule
+	return ra.ord.before(rb.ord)
 }
 
 // compareSpecificity compares two rules' action, then resource patterns
-// (SPEC 2.4): positive when a is more specific.
-func compareSpecificity(a, b *rule, sameLayer bool) int {
-	if sameLayer {
+// (SPEC 2.4): positive when a is more specific. Ranks, precomputed for the
+// rules of one compiled policy, answer when ranked is set.
+func compareSpecificity(a, b *rule, ranked bool) int {
+	if ranked {
 		if a.actionRank != b.actionRank {
 			return int(a.actionRank) - int(b.actionRank)
 		}
@@ -417,9 +513,9 @@ func (p *Policy) Version() string {
 
 // MemberOf reports whether subject, holding the supplied groups as well,
 // belongs to the group or role named group, directly or transitively, or
-// is it. A supplied name counts even when the policy does not declare it;
-// otherwise group must be a group or role the policy declares. The empty
-// name is no group.
+// is it, in the file or the data. A supplied name counts even when the
+// policy does not declare it; otherwise group must be a group or role the
+// policy or its data declares. The empty name is no group.
 func (p *Policy) MemberOf(subject, group string, supplied []string) bool {
 	if group == "" {
 		return false
@@ -430,18 +526,16 @@ func (p *Policy) MemberOf(subject, group string, supplied []string) bool {
 	if p == nil {
 		return false
 	}
-	g, ok := p.subjects.ids[group]
-	if !ok {
+	v, _, _ := p.views()
+	g, ok := v.id(group)
+	if !ok || !v.isGroup(g) {
 		return false
 	}
-	if subject == group {
-		return true
-	}
-	if _, found := slices.BinarySearch(p.subjects.lookup[subject].closure, g); found {
+	if subject == group || v.memberOf(subject, g) {
 		return true
 	}
 	for _, s := range supplied {
-		if _, found := slices.BinarySearch(p.subjects.lookup[s].closure, g); found {
+		if v.memberOf(s, g) {
 			return true
 		}
 	}

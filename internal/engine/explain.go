@@ -29,36 +29,50 @@ func (p *Policy) Explain(q *Query) (Explanation, error) {
 	// A rule can match through several keys (a pattern that matches the
 	// subject and one of its groups); keep, per rule, the shortest chain in
 	// each dimension.
-	best := make(map[int32]*match)
-	for i := range w.matches {
-		m := &w.matches[i]
-		b, ok := best[m.rule]
+	type hit struct {
+		r             *rule
+		subj, act, rs int32
+	}
+	best := make(map[*rule]*hit)
+	add := func(h hit) {
+		b, ok := best[h.r]
 		if !ok {
-			best[m.rule] = m
-			continue
+			best[h.r] = &h
+			return
 		}
-		merged := *b
-		if sp.shorter(m.subj, b.subj) {
-			merged.subj = m.subj
+		if sp.shorter(h.subj, b.subj) {
+			b.subj = h.subj
 		}
-		if ap.shorter(m.act, b.act) {
-			merged.act = m.act
+		if ap.shorter(h.act, b.act) {
+			b.act = h.act
 		}
-		if rp.shorter(m.rs, b.rs) {
-			merged.rs = m.rs
+		if rp.shorter(h.rs, b.rs) {
+			b.rs = h.rs
 		}
-		best[m.rule] = &merged
 	}
-	ids := make([]int32, 0, len(best))
-	for id := range best {
-		ids = append(ids, id)
+	for _, m := range w.matches {
+		add(hit{&p.rules[m.rule], m.subj, m.act, m.rs})
 	}
-	slices.Sort(ids)
+	for _, g := range w.granted {
+		add(hit{&g.g.rule, g.subj, g.act, g.rs})
+	}
+	hits := make([]*hit, 0, len(best))
+	for _, h := range best {
+		hits = append(hits, h)
+	}
+	slices.SortFunc(hits, func(a, b *hit) int {
+		switch {
+		case a.r.ord.before(b.r.ord):
+			return -1
+		case b.r.ord.before(a.r.ord):
+			return 1
+		}
+		return 0
+	})
 
-	e := Explanation{Strategy: p.strategy, Matches: make([]Match, 0, len(ids))}
-	for _, id := range ids {
-		m := best[id]
-		r := &p.rules[id]
+	e := Explanation{Strategy: p.strategy, Matches: make([]Match, 0, len(hits))}
+	for _, h := range hits {
+		r := h.r
 		mt := Match{
 			Rule:         r.src.ID,
 			Item:         r.src.Item,
@@ -67,10 +81,10 @@ func (p *Policy) Explain(q *Query) (Explanation, error) {
 			Resource:     r.src.Resource,
 			Action:       r.src.Action,
 			Reason:       r.outcome.reason,
-			Decided:      w.found && id == w.best.rule,
-			SubjectPath:  sp.chain(m.subj),
-			ResourcePath: rp.chain(m.rs),
-			ActionPath:   ap.chain(m.act),
+			Decided:      w.found && r == w.best.r,
+			SubjectPath:  sp.chain(h.subj),
+			ResourcePath: rp.chain(h.rs),
+			ActionPath:   ap.chain(h.act),
 		}
 		if r.src.Pos.Line > 0 {
 			mt.Position = r.src.Pos.String()
@@ -81,8 +95,9 @@ func (p *Policy) Explain(q *Query) (Explanation, error) {
 		}
 		e.Matches = append(e.Matches, mt)
 	}
+	d.Revision = p.Revision()
 	e.Decision = d
-	e.Why = p.why(w, len(ids))
+	e.Why = p.why(w, len(hits))
 	return e, nil
 }
 
@@ -93,7 +108,7 @@ type chains struct {
 }
 
 func newChains(k *keys, supplied []string) *chains {
-	return &chains{k: k, steps: k.m.paths(k.name, supplied)}
+	return &chains{k: k, steps: k.v.paths(k.name, supplied)}
 }
 
 // length is the number of membership steps from the request name to key i.
@@ -128,7 +143,7 @@ func (c *chains) chain(i int32) []string {
 	case int(i) > len(c.k.groups):
 		return []string{c.k.name, c.k.at(int(i))}
 	}
-	return c.k.m.chain(c.k.name, c.k.groups[i-1], c.steps)
+	return c.k.v.chain(c.k.name, c.k.groups[i-1], c.steps)
 }
 
 func (p *Policy) why(w *walker, matched int) string {
@@ -137,6 +152,9 @@ func (p *Policy) why(w *walker, matched int) string {
 	}
 	r := w.best.r
 	item := itemName(r.src)
+	if r.grant {
+		item = fmt.Sprintf("%s %s grant [%q, %q, %q]", r.src.ID, r.src.Effect, r.src.Subject, r.src.Resource, r.src.Action)
+	}
 	switch w.strategy {
 	case DenyOverrides:
 		if r.src.Effect == EffectDeny {

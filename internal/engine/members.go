@@ -37,11 +37,20 @@ type members struct {
 	// groupSlots holds, per group, the subject-index slots of the patterns
 	// that match the group's name (subjects only; see attachSlots).
 	groupSlots [][]int32
+	// children is the reverse of parents: per group, the groups that list
+	// it, ascending. Runtime data uses it to find whose closure a change
+	// of membership between groups touches.
+	children [][]int32
+	// roles marks, per group id, the subject groups declared as roles.
+	roles []bool
 }
 
 type nameEntry struct {
 	group   int32
 	closure []int32
+	// parents are the groups listing a name that is not a group, by name,
+	// ascending (a group's are members.parents).
+	parents []int32
 	// slots are the subject-index slots of the patterns that match this
 	// name, computed at compile time (subjects only; see attachSlots).
 	slots []int32
@@ -57,9 +66,10 @@ func newMembers(kind Kind) *members {
 }
 
 // addGroup declares a group and returns its id.
-func (m *members) addGroup(name string) int32 {
+func (m *members) addGroup(name string, role bool) int32 {
 	id := int32(len(m.names))
 	m.names = append(m.names, name)
+	m.roles = append(m.roles, role)
 	m.parents = append(m.parents, nil)
 	m.ids[name] = id
 	return id
@@ -135,12 +145,19 @@ func (m *members) finish() error {
 	m.patterns.Freeze()
 	m.lookup = make(map[string]nameEntry, len(m.names)+len(m.leafClosure))
 	for name, c := range m.leafClosure {
-		m.lookup[name] = nameEntry{group: -1, closure: c}
+		m.lookup[name] = nameEntry{group: -1, closure: c, parents: slices.Clip(m.leafParents[name])}
+	}
+	m.children = make([][]int32, n)
+	for g, ps := range m.parents {
+		for _, p := range ps {
+			m.children[p] = append(m.children[p], int32(g)) // g ascends, so each list does
+		}
 	}
 	for g, name := range m.names {
 		m.lookup[name] = nameEntry{group: int32(g), closure: m.closure[g]}
 	}
 	m.leafClosure = nil
+	m.leafParents = nil
 	return nil
 }
 
@@ -277,38 +294,6 @@ func (m *members) groupsOf(dst []int32, name string) (groups, slots []int32, kno
 	return slices.Compact(dst), e.slots, known
 }
 
-// withSupplied merges into dst the subject's groups with those the caller
-// supplied (SPEC 7.1): a supplied name the policy declares as a group
-// brings its closure; any other name is kept in extra, so rules naming it
-// match, and brings the groups it is a member of. The result is sorted and
-// free of duplicates, like a closure, so each group is tried once.
-func (m *members) withSupplied(dst, groups []int32, supplied []string, extra []string) ([]int32, []string) {
-	merged := false
-	for _, name := range supplied {
-		e, ok := m.lookup[name]
-		if !ok || e.group < 0 {
-			if !slices.Contains(extra, name) {
-				extra = append(extra, name)
-			}
-		}
-		if len(e.closure) == 0 {
-			continue
-		}
-		if !merged {
-			// groups may be a closure shared by the whole policy: copy it
-			// before adding to it.
-			dst = append(dst[:0], groups...)
-			merged = true
-		}
-		dst = append(dst, e.closure...)
-	}
-	if !merged {
-		return groups, extra
-	}
-	slices.Sort(dst)
-	return slices.Compact(dst), extra
-}
-
 // nameSlots returns the subject-index slots of the patterns matching a
 // supplied name the policy does not declare as a group, less the
 // match-all, which the subject itself already met.
@@ -351,100 +336,4 @@ func (m *members) attachSlots(ix *pattern.Index) {
 		e.slots = slices.Clip(ix.Append(nil, name))
 		m.lookup[name] = e
 	}
-}
-
-// directParents returns the groups that list name directly, by name or by a
-// matching pattern, ascending. It allocates; only explanations use it.
-func (m *members) directParents(name string) []int32 {
-	if name == "" {
-		return nil
-	}
-	var out []int32
-	if g, ok := m.ids[name]; ok {
-		out = append(out, m.parents[g]...)
-	} else {
-		out = append(out, m.leafParents[name]...)
-	}
-	for _, s := range m.patterns.Append(nil, name) {
-		out = append(out, m.patternGroups[s]...)
-	}
-	slices.Sort(out)
-	return slices.Compact(out)
-}
-
-// step is one group's place on the shortest chain from a name: the group
-// before it (-1 when the name lists it directly, or a supplied name
-// reaches it) and how many groups the chain has up to and including it.
-// via is the supplied name, not itself a group, that the chain goes
-// through, when it does.
-type step struct {
-	pred  int32
-	depth int32
-	via   string
-}
-
-// paths finds, for every group name reaches, one shortest chain of
-// membership from name to it, by breadth-first search in declaration order
-// so the chain is the same on every run (SPEC 5.5). Supplied groups are
-// one step from name, as if name listed them.
-func (m *members) paths(name string, supplied []string) map[int32]step {
-	steps := make(map[int32]step)
-	queue := m.directParents(name)
-	for _, g := range queue {
-		steps[g] = step{pred: -1, depth: 1}
-	}
-	for _, s := range supplied {
-		if g, ok := m.ids[s]; ok {
-			if _, seen := steps[g]; !seen {
-				steps[g] = step{pred: -1, depth: 1}
-				queue = append(queue, g)
-			}
-		}
-	}
-	for _, s := range supplied {
-		if _, ok := m.ids[s]; ok {
-			continue
-		}
-		for _, g := range m.directParents(s) {
-			if _, seen := steps[g]; !seen {
-				steps[g] = step{pred: -1, depth: 2, via: s}
-				queue = append(queue, g)
-			}
-		}
-	}
-	for i := 0; i < len(queue); i++ {
-		g := queue[i]
-		for _, p := range m.parents[g] {
-			if _, seen := steps[p]; !seen {
-				steps[p] = step{pred: g, depth: steps[g].depth + 1}
-				queue = append(queue, p)
-			}
-		}
-	}
-	return steps
-}
-
-// chain renders the membership chain from name to group g using pred from
-// paths: ["user1", "g1", "g4", "admin"].
-func (m *members) chain(name string, g int32, steps map[int32]step) []string {
-	var rev []string
-	via := ""
-	for {
-		rev = append(rev, m.names[g])
-		s, ok := steps[g]
-		if !ok || s.pred < 0 {
-			via = s.via
-			break
-		}
-		g = s.pred
-	}
-	out := make([]string, 0, len(rev)+2)
-	out = append(out, name)
-	if via != "" {
-		out = append(out, via)
-	}
-	for i := len(rev) - 1; i >= 0; i-- {
-		out = append(out, rev[i])
-	}
-	return out
 }

@@ -115,6 +115,17 @@ type Source struct {
 	// empty resource is never checked.
 	Schemas       []Schema
 	StrictSchemas bool
+	// Dynamic lists the rule blocks that take grants written at runtime
+	// (SPEC 10.2), in document order.
+	Dynamic []DynamicBlock
+}
+
+// DynamicBlock is a rule block declared `dynamic = true`. Grants written
+// to it come after its own items in document order: before Rules[End].
+type DynamicBlock struct {
+	ID  string
+	Pos diag.Pos
+	End int
 }
 
 // Schema is one declared resource shape: segments joined by ':', each a
