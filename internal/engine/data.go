@@ -348,7 +348,7 @@ type applier struct {
 	grantCount   int
 	inert        int
 	blocks       map[string]int // dynamic block id to its index
-	changedEdges [2][]int32 // per kind: groups whose parents changed
+	changedEdges [2][]int32     // per kind: groups whose parents changed
 }
 
 // kindTxn is one kind's transaction over its dynKind.

@@ -215,8 +215,8 @@ func TestApplyLeavesTheOldPolicy(t *testing.T) {
 func TestCheckWrites(t *testing.T) {
 	t.Parallel()
 	src := &engine.Source{
-		Groups: []engine.Group{{Name: "admin", Section: "roles", Role: true}, {Name: "staff", Section: "groups"}, {Name: "owner", Section: "roles", Role: true}},
-		Rules:  []engine.Rule{{ID: "rules.r", Item: 1, Effect: engine.EffectAllow, Subject: "admin", Resource: "*", Action: "*"}},
+		Groups:  []engine.Group{{Name: "admin", Section: "roles", Role: true}, {Name: "staff", Section: "groups"}, {Name: "owner", Section: "roles", Role: true}},
+		Rules:   []engine.Rule{{ID: "rules.r", Item: 1, Effect: engine.EffectAllow, Subject: "admin", Resource: "*", Action: "*"}},
 		Dynamic: []engine.DynamicBlock{{ID: "rules.shares", End: 1}},
 	}
 	p, errs := engine.Compile(src)
@@ -258,7 +258,9 @@ func TestCheckWrites(t *testing.T) {
 	}
 }
 
-func errorsIs(err, target error) bool { return err != nil && fmt.Sprint(err) != "" && isErr(err, target) }
+func errorsIs(err, target error) bool {
+	return err != nil && fmt.Sprint(err) != "" && isErr(err, target)
+}
 
 func isErr(err, target error) bool {
 	for err != nil {
@@ -274,7 +276,9 @@ func isErr(err, target error) bool {
 	return false
 }
 
-func contains(s, sub string) bool { return len(s) >= len(sub) && slices.ContainsFunc([]int{0}, func(int) bool { return indexOf(s, sub) >= 0 }) }
+func contains(s, sub string) bool {
+	return len(s) >= len(sub) && slices.ContainsFunc([]int{0}, func(int) bool { return indexOf(s, sub) >= 0 })
+}
 
 func indexOf(s, sub string) int {
 	for i := 0; i+len(sub) <= len(s); i++ {
