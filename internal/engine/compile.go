@@ -85,10 +85,7 @@ type rule struct {
 	outcome                    outcome          // what deciding by this rule says
 	actionRank, resourceRank   int32            // most-specific: higher is more specific
 	subjectLiteral, subjectAll bool
-	// grant marks a grant written at runtime (SPEC 10.2): its ranks are
-	// not set, so most-specific compares its patterns.
-	grant bool
-	ord   order // place in document order
+	ord                        order // place in document order
 }
 
 // order is a rule's place in document order. The file's rule i is at
@@ -349,15 +346,26 @@ func itemName(r Rule) string {
 // reason renders AccessControl's sentence for a rule item (SPEC 5.4). It is
 // built once, at compile time, so deciding never formats strings.
 func reason(r Rule) string {
-	verb := "is allowed"
+	// Appended, not formatted: runtime grants build one each, by the
+	// million when a store loads.
+	b := make([]byte, 0, 40+len(r.ID)+len(r.Subject)+len(r.Action)+len(r.Resource))
+	b = append(b, '[')
+	b = append(b, r.ID...)
+	b = append(b, "] "...)
+	b = strconv.AppendQuote(b, r.Subject)
 	if r.Effect == EffectDeny {
-		verb = "is not allowed"
+		b = append(b, " is not allowed to do "...)
+	} else {
+		b = append(b, " is allowed to do "...)
 	}
-	action := strconv.Quote(r.Action)
 	if r.Action == "*" {
-		action = `"any action"`
+		b = append(b, `"any action"`...)
+	} else {
+		b = strconv.AppendQuote(b, r.Action)
 	}
-	return fmt.Sprintf("[%s] %s %s to do %s on %s", r.ID, strconv.Quote(r.Subject), verb, action, strconv.Quote(r.Resource))
+	b = append(b, " on "...)
+	b = strconv.AppendQuote(b, r.Resource)
+	return string(b)
 }
 
 func (p *Policy) buildIndex() {

@@ -261,22 +261,28 @@ func (v kindView) memberOf(name string, g int32) bool {
 	return found
 }
 
-// dynGrants are the grants of the data, by resource (SPEC 10.2).
+// dynGrants are the grants of the data, by resource (SPEC 10.2). A
+// resource's grants are sorted by subject, so a resource shared with
+// thousands is searched, not scanned.
 type dynGrants struct {
-	byResource pmap[*grantList]
+	byResource pmap[[]*grant]
 	n          int
 }
 
-// grantList holds the grants on one resource name, sorted by subject, so
-// a resource shared with thousands is searched, not scanned.
-type grantList struct {
-	grants []*grantRule
+// grant is one grant, kept small: a million of them should fit in a few
+// hundred megabytes. Its names are literal, so it is ranked against rules
+// without compiled patterns (pattern.CompareName), and its reason is built
+// once, when it is applied, so deciding by it formats nothing.
+type grant struct {
+	subject, resource, action string
+	reason                    string
+	effect                    Effect
+	block                     int32 // index of its block in Policy.dynamic
+	ord                       order
 }
 
-// grantRule is one grant, compiled as a rule item of its block.
-type grantRule struct {
-	rule
-	key string // store.Write.Key of the grant
+func (g *grant) same(x *store.Grant, block int32) bool {
+	return g.block == block && g.effect == x.Effect && g.subject == x.Subject && g.resource == x.Resource && g.action == x.Action
 }
 
 // scanMax is the longest list scanned; longer ones are searched by
@@ -295,21 +301,49 @@ const scanMax = 16
 // they reach a store. An error means the data would outgrow the closure
 // bound; nothing is applied then.
 func (p *Policy) Apply(rev uint64, changes []store.Change) (*Policy, error) {
+	b, err := p.Builder(rev)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range changes {
+		b.Add(c)
+	}
+	return b.Finish()
+}
+
+// Builder applies changes to a policy in one transaction, as Apply does,
+// one change at a time: loading a store's snapshot of millions of records
+// at start needs neither the records all in memory at once nor a copy of
+// the data per batch. A Builder is for one goroutine; the policy it
+// started from never changes.
+type Builder struct {
+	a   *applier
+	rev uint64
+}
+
+// Builder starts applying changes that bring the policy to revision rev.
+func (p *Policy) Builder(rev uint64) (*Builder, error) {
 	if p == nil {
 		return nil, ErrNoPolicy
 	}
 	if rev < p.Revision() {
 		return nil, fmt.Errorf("engine: revision %d is before the policy's %d", rev, p.Revision())
 	}
-	a := newApplier(p)
-	for _, c := range changes {
-		a.change(c)
-	}
-	d, err := a.finish(rev)
+	return &Builder{a: newApplier(p), rev: rev}, nil
+}
+
+// Add applies one change: a record of a snapshot is the change that added
+// it (Op add, Revision its Added, Index its Index).
+func (b *Builder) Add(c store.Change) { b.a.change(c) }
+
+// Finish returns the policy with every change added; the Builder must not
+// be used again.
+func (b *Builder) Finish() (*Policy, error) {
+	d, err := b.a.finish(b.rev)
 	if err != nil {
 		return nil, err
 	}
-	np := *p
+	np := *b.a.p
 	np.d = d
 	return &np, nil
 }
@@ -344,7 +378,7 @@ type applier struct {
 	p            *Policy
 	old          *data
 	subj, res    kindTxn
-	grants       ptxn[*grantList]
+	grants       ptxn[[]*grant]
 	grantCount   int
 	inert        int
 	blocks       map[string]int // dynamic block id to its index
@@ -578,18 +612,19 @@ func (a *applier) grant(c store.Change) {
 		a.countInert(c.Op)
 		return
 	}
-	key := store.Write{Grant: g}.Key()
-	list, _ := a.grants.get(g.Resource)
-	var grants []*grantRule
-	if list != nil {
-		grants = list.grants
-	}
-	at := slices.IndexFunc(grants, func(x *grantRule) bool { return x.key == key })
+	grants, _ := a.grants.get(g.Resource)
+	at := slices.IndexFunc(grants, func(x *grant) bool { return x.same(g, int32(bi)) })
 	switch {
 	case c.Op == store.OpAdd && at < 0:
-		gr := newGrantRule(a.p.dynamic[bi], bi, g, c.Revision, c.Index, key)
-		i, _ := slices.BinarySearchFunc(grants, gr, func(x, y *grantRule) int { return compareGrants(x, y) })
-		grants = slices.Insert(slices.Clone(grants), i, gr)
+		b := a.p.dynamic[bi]
+		src := Rule{ID: b.ID, Effect: g.Effect, Subject: g.Subject, Resource: g.Resource, Action: g.Action}
+		ng := &grant{
+			subject: g.Subject, resource: g.Resource, action: g.Action, reason: reason(src),
+			effect: g.Effect, block: int32(bi),
+			ord: order{pos: uint32(2*b.End + 1), blk: uint32(bi), seq: c.Revision<<20 | uint64(c.Index)},
+		}
+		i, _ := slices.BinarySearchFunc(grants, ng, compareGrants)
+		grants = slices.Insert(slices.Clone(grants), i, ng)
 		a.grantCount++
 	case c.Op == store.OpRemove && at >= 0:
 		grants = slices.Delete(slices.Clone(grants), at, at+1)
@@ -601,14 +636,14 @@ func (a *applier) grant(c store.Change) {
 		a.grants.del(g.Resource)
 		return
 	}
-	a.grants.set(g.Resource, &grantList{grants: slices.Clip(grants)})
+	a.grants.set(g.Resource, slices.Clip(grants))
 }
 
 // compareGrants orders a resource's grants by subject, then document
 // order.
-func compareGrants(x, y *grantRule) int {
-	if x.src.Subject != y.src.Subject {
-		if x.src.Subject < y.src.Subject {
+func compareGrants(x, y *grant) int {
+	if x.subject != y.subject {
+		if x.subject < y.subject {
 			return -1
 		}
 		return 1
@@ -620,24 +655,6 @@ func compareGrants(x, y *grantRule) int {
 		return 1
 	}
 	return 0
-}
-
-// newGrantRule compiles a grant as an item of its block: literal
-// patterns, its reason, and its place after the block's own items in the
-// order grants were written.
-func newGrantRule(b DynamicBlock, bi int, g *store.Grant, rev uint64, index int, key string) *grantRule {
-	src := Rule{ID: b.ID, Effect: g.Effect, Subject: g.Subject, Resource: g.Resource, Action: g.Action}
-	// The names are literal (the store checked them), so each parses as
-	// the pattern matching itself.
-	subject, resource, action := pattern.MustParse(g.Subject), pattern.MustParse(g.Resource), pattern.MustParse(g.Action)
-	r := &grantRule{key: key}
-	r.rule = rule{
-		src: src, subject: &subject, resource: &resource, action: &action,
-		outcome:        outcome{allowed: g.Effect == EffectAllow, effect: g.Effect, rule: b.ID, reason: reason(src)},
-		subjectLiteral: true, grant: true,
-		ord: order{pos: uint32(2*b.End + 1), blk: uint32(bi), seq: rev<<20 | uint64(index)},
-	}
-	return r
 }
 
 // finish recomputes the closures the batch touched and returns the new

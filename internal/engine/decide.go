@@ -30,10 +30,25 @@ const (
 // position of the rule's policy among the policies decided together
 // (FindLayers); rules of an earlier layer come first in document order.
 type candidate struct {
-	r     *rule
+	r     *rule  // a rule of the file (nil for a grant)
+	g     *grant // a grant written at runtime (nil for a rule)
 	rule  int32
 	layer uint8
 	class uint8
+}
+
+func (c *candidate) effect() Effect {
+	if c.g != nil {
+		return c.g.effect
+	}
+	return c.r.src.Effect
+}
+
+func (c *candidate) ord() order {
+	if c.g != nil {
+		return c.g.ord
+	}
+	return c.r.ord
 }
 
 // match is one way a rule matched: which subject, action and resource keys
@@ -76,6 +91,8 @@ type walker struct {
 	collect  bool
 	matches  []match
 	granted  []grantMatch // grants that matched, when collecting
+
+	grantOutcome outcome // the outcome of a deciding grant
 
 	subjectBuf, resourceBuf, actionBuf [16]int32
 	extraBuf                           [4]string
@@ -171,8 +188,15 @@ func (o *outcome) decision(version string) Decision {
 }
 
 func (w *walker) outcome(p *Policy) *outcome {
-	if !w.found {
+	switch {
+	case !w.found:
 		return &p.noMatchOutcome
+	case w.best.g != nil:
+		// A grant decided: build its outcome from its parts, on the
+		// stack; it formats nothing.
+		g := w.best.g
+		w.grantOutcome = outcome{allowed: g.effect == EffectAllow, effect: g.effect, rule: p.dynamic[g.block].ID, reason: g.reason}
+		return &w.grantOutcome
 	}
 	return &w.best.r.outcome
 }
@@ -389,12 +413,12 @@ func (w *walker) walkGrants(ks *[3]keys) {
 	}
 }
 
-func (w *walker) matchGrants(l *grantList, ks *[3]keys, ri int32) {
+func (w *walker) matchGrants(grants []*grant, ks *[3]keys, ri int32) {
 	sk := &ks[dimSubject]
-	if len(l.grants) <= scanMax {
-		for _, g := range l.grants {
+	if len(grants) <= scanMax {
+		for _, g := range grants {
 			for si := range sk.len() {
-				if sk.at(si) == g.src.Subject {
+				if sk.at(si) == g.subject {
 					// The lowest key is the best class: the subject
 					// itself, else a group.
 					w.matchGrant(g, int32(si), &ks[dimAction], ri)
@@ -408,27 +432,27 @@ func (w *walker) matchGrants(l *grantList, ks *[3]keys, ri int32) {
 		s := sk.at(si)
 		// The first grant to s; written out, since a comparison passed
 		// as a func value would make the keys escape to the heap.
-		i, j := 0, len(l.grants)
+		i, j := 0, len(grants)
 		for i < j {
 			h := int(uint(i+j) >> 1)
-			if l.grants[h].src.Subject < s {
+			if grants[h].subject < s {
 				i = h + 1
 			} else {
 				j = h
 			}
 		}
-		for ; i < len(l.grants) && l.grants[i].src.Subject == s; i++ {
-			w.matchGrant(l.grants[i], int32(si), &ks[dimAction], ri)
+		for ; i < len(grants) && grants[i].subject == s; i++ {
+			w.matchGrant(grants[i], int32(si), &ks[dimAction], ri)
 		}
 	}
 }
 
-func (w *walker) matchGrant(g *grantRule, si int32, ak *keys, ri int32) {
+func (w *walker) matchGrant(g *grant, si int32, ak *keys, ri int32) {
 	for ai := range ak.len() {
-		if ak.at(ai) != g.src.Action {
+		if ak.at(ai) != g.action {
 			continue
 		}
-		c := candidate{r: &g.rule, rule: -1, layer: w.layer, class: classGroup}
+		c := candidate{g: g, rule: -1, layer: w.layer, class: classGroup}
 		if si == 0 {
 			c.class = classSelf
 		}
@@ -444,7 +468,7 @@ func (w *walker) matchGrant(g *grantRule, si int32, ak *keys, ri int32) {
 
 // grantMatch is one way a grant matched, as match is for rules.
 type grantMatch struct {
-	g             *grantRule
+	g             *grant
 	subj, act, rs int32
 }
 
@@ -455,18 +479,17 @@ type grantMatch struct {
 // patterns, which the ranks only cache.
 func (w *walker) better(a, b candidate) bool {
 	sameLayer := a.layer == b.layer
-	if sameLayer && a.r == b.r {
+	if sameLayer && a.r == b.r && a.g == b.g {
 		return a.class > b.class
 	}
-	ra, rb := a.r, b.r
-	denyA, denyB := ra.src.Effect == EffectDeny, rb.src.Effect == EffectDeny
+	denyA, denyB := a.effect() == EffectDeny, b.effect() == EffectDeny
 	switch w.strategy {
 	case AllowOverrides:
 		if denyA != denyB {
 			return denyB
 		}
 	case MostSpecific:
-		if c := compareSpecificity(ra, rb, sameLayer && !ra.grant && !rb.grant); c != 0 {
+		if c := compareSpecificity(&a, &b, sameLayer); c != 0 {
 			return c > 0
 		}
 		if a.class != b.class {
@@ -484,23 +507,44 @@ func (w *walker) better(a, b candidate) bool {
 	if !sameLayer {
 		return a.layer < b.layer
 	}
-	return ra.ord.before(rb.ord)
+	return a.ord().before(b.ord())
 }
 
-// compareSpecificity compares two rules' action, then resource patterns
-// (SPEC 2.4): positive when a is more specific. Ranks, precomputed for the
-// rules of one compiled policy, answer when ranked is set.
-func compareSpecificity(a, b *rule, ranked bool) int {
-	if ranked {
-		if a.actionRank != b.actionRank {
-			return int(a.actionRank) - int(b.actionRank)
+// compareSpecificity compares two candidates' action, then resource
+// patterns (SPEC 2.4): positive when a is more specific. The ranks of the
+// rules of one compiled policy answer at once; otherwise the patterns
+// themselves are compared, which the ranks only cache, and a grant's
+// literal names are ranked without compiling them.
+func compareSpecificity(a, b *candidate, sameLayer bool) int {
+	if a.g == nil && b.g == nil {
+		ra, rb := a.r, b.r
+		if sameLayer {
+			if ra.actionRank != rb.actionRank {
+				return int(ra.actionRank) - int(rb.actionRank)
+			}
+			return int(ra.resourceRank) - int(rb.resourceRank)
 		}
-		return int(a.resourceRank) - int(b.resourceRank)
+		if c := pattern.Compare(*ra.action, *rb.action); c != 0 {
+			return c
+		}
+		return pattern.Compare(*ra.resource, *rb.resource)
 	}
-	if c := pattern.Compare(*a.action, *b.action); c != 0 {
+	if c := compareDim(a, b, func(g *grant) string { return g.action }, func(r *rule) *pattern.Pattern { return r.action }); c != 0 {
 		return c
 	}
-	return pattern.Compare(*a.resource, *b.resource)
+	return compareDim(a, b, func(g *grant) string { return g.resource }, func(r *rule) *pattern.Pattern { return r.resource })
+}
+
+// compareDim compares one dimension of two candidates, one of them at
+// least a grant.
+func compareDim(a, b *candidate, name func(*grant) string, pat func(*rule) *pattern.Pattern) int {
+	switch {
+	case a.g != nil && b.g != nil:
+		return pattern.CompareNames(name(a.g), name(b.g))
+	case a.g != nil:
+		return pattern.CompareName(name(a.g), *pat(b.r))
+	}
+	return -pattern.CompareName(name(b.g), *pat(a.r))
 }
 
 // Version is the policy's content hash.

@@ -30,14 +30,18 @@ func (p *Policy) Explain(q *Query) (Explanation, error) {
 	// subject and one of its groups); keep, per rule, the shortest chain in
 	// each dimension.
 	type hit struct {
-		r             *rule
+		c             candidate
 		subj, act, rs int32
 	}
-	best := make(map[*rule]*hit)
+	best := make(map[any]*hit)
 	add := func(h hit) {
-		b, ok := best[h.r]
+		var key any = h.c.r
+		if h.c.g != nil {
+			key = h.c.g
+		}
+		b, ok := best[key]
 		if !ok {
-			best[h.r] = &h
+			best[key] = &h
 			return
 		}
 		if sp.shorter(h.subj, b.subj) {
@@ -51,10 +55,10 @@ func (p *Policy) Explain(q *Query) (Explanation, error) {
 		}
 	}
 	for _, m := range w.matches {
-		add(hit{&p.rules[m.rule], m.subj, m.act, m.rs})
+		add(hit{candidate{r: &p.rules[m.rule]}, m.subj, m.act, m.rs})
 	}
 	for _, g := range w.granted {
-		add(hit{&g.g.rule, g.subj, g.act, g.rs})
+		add(hit{candidate{g: g.g}, g.subj, g.act, g.rs})
 	}
 	hits := make([]*hit, 0, len(best))
 	for _, h := range best {
@@ -62,9 +66,9 @@ func (p *Policy) Explain(q *Query) (Explanation, error) {
 	}
 	slices.SortFunc(hits, func(a, b *hit) int {
 		switch {
-		case a.r.ord.before(b.r.ord):
+		case a.c.ord().before(b.c.ord()):
 			return -1
-		case b.r.ord.before(a.r.ord):
+		case b.c.ord().before(a.c.ord()):
 			return 1
 		}
 		return 0
@@ -72,23 +76,11 @@ func (p *Policy) Explain(q *Query) (Explanation, error) {
 
 	e := Explanation{Strategy: p.strategy, Matches: make([]Match, 0, len(hits))}
 	for _, h := range hits {
-		r := h.r
-		mt := Match{
-			Rule:         r.src.ID,
-			Item:         r.src.Item,
-			Effect:       r.src.Effect,
-			Subject:      r.src.Subject,
-			Resource:     r.src.Resource,
-			Action:       r.src.Action,
-			Reason:       r.outcome.reason,
-			Decided:      w.found && r == w.best.r,
-			SubjectPath:  sp.chain(h.subj),
-			ResourcePath: rp.chain(h.rs),
-			ActionPath:   ap.chain(h.act),
-		}
-		if r.src.Pos.Line > 0 {
-			mt.Position = r.src.Pos.String()
-		}
+		mt := p.matchOf(&h.c)
+		mt.Decided = w.found && h.c.r == w.best.r && h.c.g == w.best.g
+		mt.SubjectPath = sp.chain(h.subj)
+		mt.ResourcePath = rp.chain(h.rs)
+		mt.ActionPath = ap.chain(h.act)
 		if mt.Decided {
 			d.SubjectPath = mt.SubjectPath
 			d.ResourcePath = mt.ResourcePath
@@ -99,6 +91,23 @@ func (p *Policy) Explain(q *Query) (Explanation, error) {
 	e.Decision = d
 	e.Why = p.why(w, len(hits))
 	return e, nil
+}
+
+// matchOf describes a matching rule item or grant.
+func (p *Policy) matchOf(c *candidate) Match {
+	if g := c.g; g != nil {
+		return Match{Rule: p.dynamic[g.block].ID, Effect: g.effect, Subject: g.subject, Resource: g.resource, Action: g.action, Reason: g.reason}
+	}
+	r := c.r
+	mt := Match{
+		Rule: r.src.ID, Item: r.src.Item, Effect: r.src.Effect,
+		Subject: r.src.Subject, Resource: r.src.Resource, Action: r.src.Action,
+		Reason: r.outcome.reason,
+	}
+	if r.src.Pos.Line > 0 {
+		mt.Position = r.src.Pos.String()
+	}
+	return mt
 }
 
 // chains renders membership chains for the keys of one dimension.
@@ -150,19 +159,22 @@ func (p *Policy) why(w *walker, matched int) string {
 	if !w.found {
 		return p.noMatchOutcome.reason
 	}
-	r := w.best.r
-	item := itemName(r.src)
-	if r.grant {
-		item = fmt.Sprintf("%s %s grant [%q, %q, %q]", r.src.ID, r.src.Effect, r.src.Subject, r.src.Resource, r.src.Action)
+	var item string
+	var effect Effect
+	if g := w.best.g; g != nil {
+		item = fmt.Sprintf("%s %s grant [%q, %q, %q]", p.dynamic[g.block].ID, g.effect, g.subject, g.resource, g.action)
+		effect = g.effect
+	} else {
+		item, effect = itemName(w.best.r.src), w.best.r.src.Effect
 	}
 	switch w.strategy {
 	case DenyOverrides:
-		if r.src.Effect == EffectDeny {
+		if effect == EffectDeny {
 			return fmt.Sprintf("deny-overrides: %s is the first matching deny in document order, and a deny overrides every allow", item)
 		}
 		return fmt.Sprintf("deny-overrides: no matching rule denies, and %s is the first matching allow in document order", item)
 	case AllowOverrides:
-		if r.src.Effect == EffectAllow {
+		if effect == EffectAllow {
 			return fmt.Sprintf("allow-overrides: %s is the first matching allow in document order, and an allow overrides every deny", item)
 		}
 		return fmt.Sprintf("allow-overrides: no matching rule allows, and %s is the first matching deny in document order", item)

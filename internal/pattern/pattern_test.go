@@ -348,3 +348,25 @@ func TestPrefix(t *testing.T) {
 		}
 	}
 }
+
+// TestCompareName: ranking a literal name against a pattern without
+// compiling the name agrees with Compare on the compiled name.
+func TestCompareName(t *testing.T) {
+	t.Parallel()
+	rapid.Check(t, func(t *rapid.T) {
+		name := nameGen().Draw(t, "name")
+		other := nameGen().Draw(t, "other")
+		p, err := pattern.Parse(patternGen().Draw(t, "pattern"))
+		if err != nil {
+			t.Skip()
+		}
+		n := pattern.MustParse(name)
+		if got, want := sign(pattern.CompareName(name, p)), sign(pattern.Compare(n, p)); got != want {
+			t.Fatalf("CompareName(%q, %q) = %d, Compare says %d", name, p.String(), got, want)
+		}
+		if got, want := sign(pattern.CompareNames(name, other)), sign(pattern.Compare(n, pattern.MustParse(other))); got != want {
+			t.Fatalf("CompareNames(%q, %q) = %d, Compare says %d", name, other, got, want)
+		}
+	})
+}
+

@@ -34,3 +34,35 @@ func compareSegment(a, b *segment) int {
 	}
 	return 0
 }
+
+// CompareName is Compare(MustParse(name), p) for a literal name, without
+// compiling name: runtime grants name literals, and a million of them
+// should not each keep a compiled pattern to be ranked against rules.
+func CompareName(name string, p Pattern) int {
+	if p.all {
+		return 1
+	}
+	n := countSegments(name)
+	for i := 0; i < n && i < len(p.segs); i++ {
+		if c := int(segLiteral) - int(p.segs[i].kind); c != 0 {
+			return c
+		}
+	}
+	return n - len(p.segs)
+}
+
+// CompareNames is Compare for two literal names: the one with more
+// segments is more specific.
+func CompareNames(a, b string) int {
+	return countSegments(a) - countSegments(b)
+}
+
+func countSegments(s string) int {
+	n := 1
+	for i := 0; i < len(s); i++ {
+		if s[i] == ':' {
+			n++
+		}
+	}
+	return n
+}
