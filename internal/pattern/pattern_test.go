@@ -369,4 +369,3 @@ func TestCompareName(t *testing.T) {
 		}
 	})
 }
-
