@@ -297,9 +297,9 @@ type Store interface {
 	// reader reaches them too.
 	//
 	// A page holds whole revisions, never part of one, so a reader can
-	// apply each page atomically: at most limit changes (0 means
-	// DefaultLimit), unless its first revision alone holds more, when the
-	// page is that one revision (at most MaxBatch changes). It returns
+	// apply each page atomically: as many as fit in limit changes (0
+	// means DefaultLimit), or, when the first revision alone holds more,
+	// that one revision (at most MaxBatch changes). It returns
 	// ErrRevisionUnavailable when after is beyond the latest revision, or
 	// the changes after it are no longer kept.
 	Changes(ctx context.Context, after Revision, limit int) (changes []Change, through Revision, err error)
