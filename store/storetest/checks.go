@@ -154,6 +154,9 @@ func testAtomicity(t *testing.T, s *st) {
 }
 
 func testMaxBatch(t *testing.T, s *st) {
+	if raceEnabled {
+		t.Skip("one goroutine writing 10,000 records: nothing for the race detector, and slow under it; runs without -race")
+	}
 	s.mustWrite(t, addMember("alice", "team"))
 	r := s.mustWrite(t, manyWrites(0, store.MaxBatch)...)
 	s.mustWrite(t, addMember("bob", "team"))

@@ -59,7 +59,11 @@ func testProperty(t *testing.T, newStore func(*testing.T) store.Store) {
 		s := wrap(t, newStore(t))
 		defer s.Close()
 		ctx := context.Background()
-		steps := rapid.IntRange(1, 25).Draw(rt, "steps")
+		maxSteps := 25
+		if raceEnabled {
+			maxSteps = 6 // the concurrency checks are the ones for -race
+		}
+		steps := rapid.IntRange(1, maxSteps).Draw(rt, "steps")
 		for step := range steps {
 			ws := rapid.SliceOfN(write, 0, 8).Draw(rt, "writes")
 			b := store.Batch{Writes: ws}
