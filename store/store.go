@@ -24,6 +24,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/warden-authz/warden/internal/pattern"
 	"github.com/warden-authz/warden/types"
@@ -137,7 +139,9 @@ type Change struct {
 // Filter selects records for List. Empty fields select everything; set
 // fields must all match. Member matches a membership's member, Group its
 // group, Resource a membership's resource or a grant's resource, Rule and
-// Subject a grant's. After is a cursor: the Next of the previous page.
+// Subject a grant's. After is a cursor: the next of the previous page.
+// Set fields must be valid names, as written records' are, so a filter
+// can never be a pattern (Check).
 type Filter struct {
 	Member, Group, Resource, Rule, Subject string
 	// Kind limits the listing to memberships or to grants.
@@ -157,12 +161,89 @@ const (
 	Grants
 )
 
-// Limits.
+// Check validates a filter: every set name is a valid literal name, Kind
+// is known, Limit is 0 to MaxLimit and After is empty or a cursor. The
+// error wraps ErrInvalid and names the field.
+func (f Filter) Check() error {
+	for _, c := range []struct{ field, v string }{
+		{"member", f.Member}, {"group", f.Group}, {"resource", f.Resource}, {"rule", f.Rule}, {"subject", f.Subject},
+	} {
+		if c.v != "" {
+			if err := checkName("filter", c.field, c.v); err != nil {
+				return err
+			}
+		}
+	}
+	if f.Kind > Grants {
+		return fmt.Errorf("%w: filter: unknown kind %d", ErrInvalid, f.Kind)
+	}
+	if f.Limit < 0 || f.Limit > MaxLimit {
+		return fmt.Errorf("%w: filter: limit %d is outside 0 to %d", ErrInvalid, f.Limit, MaxLimit)
+	}
+	if f.After != "" {
+		if _, _, err := ParseCursor(f.After); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Cursor returns the cursor that lists the records after position
+// (added, index) in List's order: the After of the next page once a page
+// ended with the record (added, index). Its form, "added.index" in
+// decimal, is the same in every store, so a cursor from one instance of a
+// fleet works on another; callers treat it as opaque.
+func Cursor(added Revision, index int) string {
+	return strconv.FormatUint(added, 10) + "." + strconv.Itoa(index)
+}
+
+// ParseCursor returns the position a cursor names. It accepts exactly
+// what Cursor returns for a possible record (added at least 1, index
+// below MaxBatch): no signs, spaces or leading zeros, so each position
+// has one spelling. A cursor past every record is valid; it lists
+// nothing. The error wraps ErrInvalid.
+func ParseCursor(s string) (added Revision, index int, err error) {
+	a, i, ok := strings.Cut(s, ".")
+	bad := func(why string) (Revision, int, error) {
+		return 0, 0, fmt.Errorf("%w: cursor %q: %s (want the next of a List page)", ErrInvalid, pattern.Shorten(s), why)
+	}
+	if !ok || !decimal(a) || !decimal(i) {
+		return bad("not two decimal numbers joined by a dot")
+	}
+	added, err = strconv.ParseUint(a, 10, 64)
+	if err != nil || added == 0 {
+		return bad("revision out of range")
+	}
+	n, err := strconv.ParseUint(i, 10, 32)
+	if err != nil || n >= MaxBatch {
+		return bad("index out of range")
+	}
+	return added, int(n), nil
+}
+
+// decimal reports whether s is a decimal number without sign or leading
+// zero.
+func decimal(s string) bool {
+	if s == "" || len(s) > 20 || (s[0] == '0' && len(s) > 1) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// Limits. Every name is at most 1024 bytes, so they bound memory in
+// bytes too: a batch, a List page or a page of Changes holds at most
+// 10,000 records of at most 5 KiB each.
 const (
 	// MaxBatch is the most writes one batch may hold; a larger batch is
 	// refused whole with ErrInvalid.
 	MaxBatch = 10000
-	// DefaultLimit and MaxLimit bound one page of List and Changes.
+	// DefaultLimit and MaxLimit bound one page of List and Changes. A
+	// limit below 0 or above MaxLimit is an error wrapping ErrInvalid.
 	DefaultLimit = 100
 	MaxLimit     = 10000
 )
@@ -180,6 +261,10 @@ var (
 	// or not yet, in the changelog.
 	ErrRevisionUnavailable = errors.New("revision unavailable")
 	// ErrUnavailable: the store cannot be reached; a retry may succeed.
+	// When a networked store loses its connection while a batch commits,
+	// Write cannot know whether the commit happened: it returns
+	// ErrUnavailable, and the batch may have been committed. A writer
+	// that must know sets IfRevision, or reads Changes.
 	ErrUnavailable = errors.New("store unavailable")
 	// ErrClosed: the store was closed, or is the zero value.
 	ErrClosed = errors.New("store closed")
@@ -192,35 +277,50 @@ var (
 // revision, and a batch whose Write returned is durable (it survives a
 // crash of the process, and of the machine for durable stores) and
 // visible to every later Snapshot, Changes, List and Revision. A method
-// that returns an error has changed nothing.
+// that returns an error has changed nothing (but see ErrUnavailable).
 type Store interface {
 	// Write checks and commits a batch and returns its revision. A batch
-	// of writes that change nothing still commits, with a new revision.
+	// of writes that change nothing, or of no writes, still commits, with
+	// a new revision. Write does not keep b: the caller may reuse it, and
+	// the records Snapshot, Changes and List return are the caller's.
 	Write(ctx context.Context, b Batch) (Revision, error)
 	// Snapshot calls fn with every record at one revision, which it
 	// returns: memberships in any order, grants in document order. An
 	// error from fn stops it and is returned.
 	Snapshot(ctx context.Context, fn func(Record) error) (Revision, error)
-	// Changes returns the changes after revision after, in order (by
-	// revision, then index), at most limit (0 means DefaultLimit), and the
-	// store's latest revision. Changes of one revision are never split
-	// across pages unless one revision alone holds more than limit. It
-	// returns ErrRevisionUnavailable when after is beyond the latest
-	// revision.
-	Changes(ctx context.Context, after Revision, limit int) ([]Change, Revision, error)
-	// List returns one page of the records f selects, in a stable order,
-	// and the cursor of the next page ("" after the last).
+	// Changes returns a page of the changes after revision after, in
+	// order (by revision, then index), and through: the page holds every
+	// change of the revisions after+1 to through, and none later. The
+	// next page starts after through; once through is the latest
+	// revision the reader has caught up (it may then Wait). Revisions
+	// whose batches changed nothing are passed over in through, so a
+	// reader reaches them too.
+	//
+	// A page holds whole revisions, never part of one, so a reader can
+	// apply each page atomically: as many as fit in limit changes (0
+	// means DefaultLimit), or, when the first revision alone holds more,
+	// that one revision (at most MaxBatch changes). It returns
+	// ErrRevisionUnavailable when after is beyond the latest revision, or
+	// the changes after it are no longer kept.
+	Changes(ctx context.Context, after Revision, limit int) (changes []Change, through Revision, err error)
+	// List returns one page of the records f selects, in the order they
+	// were added, (Added, Index), and the cursor of the next page: "" when
+	// no selected record follows the page.
 	List(ctx context.Context, f Filter) (records []Record, next string, err error)
 	// Revision returns the latest committed revision.
 	Revision(ctx context.Context) (Revision, error)
-	// Close releases the store. Calls after Close return ErrClosed.
+	// Close releases the store. Every other call after Close, and every
+	// call on the zero value, returns ErrClosed; Close itself may be
+	// called again, and on the zero value, and then returns nil.
 	Close() error
 }
 
 // Notifier is a Store that can wake its readers when a batch commits, so
-// that they need not poll. Wait returns once the store's latest revision
-// is past after, or ctx is done. A store shared by several processes
-// (PostgreSQL) wakes on commits made by any of them.
+// that they need not poll. Wait returns the latest revision once it is
+// past after, ctx's error once ctx is done, or ErrClosed once the store
+// is closed. A store shared by several processes (PostgreSQL) wakes on
+// commits made by any of them. Wait does not report outages: a reader
+// learns of them from Changes.
 type Notifier interface {
 	Wait(ctx context.Context, after Revision) (Revision, error)
 }
