@@ -1,6 +1,7 @@
 package warden
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -83,6 +84,7 @@ type Actor struct {
 	own      *ownRules // the actor's own rules, compiled; nil for none
 	set      *Roles    // the roles' rules, read at each check; nil for none
 	file     *Policy   // the policy file the actor belongs to; nil for none
+	live     *Engine   // the engine the actor belongs to; nil for none
 	strategy Strategy  // how own and role rules combine (code actors)
 	inline   [inlineRoles]string
 }
@@ -139,10 +141,21 @@ func (p *Policy) Actor(id string, groups ...string) (*Actor, error) {
 	if p == nil || p.c == nil {
 		return nil, ErrNoPolicy
 	}
+	a, err := newBoundActor(id, groups)
+	if err != nil {
+		return nil, err
+	}
+	a.file = p
+	return a, nil
+}
+
+// newBoundActor makes an actor whose rules live elsewhere (a policy file,
+// an engine).
+func newBoundActor(id string, groups []string) (*Actor, error) {
 	if err := pattern.CheckName(id); err != nil {
 		return nil, fmt.Errorf("warden: actor id: %w", err)
 	}
-	a := &Actor{id: id, file: p}
+	a := &Actor{id: id}
 	if err := a.setRoles(groups); err != nil {
 		return nil, err
 	}
@@ -289,7 +302,7 @@ func (a *Actor) editable() error {
 	switch {
 	case a == nil || a.id == "":
 		return ErrUnauthorized
-	case a.file != nil:
+	case a.file != nil || a.live != nil:
 		return ErrReadOnly
 	}
 	return nil
@@ -313,8 +326,15 @@ func (a *Actor) Decide(scope, index string) (Decision, error) {
 		return Decision{Reason: "no actor"}, ErrUnauthorized
 	}
 	q := engine.Query{Subject: a.id, Resource: index, Action: scope, Groups: a.roles}
-	if a.file != nil {
+	switch {
+	case a.file != nil:
 		return a.file.c.Decide(&q)
+	case a.live != nil:
+		p, err := a.live.state(context.Background(), 0)
+		if err != nil {
+			return Decision{Reason: "no policy loaded"}, err
+		}
+		return p.Decide(&q)
 	}
 	var own, roles *engine.Policy
 	version := ""
@@ -343,6 +363,10 @@ func (a *Actor) HasRole(name string) bool {
 	}
 	if a.file != nil {
 		return a.file.c.MemberOf(a.id, name, a.roles)
+	}
+	if a.live != nil {
+		p, err := a.live.state(context.Background(), 0)
+		return err == nil && p.MemberOf(a.id, name, a.roles)
 	}
 	if s := a.set.load(); s != nil {
 		return s.policy.MemberOf(a.id, name, a.roles)

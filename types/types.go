@@ -130,6 +130,10 @@ type Request struct {
 	Groups []string `json:"groups,omitempty"`
 	// Context is carried to the audit log and to conditions.
 	Context map[string]any `json:"context,omitempty"`
+	// AtLeastRevision asks for a decision on a state that includes this
+	// store revision, waiting for it a bounded time (SPEC 10.4): pass the
+	// revision a write returned to read your own write on any instance.
+	AtLeastRevision uint64 `json:"at_least_revision,omitempty"`
 }
 
 // Decision is the answer to a Request (SPEC 5.4). The zero Decision denies.

@@ -1,0 +1,98 @@
+package warden_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/warden-authz/warden"
+	"github.com/warden-authz/warden/store"
+)
+
+const sharingPolicy = `
+[groups]
+editors = []
+
+[rules.edit]
+allow = [['editors', 'doc:*', 'edit']]
+
+[rules.shares]
+dynamic = true
+`
+
+// TestEngine: data written through the Engine decides at once, a request
+// can ask for a revision, and one the store has not reached is
+// revision_unavailable, never a decision on an older state (SPEC 10.4).
+func TestEngine(t *testing.T) {
+	t.Parallel()
+	p, err := warden.Parse("sharing.toml", []byte(sharingPolicy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := store.NewMemory()
+	ctx := context.Background()
+	eng, err := warden.NewEngine(ctx, p, st, &warden.EngineOptions{RevisionWait: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	req := warden.Request{Subject: "bob", Resource: "doc:1", Action: "edit"}
+	if d, err := eng.Decide(ctx, req); err != nil || d.Allowed {
+		t.Fatalf("before any write: %+v, %v", d, err)
+	}
+	rev, err := eng.Write(ctx, store.Batch{Writes: []store.Write{
+		{Op: store.OpAdd, Grant: &store.Grant{Rule: "rules.shares", Effect: warden.EffectAllow, Subject: "bob", Resource: "doc:1", Action: "edit"}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.AtLeastRevision = rev
+	d, err := eng.Decide(ctx, req)
+	if err != nil || !d.Allowed || d.Revision != rev || d.Rule != "rules.shares" || d.PolicyVersion != p.Version() {
+		t.Fatalf("after the write: %+v, %v", d, err)
+	}
+	e, err := eng.Explain(ctx, req)
+	if err != nil || len(e.Matches) != 1 || !e.Matches[0].Decided || e.Matches[0].Item != 0 {
+		t.Fatalf("explanation of a grant: %+v, %v", e, err)
+	}
+	req.AtLeastRevision = rev + 10
+	if d, err := eng.Decide(ctx, req); !errors.Is(err, warden.ErrRevisionUnavailable) || d.Allowed {
+		t.Fatalf("a revision not reached: %+v, %v", d, err)
+	}
+	bob, err := eng.Actor("bob")
+	if err != nil || !bob.IsAllowed("edit", "doc:1") || bob.IsAllowed("edit", "doc:2") {
+		t.Fatalf("engine actor: %v", err)
+	}
+	if _, err := bob.Add(warden.Allow("x")); !errors.Is(err, warden.ErrReadOnly) {
+		t.Errorf("an engine actor took rules: %v", err)
+	}
+	if _, err := eng.Write(ctx, store.Batch{Writes: []store.Write{
+		{Op: store.OpAdd, Grant: &store.Grant{Rule: "rules.edit", Effect: warden.EffectAllow, Subject: "bob", Resource: "doc:2", Action: "edit"}},
+	}}); err == nil {
+		t.Error("a grant to a static block was written")
+	}
+}
+
+func TestEngineZero(t *testing.T) {
+	t.Parallel()
+	var eng *warden.Engine
+	ctx := context.Background()
+	if d, err := eng.Decide(ctx, warden.Request{Subject: "a", Action: "b"}); !errors.Is(err, warden.ErrNoPolicy) || d.Allowed {
+		t.Errorf("nil engine: %+v, %v", d, err)
+	}
+	var zero warden.Engine
+	if _, err := zero.Write(ctx, store.Batch{}); !errors.Is(err, warden.ErrNoPolicy) {
+		t.Errorf("zero engine write: %v", err)
+	}
+	if zero.Revision() != 0 || zero.Close() != nil {
+		t.Error("zero engine")
+	}
+	if _, err := warden.NewEngine(ctx, nil, store.NewMemory(), nil); !errors.Is(err, warden.ErrNoPolicy) {
+		t.Errorf("NewEngine without a policy: %v", err)
+	}
+	p, _ := warden.Parse("p.toml", []byte(sharingPolicy))
+	if _, err := warden.NewEngine(ctx, p, nil, nil); err == nil {
+		t.Error("NewEngine without a store")
+	}
+}

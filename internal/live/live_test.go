@@ -1,0 +1,305 @@
+package live_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/warden-authz/warden/internal/engine"
+	"github.com/warden-authz/warden/internal/live"
+	"github.com/warden-authz/warden/store"
+)
+
+func policy(t testing.TB) *engine.Policy {
+	t.Helper()
+	p, errs := engine.Compile(&engine.Source{
+		Groups:  []engine.Group{{Name: "editors", Section: "groups"}, {Name: "admin", Section: "roles", Role: true}},
+		Rules:   []engine.Rule{{ID: "rules.edit", Item: 1, Effect: engine.EffectAllow, Subject: "editors", Resource: "doc:*", Action: "edit"}},
+		Dynamic: []engine.DynamicBlock{{ID: "rules.shares", End: 1}},
+	})
+	if errs != nil {
+		t.Fatal(errs)
+	}
+	return p
+}
+
+func member(m, g string) store.Write {
+	return store.Write{Op: store.OpAdd, Membership: &store.Membership{Member: m, Group: g}}
+}
+
+func share(s, r string) store.Write {
+	return store.Write{Op: store.OpAdd, Grant: &store.Grant{Rule: "rules.shares", Effect: engine.EffectAllow, Subject: s, Resource: r, Action: "edit"}}
+}
+
+func allowed(t testing.TB, p *engine.Policy, s, r string) bool {
+	t.Helper()
+	d, err := p.Decide(&engine.Query{Subject: s, Resource: r, Action: "edit"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d.Allowed
+}
+
+func start(t testing.TB, st store.Store) *live.Follower {
+	t.Helper()
+	f, err := live.Start(context.Background(), policy(t), live.Config{Store: st, Poll: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
+}
+
+// TestStartLoadsTheSnapshot: data written before start is there when
+// Start returns, at the store's revision.
+func TestStartLoadsTheSnapshot(t *testing.T) {
+	t.Parallel()
+	st := store.NewMemory()
+	ctx := context.Background()
+	st.Write(ctx, store.Batch{Writes: []store.Write{member("alice", "editors")}})
+	st.Write(ctx, store.Batch{Writes: []store.Write{share("bob", "doc:1")}})
+	st.Write(ctx, store.Batch{}) // a batch that changes nothing still counts
+	f := start(t, st)
+	p := f.Policy()
+	if p.Revision() != 3 || !allowed(t, p, "alice", "doc:9") || !allowed(t, p, "bob", "doc:1") || allowed(t, p, "bob", "doc:2") {
+		t.Fatalf("revision %d; the snapshot is not what decides", p.Revision())
+	}
+}
+
+// TestWriteReadsYourWrite: once Write returns, the next decision sees it
+// (SPEC 10.4), with no sleep in between; a write the policy refuses never
+// reaches the store.
+func TestWriteReadsYourWrite(t *testing.T) {
+	t.Parallel()
+	st := store.NewMemory()
+	f := start(t, st)
+	ctx := context.Background()
+	for i := range 50 {
+		u := fmt.Sprintf("u%d", i)
+		rev, err := f.Write(ctx, store.Batch{Writes: []store.Write{member(u, "editors")}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p := f.Policy(); p.Revision() < rev || !allowed(t, p, u, "doc:1") {
+			t.Fatalf("write %d (revision %d) not read back: policy at %d", i, rev, p.Revision())
+		}
+	}
+	before, _ := st.Revision(ctx)
+	for _, w := range []store.Write{
+		{Op: store.OpAdd, Grant: &store.Grant{Rule: "rules.edit", Effect: engine.EffectAllow, Subject: "x", Resource: "y", Action: "z"}},
+		member("admin", "editors"),
+		member("doc:*", "editors"),
+	} {
+		if _, err := f.Write(ctx, store.Batch{Writes: []store.Write{member("ok", "editors"), w}}); err == nil {
+			t.Errorf("write %+v accepted", w)
+		}
+	}
+	if after, _ := st.Revision(ctx); after != before {
+		t.Errorf("refused writes moved the store from %d to %d", before, after)
+	}
+}
+
+// TestFollowsOtherWriters: writes made straight to the store, as another
+// instance makes them, are applied in order; Wait returns a state with
+// the revision asked for, or gives up when the ctx ends.
+func TestFollowsOtherWriters(t *testing.T) {
+	t.Parallel()
+	st := store.NewMemory()
+	f := start(t, st)
+	ctx := context.Background()
+	var last store.Revision
+	for i := range 20 {
+		rev, err := st.Write(ctx, store.Batch{Writes: []store.Write{share(fmt.Sprintf("u%d", i), "doc:1")}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		last = rev
+	}
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	p, err := f.Wait(wctx, last)
+	if err != nil || p.Revision() < last || !allowed(t, p, "u19", "doc:1") {
+		t.Fatalf("Wait(%d): revision %d, %v", last, p.Revision(), err)
+	}
+	short, cancel2 := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel2()
+	if _, err := f.Wait(short, last+5); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Wait past the latest revision: %v", err)
+	}
+	if s := f.Status(); s.Applied != last || s.Err != nil {
+		t.Errorf("status %+v", s)
+	}
+}
+
+// TestConcurrentWritersAndReaders: writers through the follower and
+// straight to the store, readers deciding all along; every reader sees
+// revisions only rise, and the end state is a from-scratch compile of
+// the store's data. Run with -race.
+func TestConcurrentWritersAndReaders(t *testing.T) {
+	t.Parallel()
+	st := store.NewMemory()
+	f := start(t, st)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	var stop atomic.Bool
+	for r := range 3 {
+		wg.Go(func() {
+			var seen uint64
+			for i := 0; !stop.Load(); i++ {
+				p := f.Policy()
+				if p.Revision() < seen {
+					t.Errorf("reader %d: revision went back from %d to %d", r, seen, p.Revision())
+					return
+				}
+				seen = p.Revision()
+				allowed(t, p, fmt.Sprintf("u%d", i%40), "doc:1")
+			}
+		})
+	}
+	var writers sync.WaitGroup
+	for w := range 4 {
+		writers.Go(func() {
+			for i := range 30 {
+				b := store.Batch{Writes: []store.Write{member(fmt.Sprintf("u%d", (w*30+i)%40), "editors"), share(fmt.Sprintf("v%d", i), "doc:2")}}
+				if i%3 == 0 {
+					b.Writes[0].Op = store.OpRemove
+				}
+				var err error
+				if w%2 == 0 {
+					_, err = f.Write(ctx, b)
+				} else {
+					_, err = st.Write(ctx, b)
+				}
+				if err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	writers.Wait()
+	latest, _ := st.Revision(ctx)
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	p, err := f.Wait(wctx, latest)
+	stop.Store(true)
+	wg.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var records []store.Record
+	st.Snapshot(ctx, func(r store.Record) error { records = append(records, r); return nil })
+	src := &engine.Source{
+		Groups:  []engine.Group{{Name: "editors", Section: "groups"}, {Name: "admin", Section: "roles", Role: true}},
+		Rules:   []engine.Rule{{ID: "rules.edit", Item: 1, Effect: engine.EffectAllow, Subject: "editors", Resource: "doc:*", Action: "edit"}},
+		Dynamic: []engine.DynamicBlock{{ID: "rules.shares", End: 1}},
+	}
+	want, errs := engine.Compile(engine.MergeSource(src, records))
+	if errs != nil {
+		t.Fatal(errs)
+	}
+	for i := range 40 {
+		for _, r := range []string{"doc:1", "doc:2"} {
+			for _, s := range []string{fmt.Sprintf("u%d", i), fmt.Sprintf("v%d", i)} {
+				if allowed(t, p, s, r) != allowed(t, want, s, r) {
+					t.Errorf("%s on %s: the follower and a fresh compile disagree", s, r)
+				}
+			}
+		}
+	}
+}
+
+// TestSetPolicyKeepsTheData: a new policy gets the store's data rebuilt
+// onto it.
+func TestSetPolicyKeepsTheData(t *testing.T) {
+	t.Parallel()
+	st := store.NewMemory()
+	f := start(t, st)
+	ctx := context.Background()
+	if _, err := f.Write(ctx, store.Batch{Writes: []store.Write{member("alice", "editors"), share("bob", "doc:7")}}); err != nil {
+		t.Fatal(err)
+	}
+	np, errs := engine.Compile(&engine.Source{
+		Groups:  []engine.Group{{Name: "editors", Section: "groups"}},
+		Rules:   []engine.Rule{{ID: "rules.edit", Item: 1, Effect: engine.EffectDeny, Subject: "editors", Resource: "doc:*", Action: "edit"}},
+		Dynamic: []engine.DynamicBlock{{ID: "rules.shares", End: 1}},
+	})
+	if errs != nil {
+		t.Fatal(errs)
+	}
+	if err := f.SetPolicy(ctx, np); err != nil {
+		t.Fatal(err)
+	}
+	p := f.Policy()
+	if p.Version() != np.Version() || allowed(t, p, "alice", "doc:1") || !allowed(t, p, "bob", "doc:7") || p.Revision() != 1 {
+		t.Fatalf("after SetPolicy: version %s, revision %d", p.Version(), p.Revision())
+	}
+}
+
+// flaky fails every call while down is set, as an unreachable store does.
+type flaky struct {
+	store.Store
+	down atomic.Bool
+}
+
+var errDown = fmt.Errorf("%w: connection refused", store.ErrUnavailable)
+
+func (f *flaky) Changes(ctx context.Context, after store.Revision, limit int) ([]store.Change, store.Revision, error) {
+	if f.down.Load() {
+		return nil, 0, errDown
+	}
+	return f.Store.Changes(ctx, after, limit)
+}
+
+// TestStoreOutage: while the store is down the follower keeps the last
+// state and reports the error; when it is back it catches up without a
+// restart (SPEC 11.4).
+func TestStoreOutage(t *testing.T) {
+	t.Parallel()
+	mem := store.NewMemory()
+	st := &flaky{Store: mem}
+	f := start(t, st)
+	ctx := context.Background()
+	if _, err := f.Write(ctx, store.Batch{Writes: []store.Write{member("alice", "editors")}}); err != nil {
+		t.Fatal(err)
+	}
+	st.down.Store(true)
+	rev, _ := mem.Write(ctx, store.Batch{Writes: []store.Write{member("bob", "editors")}})
+	deadline := time.Now().Add(5 * time.Second)
+	for f.Status().Err == nil && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if s := f.Status(); !errors.Is(s.Err, store.ErrUnavailable) || s.Since.IsZero() {
+		t.Fatalf("status during the outage: %+v", s)
+	}
+	if p := f.Policy(); !allowed(t, p, "alice", "doc:1") || allowed(t, p, "bob", "doc:1") {
+		t.Fatal("the last state was not kept")
+	}
+	st.down.Store(false)
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if p, err := f.Wait(wctx, rev); err != nil || !allowed(t, p, "bob", "doc:1") {
+		t.Fatalf("no catch-up after the outage: %v", err)
+	}
+	if s := f.Status(); s.Err != nil {
+		t.Errorf("status after the outage: %+v", s)
+	}
+}
+
+func TestStartRefuses(t *testing.T) {
+	t.Parallel()
+	if _, err := live.Start(context.Background(), nil, live.Config{Store: store.NewMemory()}); err == nil {
+		t.Error("started without a policy")
+	}
+	if _, err := live.Start(context.Background(), policy(t), live.Config{}); err == nil {
+		t.Error("started without a store")
+	}
+	var closed store.Memory
+	if _, err := live.Start(context.Background(), policy(t), live.Config{Store: &closed}); !errors.Is(err, store.ErrClosed) {
+		t.Errorf("started on a closed store: %v", err)
+	}
+}
