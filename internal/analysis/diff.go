@@ -35,7 +35,7 @@ type Change struct {
 // subjects that rule reaches.
 func Diff(old, new *Model) ([]Change, error) {
 	same := old.Src.Strategy == new.Src.Strategy && old.allowDefault() == new.allowDefault() &&
-		old.resources.equal(new.resources) && old.actions.equal(new.actions)
+		sameGroups(old.resources, new.resources) && sameGroups(old.actions, new.actions)
 
 	declared := append(old.declaredSubjects(), new.declaredSubjects()...)
 	wildS := append(old.wildSubjectPatterns(), new.wildSubjectPatterns()...)
@@ -189,60 +189,59 @@ func signature(a []applied) string {
 	return b.String()
 }
 
-// equal reports whether two graphs hold the same groups, roles and
-// members. Member order does not affect membership.
-func (g *graph) equal(h *graph) bool {
-	if len(g.members) != len(h.members) || len(g.byPat) != len(h.byPat) {
+// sameGroups reports whether two versions declare the same groups of one
+// kind with the same members. Member order does not affect membership.
+func sameGroups(a, b *engine.Graph) bool {
+	if a.Len() != b.Len() {
 		return false
 	}
-	for name, ms := range g.members {
-		hs, ok := h.members[name]
-		if !ok || g.role[name] != h.role[name] || !sameSet(ms, hs) {
+	for id, name := range a.Names() {
+		j, ok := b.Group(name)
+		if !ok {
 			return false
 		}
-		if !sameSet(patStrings(g.pats[name]), patStrings(h.pats[name])) {
+		ag, an, ap := a.Members(int32(id))
+		bg, bn, bp := b.Members(j)
+		if !slices.Equal(an, bn) || !slices.Equal(groupNames(a, ag), groupNames(b, bg)) ||
+			!slices.EqualFunc(ap, bp, func(x, y pattern.Pattern) bool { return x.String() == y.String() }) {
 			return false
 		}
 	}
 	return true
 }
 
-func patStrings(ps []pattern.Pattern) []string {
-	out := make([]string, len(ps))
-	for i, p := range ps {
-		out[i] = p.String()
+// groupNames returns the names of groups ids, sorted.
+func groupNames(g *engine.Graph, ids []int32) []string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = g.Name(id)
 	}
+	slices.Sort(out)
 	return out
-}
-
-func sameSet(a, b []string) bool {
-	a, b = slices.Clone(a), slices.Clone(b)
-	slices.Sort(a)
-	slices.Sort(b)
-	return slices.Equal(slices.Compact(a), slices.Compact(b))
 }
 
 // wildPatterns lists one dimension's wildcard patterns: the rules' and the
 // groups' pattern members.
-func (m *Model) wildPatterns(g *graph, get func(*rule) pattern.Pattern) []pattern.Pattern {
+func (m *Model) wildPatterns(g *engine.Graph, get func(*rule) pattern.Pattern) []pattern.Pattern {
 	var out []pattern.Pattern
 	for i := range m.rules {
 		if p := get(&m.rules[i]); !p.IsAll() && !p.IsLiteral() {
 			out = append(out, p)
 		}
 	}
-	for _, pm := range g.byPat {
-		out = append(out, pm.p)
+	for id := range g.Len() {
+		_, _, ps := g.Members(int32(id))
+		out = append(out, ps...)
 	}
 	return out
 }
 
 func (m *Model) declaredResource(name string) bool {
-	return m.resources.names[name] || m.litRes[name]
+	return m.resources.Known(name) || m.litRes[name]
 }
 
 func (m *Model) declaredAction(name string) bool {
-	return m.actions.names[name] || m.litAct[name]
+	return m.actions.Known(name) || m.litAct[name]
 }
 
 // classPairs is every (resource, action) pair of representatives for the
@@ -257,11 +256,11 @@ func classPairs(aOld, aNew []applied, old, new *Model) ([][2]string, error) {
 		rp = append(rp, new.rules[x.rule].resource)
 		ap = append(ap, new.rules[x.rule].action)
 	}
-	res, err := dimensionUniverse([]*graph{old.resources, new.resources}, rp, true)
+	res, err := dimensionUniverse([]*engine.Graph{old.resources, new.resources}, rp, true)
 	if err != nil {
 		return nil, err
 	}
-	acts, err := dimensionUniverse([]*graph{old.actions, new.actions}, ap, false)
+	acts, err := dimensionUniverse([]*engine.Graph{old.actions, new.actions}, ap, false)
 	if err != nil {
 		return nil, err
 	}
@@ -318,9 +317,9 @@ type globalUniverse struct {
 func newGlobalUniverse(old, new *Model) (*globalUniverse, error) {
 	g := &globalUniverse{resMemo: map[string][]int32{}, actMemo: map[string][]int32{}}
 	var err error
-	names := func(gr *graph, lits map[string]bool) []string {
-		out := make([]string, 0, len(gr.names)+len(lits))
-		for n := range gr.names {
+	names := func(gr *engine.Graph, lits map[string]bool) []string {
+		out := make([]string, 0, gr.Len()+len(lits))
+		for n := range gr.Declared() {
 			out = append(out, n)
 		}
 		for n := range lits {

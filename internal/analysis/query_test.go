@@ -179,3 +179,42 @@ func TestQueryHostileInput(t *testing.T) {
 		t.Errorf("Who with no action: err = %v", err)
 	}
 }
+
+// TestViaIsTheExplainedChain: when a subject pattern matches several of a
+// subject's groups, Can and Who name the one the explanation's chain goes
+// through, the nearest, not the one declared first.
+func TestViaIsTheExplainedChain(t *testing.T) {
+	t.Parallel()
+	m := load(t, `
+[groups]
+team_far = ['mid']
+mid = ['ann']
+team_near = ['ann']
+[rules.r1]
+allow = [['team_*', 'doc', 'read']]
+`)
+	e, err := m.P.Explain(&engine.Query{Subject: "ann", Resource: "doc", Action: "read"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := e.Decision.SubjectPath
+	if len(path) != 2 || path[1] != "team_near" {
+		t.Fatalf("the explanation's chain is %q; the test expects [ann team_near]", path)
+	}
+	perms, err := m.Can("ann")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(perms) == 0 || perms[0].Via != "team_near" {
+		t.Errorf("Can(ann) = %+v, want the first via team_near", perms)
+	}
+	grants, err := m.Who("doc", "read")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range grants {
+		if g.Subject == "ann" && g.Via != "team_near" {
+			t.Errorf("Who lists ann via %q, want team_near", g.Via)
+		}
+	}
+}

@@ -98,25 +98,20 @@ func (g *Graph) Group(name string) (int32, bool) {
 	return id, true
 }
 
-// Known reports whether the policy declares name in this kind: as a
-// group, as a member listed by name, or as a name a pattern member
-// matches (SPEC 4.1). A name that only rules mention is not known here.
+// Known reports whether the policy lists name in this kind: as a group,
+// or as a member written by name. Declared yields exactly the known names.
+// A name that only a pattern member matches, or only rules mention, is
+// not known; Reach tells whether a pattern member matches it.
 func (g *Graph) Known(name string) bool {
 	m := g.mem()
-	if m == nil || name == "" {
+	if m == nil {
 		return false
 	}
 	if _, ok := m.ids[name]; ok {
 		return true
 	}
-	if _, ok := m.leafParents[name]; ok {
-		return true
-	}
-	if m.patterns.Len() == 0 {
-		return false
-	}
-	var buf [8]int32
-	return len(m.patterns.Append(buf[:0], name)) > 0
+	_, ok := m.leafParents[name]
+	return ok
 }
 
 // Declared yields every name the policy lists in this kind: the groups in
@@ -213,6 +208,25 @@ func (g *Graph) indexMembers() {
 	for _, ps := range g.pats {
 		slices.SortFunc(ps, func(a, b pattern.Pattern) int { return strings.Compare(a.String(), b.String()) })
 	}
+}
+
+// Chain returns one shortest chain of membership from name to group,
+// name first and the group last, as explanations print it (SPEC 5.4):
+// ["alice", "staff", "admin"]. Among chains of one length it takes the
+// one through the groups declared first (SPEC 5.5). It is [name] when
+// name is the group, and nil when name does not reach it. It allocates.
+func (g *Graph) Chain(name string, group int32) []string {
+	if !g.has(group) || name == "" {
+		return nil
+	}
+	if g.m.names[group] == name {
+		return []string{name}
+	}
+	steps := g.m.paths(name, nil)
+	if _, ok := steps[group]; !ok {
+		return nil
+	}
+	return g.m.chain(name, group, steps)
 }
 
 // Cycles returns the strongly connected components of the graph that hold

@@ -134,11 +134,72 @@ func (b *bruteGraph) members(id int32) (groups []int32, names, pats []string) {
 	return slices.Compact(groups), names, pats
 }
 
+// known: a group, or a member written by name.
 func (b *bruteGraph) known(name string) bool {
 	if _, ok := b.ids[name]; ok {
 		return true
 	}
-	return len(b.parents(name)) > 0
+	for _, g := range b.groups {
+		if slices.ContainsFunc(g.Members, func(m engine.Member) bool { return m.Name == name }) {
+			return true
+		}
+	}
+	return false
+}
+
+// distance is the number of groups on a shortest chain from name to
+// group: 1 when a group lists name, by name or by pattern; -1 when name
+// does not reach group.
+func (b *bruteGraph) distance(name string, group int32) int {
+	if b.groups[group].Name == name {
+		return 0
+	}
+	frontier := b.parents(name)
+	seen := map[int32]bool{}
+	for d := 1; len(frontier) > 0; d++ {
+		var next []int32
+		for _, g := range frontier {
+			if g == group {
+				return d
+			}
+			seen[g] = true
+		}
+		for _, g := range frontier {
+			for i, p := range b.groups {
+				if !seen[int32(i)] && slices.ContainsFunc(p.Members, func(m engine.Member) bool { return m.Name == b.groups[g].Name }) {
+					next = append(next, int32(i))
+				}
+			}
+		}
+		frontier = next
+	}
+	return -1
+}
+
+// checkChain: a chain starts at name, ends at group, each step is listed
+// by the next (the first by name or pattern, the rest by name), and it is
+// as short as any.
+func (b *bruteGraph) checkChain(name string, group int32, chain []string) error {
+	d := b.distance(name, group)
+	switch {
+	case d < 0 && chain == nil:
+		return nil
+	case d < 0 || len(chain) != d+1:
+		return fmt.Errorf("chain %q, want %d steps", chain, d)
+	case chain[0] != name || chain[len(chain)-1] != b.groups[group].Name:
+		return fmt.Errorf("chain %q does not run from %q to %q", chain, name, b.groups[group].Name)
+	}
+	for i := 1; i < len(chain); i++ {
+		id := b.ids[chain[i]]
+		ok := slices.Contains(b.parents(chain[i-1]), id)
+		if i > 1 {
+			ok = slices.ContainsFunc(b.groups[id].Members, func(m engine.Member) bool { return m.Name == chain[i-1] })
+		}
+		if !ok {
+			return fmt.Errorf("chain %q: %q does not list %q", chain, chain[i], chain[i-1])
+		}
+	}
+	return nil
 }
 
 // TestGraphMatchesBruteForce holds every answer of the compiled membership
@@ -217,6 +278,11 @@ func checkGraph(t *rapid.T, k engine.Kind, g *engine.Graph, b *bruteGraph) {
 		fail(fmt.Sprintf("Reach(%q)", n), g.Reach(n), b.reach(n))
 		fail(fmt.Sprintf("Parents(%q)", n), g.Parents(n), b.parents(n))
 		fail(fmt.Sprintf("Known(%q)", n), g.Known(n), n != "" && b.known(n))
+		for id := range int32(len(names)) {
+			if err := b.checkChain(n, id, g.Chain(n, id)); n != "" && err != nil {
+				t.Fatalf("%v graph: Chain(%q, %s): %v", k, n, names[id], err)
+			}
+		}
 	}
 }
 
@@ -250,7 +316,7 @@ func TestGraphZero(t *testing.T) {
 				declared++
 			}
 			if g.Len() != 0 || g.Names() != nil || g.Name(0) != "" || ok || g.Known("u") || g.Known("g") ||
-				g.Reach("u") != nil || g.Parents("u") != nil || g.Closure(0) != nil || g.Cycles() != nil ||
+				g.Reach("u") != nil || g.Parents("u") != nil || g.Closure(0) != nil || g.Cycles() != nil || g.Chain("u", 0) != nil ||
 				gs != nil || ns != nil || ps != nil || declared != 0 {
 				t.Fatal("the empty graph has content")
 			}

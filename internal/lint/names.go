@@ -32,7 +32,8 @@ func (l *linter) names() {
 			}
 			k := l.kinds[kd]
 			name := p.name
-			if k.graph.Known(name) {
+			// Declared: written by name, or matched by a pattern member.
+			if k.graph.Known(name) || len(k.graph.Reach(name)) > 0 {
 				continue
 			}
 			s, ok := typo[key{kd, name}]
