@@ -1,7 +1,7 @@
 // Package analysis answers questions about a whole policy rather than one
-// request: who may do something (Who), what one subject may do (Can), what
-// changes between two versions (Diff), and whether a policy passes its
-// tests (test files, RunFiles).
+// request: who may do something (Who), what one subject may do (Can), and
+// what changes between two versions (Diff). Policy test files, which
+// check single requests, are internal/testfile's.
 //
 // Every answer is computed by deciding requests with the compiled engine,
 // so analysis can never disagree with decisions. The requests are chosen so

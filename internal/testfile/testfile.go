@@ -1,4 +1,13 @@
-package analysis
+// Package testfile owns warden's policy test files: their format, read by
+// Parse with every problem at file:line:col, and running them, which
+// decides each case with the compiled engine and tracks which rule items
+// some case decided (RunFiles). Two front ends share it: `warden test`
+// (internal/cli) prints a suite, and the public package policytest runs
+// the same files as subtests under go test. Keeping format and runner
+// here, not in either front end, means both read a file the same way and
+// report the same failures; keeping them internal leaves the public
+// surface at policytest.Run alone.
+package testfile
 
 import (
 	"bytes"
@@ -31,12 +40,14 @@ import (
 //	effect = "allow"                          # optional: allow, deny or none
 //	reason = "desk_animals"                   # optional: a substring of the reason
 
-// MaxTestFileBytes bounds a test file, as a policy file is bounded by what
+// MaxBytes bounds a test file, as a policy file is bounded by what
 // the TOML parser supports: a test file is read whole.
-const MaxTestFileBytes = 16 << 20
+const MaxBytes = 16 << 20
 
-// TestFile is a parsed test file.
-type TestFile struct {
+// File is a parsed test file. A File is not changed by running it; the
+// zero File has no policy and no cases, and Parse never returns one
+// without errors.
+type File struct {
 	Path string
 	// Policy is the policy path as written; PolicyPos is where.
 	Policy    string
@@ -86,16 +97,16 @@ var (
 	ruleItem = regexp.MustCompile(`^(\S+) (allow|deny)\[([1-9][0-9]{0,8})\]$`)
 )
 
-// ParseTestFile reads a test file. filename is used in positions. It
+// Parse reads a test file. filename is used in positions. It
 // reports every problem it finds, each with file:line:col; with any
 // problem the file must not be run.
-func ParseTestFile(filename string, data []byte) (tf *TestFile, errs diag.List) {
+func Parse(filename string, data []byte) (tf *File, errs diag.List) {
 	data = data[:len(data):len(data)]
 	// A BOM is blanked below, in place of its three bytes, so offsets and
 	// lines are the same in the original data.
-	t := &testReader{data: data, loc: diag.Locator{File: filename, Data: data}, tf: &TestFile{Path: filename}}
-	if len(data) > MaxTestFileBytes || uint64(len(data)) > math.MaxUint32 {
-		t.errorf(0, "test file is %d bytes, over the limit of %d", len(data), MaxTestFileBytes)
+	t := &testReader{data: data, loc: diag.Locator{File: filename, Data: data}, tf: &File{Path: filename}}
+	if len(data) > MaxBytes || uint64(len(data)) > math.MaxUint32 {
+		t.errorf(0, "test file is %d bytes, over the limit of %d", len(data), MaxBytes)
 		return t.tf, t.errs
 	}
 	if bytes.HasPrefix(t.data, []byte("\xef\xbb\xbf")) {
@@ -119,7 +130,7 @@ func ParseTestFile(filename string, data []byte) (tf *TestFile, errs diag.List) 
 type testReader struct {
 	data []byte
 	loc  diag.Locator
-	tf   *TestFile
+	tf   *File
 	errs diag.List
 	// seen records the keys of the current table, for duplicates.
 	seen map[string]int
