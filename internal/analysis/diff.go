@@ -37,47 +37,18 @@ func Diff(old, new *Model) ([]Change, error) {
 	same := old.Src.Strategy == new.Src.Strategy && old.allowDefault() == new.allowDefault() &&
 		sameGroups(old.resources, new.resources) && sameGroups(old.actions, new.actions)
 
-	declared := append(old.declaredSubjects(), new.declaredSubjects()...)
 	wildS := append(old.wildSubjectPatterns(), new.wildSubjectPatterns()...)
-	subjects, err := Representatives(wildS, declared)
+	subjects, err := Representatives(wildS, append(old.declaredSubjects(), new.declaredSubjects()...))
 	if err != nil {
 		return nil, err
 	}
-
-	contents := map[string]int32{}
-	oc, nc := old.contents(contents), new.contents(contents)
-	type class struct {
-		members    []string
-		aOld, aNew []applied
-	}
-	classes := map[string]*class{}
-	var order []string
-	for _, s := range subjects {
-		aOld := old.applicable(old.principals(s))
-		aNew := new.applicable(new.principals(s))
-		if same && sameRules(aOld, aNew, oc, nc) {
-			continue
-		}
-		k := signature(aOld) + "|" + signature(aNew)
-		c, ok := classes[k]
-		if !ok {
-			c = &class{aOld: aOld, aNew: aNew}
-			classes[k] = c
-			order = append(order, k)
-		}
-		c.members = append(c.members, s)
-	}
-
-	resWild := append(old.wildPatterns(old.resources, func(r *rule) pattern.Pattern { return r.resource }),
-		new.wildPatterns(new.resources, func(r *rule) pattern.Pattern { return r.resource })...)
-	actWild := append(old.wildPatterns(old.actions, func(r *rule) pattern.Pattern { return r.action }),
-		new.wildPatterns(new.actions, func(r *rule) pattern.Pattern { return r.action })...)
-
-	subjRegions, resRegions, actRegions := newRegions(wildS), newRegions(resWild), newRegions(actWild)
+	ids := map[string]int32{}
+	oc, nc := old.contents(ids), new.contents(ids)
+	classes := classify(old, new, oc, nc, subjects, same)
+	names := newNamer(old, new, wildS)
 	var out []Change
 	var global *globalUniverse
-	for _, k := range order {
-		c := classes[k]
+	for _, c := range classes {
 		var pairs [][2]string
 		if same {
 			// With everything else equal, only requests that a changed
@@ -97,39 +68,99 @@ func Diff(old, new *Model) ([]Change, error) {
 				return nil, err
 			}
 		}
-		s0 := c.members[0]
-		for _, pr := range pairs {
-			r, a := pr[0], pr[1]
-			o, err := old.P.Decide(&engine.Query{Subject: s0, Resource: r, Action: a})
-			if err != nil {
-				return nil, fmt.Errorf("analysis: old policy: %w", err)
-			}
-			n, err := new.P.Decide(&engine.Query{Subject: s0, Resource: r, Action: a})
-			if err != nil {
-				return nil, fmt.Errorf("analysis: new policy: %w", err)
-			}
-			if o.Allowed == n.Allowed {
-				continue
-			}
-			for _, s := range c.members {
-				ch := Change{Subject: s, Resource: r, Action: a, Old: o, New: n}
-				if old.kind(s) == "" && new.kind(s) == "" {
-					ch.SubjectStandsFor = standsFor("subject", subjRegions.of(s))
-				}
-				if r != "" && !old.declaredResource(r) && !new.declaredResource(r) {
-					ch.ResourceStandsFor = standsFor("resource", resRegions.of(r))
-				}
-				if !old.declaredAction(a) && !new.declaredAction(a) {
-					ch.ActionStandsFor = standsFor("action", actRegions.of(a))
-				}
-				out = append(out, ch)
-			}
+		if out, err = c.changes(out, old, new, pairs, names); err != nil {
+			return nil, err
 		}
 	}
 	slices.SortFunc(out, func(a, b Change) int {
 		return cmpStrings([]string{a.Subject, a.Resource, a.Action}, []string{b.Subject, b.Resource, b.Action})
 	})
 	return out, nil
+}
+
+// subjectClass is subjects that the same rules apply to, matched the same
+// way, in each version: one of them decides for all.
+type subjectClass struct {
+	members    []string
+	aOld, aNew []applied
+}
+
+// classify groups subjects into classes, in order of first member. With
+// same (strategy, mismatch decision and resource and action groups alike
+// in both versions), a subject whose applicable rules did not change (by
+// their contents oc and nc) is left out: nothing it can request changes.
+func classify(old, new *Model, oc, nc []int32, subjects []string, same bool) []*subjectClass {
+	byKey := map[string]*subjectClass{}
+	var out []*subjectClass
+	for _, s := range subjects {
+		aOld := old.applicable(old.principals(s))
+		aNew := new.applicable(new.principals(s))
+		if same && sameRules(aOld, aNew, oc, nc) {
+			continue
+		}
+		k := signature(aOld) + "|" + signature(aNew)
+		c, ok := byKey[k]
+		if !ok {
+			c = &subjectClass{aOld: aOld, aNew: aNew}
+			byKey[k] = c
+			out = append(out, c)
+		}
+		c.members = append(c.members, s)
+	}
+	return out
+}
+
+// changes decides pairs for the class's first member in both versions and
+// appends to out a change for every member, wherever the two disagree.
+func (c *subjectClass) changes(out []Change, old, new *Model, pairs [][2]string, names *namer) ([]Change, error) {
+	s0 := c.members[0]
+	for _, pr := range pairs {
+		r, a := pr[0], pr[1]
+		o, err := old.P.Decide(&engine.Query{Subject: s0, Resource: r, Action: a})
+		if err != nil {
+			return nil, fmt.Errorf("analysis: old policy: %w", err)
+		}
+		n, err := new.P.Decide(&engine.Query{Subject: s0, Resource: r, Action: a})
+		if err != nil {
+			return nil, fmt.Errorf("analysis: new policy: %w", err)
+		}
+		if o.Allowed == n.Allowed {
+			continue
+		}
+		for _, s := range c.members {
+			out = append(out, names.change(s, r, a, o, n))
+		}
+	}
+	return out, nil
+}
+
+// namer says what the representatives among a change's names stand for,
+// by the wildcard patterns of either version that match them.
+type namer struct {
+	old, new                  *Model
+	subjects, resources, acts *regions
+}
+
+func newNamer(old, new *Model, wildSubjects []pattern.Pattern) *namer {
+	resWild := append(old.wildPatterns(old.resources, func(r *rule) pattern.Pattern { return r.resource }),
+		new.wildPatterns(new.resources, func(r *rule) pattern.Pattern { return r.resource })...)
+	actWild := append(old.wildPatterns(old.actions, func(r *rule) pattern.Pattern { return r.action }),
+		new.wildPatterns(new.actions, func(r *rule) pattern.Pattern { return r.action })...)
+	return &namer{old: old, new: new, subjects: newRegions(wildSubjects), resources: newRegions(resWild), acts: newRegions(actWild)}
+}
+
+func (n *namer) change(s, r, a string, o, nw Outcome) Change {
+	ch := Change{Subject: s, Resource: r, Action: a, Old: o, New: nw}
+	if n.old.kind(s) == "" && n.new.kind(s) == "" {
+		ch.SubjectStandsFor = standsFor("subject", n.subjects.of(s))
+	}
+	if r != "" && !n.old.declaredResource(r) && !n.new.declaredResource(r) {
+		ch.ResourceStandsFor = standsFor("resource", n.resources.of(r))
+	}
+	if !n.old.declaredAction(a) && !n.new.declaredAction(a) {
+		ch.ActionStandsFor = standsFor("action", n.acts.of(a))
+	}
+	return ch
 }
 
 func cmpStrings(a, b []string) int {
