@@ -81,6 +81,19 @@ func mutate(t *rapid.T, src *engine.Source) *engine.Source {
 	return &out
 }
 
+// drawn is a random policy, its model, and the brute-force universe of
+// each dimension.
+type drawn struct {
+	src                 *engine.Source
+	m                   *analysis.Model
+	subjects, res, acts []string
+}
+
+func draw(t *rapid.T) drawn {
+	src := genSource(t)
+	return drawn{src: src, m: model(t, src), subjects: universe(t, 0, src), res: universe(t, 1, src), acts: universe(t, 2, src)}
+}
+
 func model(t interface{ Fatalf(string, ...any) }, src *engine.Source) *analysis.Model {
 	p, errs := engine.Compile(src)
 	if len(errs) > 0 {
@@ -150,10 +163,8 @@ func declared(src *engine.Source, name string) bool {
 func TestWhoMatchesBruteForce(t *testing.T) {
 	t.Parallel()
 	rapid.Check(t, func(t *rapid.T) {
-		src := genSource(t)
-		m := model(t, src)
-		subjects := universe(t, 0, src)
-		res, acts := universe(t, 1, src), universe(t, 2, src)
+		d := draw(t)
+		src, m, subjects, res, acts := d.src, d.m, d.subjects, d.res, d.acts
 		for range 4 {
 			r := rapid.SampledFrom(res).Draw(t, "resource")
 			a := rapid.SampledFrom(acts).Draw(t, "action")
@@ -199,10 +210,8 @@ func TestWhoMatchesBruteForce(t *testing.T) {
 func TestCanMatchesBruteForce(t *testing.T) {
 	t.Parallel()
 	rapid.Check(t, func(t *rapid.T) {
-		src := genSource(t)
-		m := model(t, src)
-		subjects := universe(t, 0, src)
-		res, acts := universe(t, 1, src), universe(t, 2, src)
+		d := draw(t)
+		m, subjects, res, acts := d.m, d.subjects, d.res, d.acts
 		s := rapid.SampledFrom(subjects).Draw(t, "subject")
 		perms, err := m.Can(s)
 		if err != nil {

@@ -371,32 +371,22 @@ func mergeSorted(a, b []int32) []int32 {
 	return slices.Compact(out)
 }
 
-// fillerFor returns a rune that appears in none of the given strings.
+// fillerFor returns a rune that appears in none of the given strings:
+// one of fillers, or else the first free one from 'A' on.
 func fillerFor(strs []string) rune {
+	free := func(r rune) bool {
+		return !slices.ContainsFunc(strs, func(s string) bool { return strings.ContainsRune(s, r) })
+	}
 	for _, f := range fillers {
-		used := false
-		for _, s := range strs {
-			if strings.ContainsRune(s, f) {
-				used = true
-				break
-			}
-		}
-		if !used {
+		if free(f) {
 			return f
 		}
 	}
-	for r := rune('A'); ; r++ {
-		used := false
-		for _, s := range strs {
-			if strings.ContainsRune(s, r) {
-				used = true
-				break
-			}
-		}
-		if !used {
-			return r
-		}
+	r := rune('A')
+	for !free(r) {
+		r++
 	}
+	return r
 }
 
 // segmentReps returns one-segment strings, none of them a literal (isLit),

@@ -16,6 +16,7 @@ package testgen
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"pgregory.net/rapid"
 
@@ -32,17 +33,7 @@ var (
 var Strategies = []engine.Strategy{engine.DenyOverrides, engine.AllowOverrides, engine.FirstMatch, engine.MostSpecific}
 
 // Name draws a name of one to three segments over NameSegments.
-func Name(t *rapid.T, label string) string {
-	n := rapid.IntRange(1, 3).Draw(t, label+"-len")
-	var s string
-	for i := range n {
-		if i > 0 {
-			s += ":"
-		}
-		s += rapid.SampledFrom(NameSegments).Draw(t, label+"-seg")
-	}
-	return s
-}
+func Name(t *rapid.T, label string) string { return segments(t, label, NameSegments) }
 
 // Pattern draws a pattern: '*' one time in seven, otherwise one to three
 // segments over PatternSegments.
@@ -50,15 +41,15 @@ func Pattern(t *rapid.T, label string) string {
 	if rapid.IntRange(0, 6).Draw(t, label+"-all") == 0 {
 		return "*"
 	}
-	n := rapid.IntRange(1, 3).Draw(t, label+"-len")
-	var s string
-	for i := range n {
-		if i > 0 {
-			s += ":"
-		}
-		s += rapid.SampledFrom(PatternSegments).Draw(t, label+"-seg")
+	return segments(t, label, PatternSegments)
+}
+
+func segments(t *rapid.T, label string, from []string) string {
+	segs := make([]string, rapid.IntRange(1, 3).Draw(t, label+"-len"))
+	for i := range segs {
+		segs[i] = rapid.SampledFrom(from).Draw(t, label+"-seg")
 	}
-	return s
+	return strings.Join(segs, ":")
 }
 
 // Groups draws one group per name, each with up to three members: another
