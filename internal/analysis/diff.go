@@ -10,7 +10,9 @@ import (
 	"github.com/warden-authz/warden/internal/pattern"
 )
 
-// Change is one request whose decision differs between two policies.
+// Change is one request whose decision differs between two policies. It
+// is a plain value, safe to copy and to share between goroutines. The zero
+// Change, a request decided alike by both, is never returned by Diff.
 type Change struct {
 	Subject, Resource, Action string
 	// SubjectStandsFor (and the others) describe what a representative
@@ -34,6 +36,12 @@ type Change struct {
 // one-rule change to a large policy decides only the requests of the
 // subjects that rule reaches.
 func Diff(old, new *Model) ([]Change, error) {
+	if err := old.ready(); err != nil {
+		return nil, err
+	}
+	if err := new.ready(); err != nil {
+		return nil, err
+	}
 	same := old.Src.Strategy == new.Src.Strategy && old.allowDefault() == new.allowDefault() &&
 		sameGroups(old.resources, new.resources) && sameGroups(old.actions, new.actions)
 

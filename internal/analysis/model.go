@@ -13,6 +13,7 @@
 package analysis
 
 import (
+	"fmt"
 	"slices"
 
 	"github.com/warden-authz/warden/internal/engine"
@@ -24,8 +25,9 @@ import (
 // policy's own graphs ([engine.Graph]), the ones decisions walk, so
 // analysis and decisions cannot disagree about who is in which group.
 //
-// A Model is read-only once built and safe for concurrent use. The zero
-// Model is not usable: build one with NewModel.
+// A Model is read-only once built and safe for concurrent use. Build one
+// with NewModel; a zero Model, a nil one, or one built without a policy
+// answers every question with an error wrapping engine.ErrNoPolicy.
 type Model struct {
 	Src *engine.Source
 	P   *engine.Policy
@@ -48,8 +50,12 @@ type rule struct {
 	subject, resource, action pattern.Pattern
 }
 
-// NewModel indexes a policy. src must be the source p was compiled from.
+// NewModel indexes a policy. src must be the source p was compiled from;
+// a nil src stands for an empty one.
 func NewModel(src *engine.Source, p *engine.Policy) *Model {
+	if src == nil {
+		src = &engine.Source{}
+	}
 	m := &Model{
 		Src:       src,
 		P:         p,
@@ -93,6 +99,14 @@ func NewModel(src *engine.Source, p *engine.Policy) *Model {
 		}
 	}
 	return m
+}
+
+// ready says why m cannot answer: it holds no policy.
+func (m *Model) ready() error {
+	if m == nil || m.P == nil || m.Src == nil {
+		return fmt.Errorf("analysis: %w: build the model with NewModel from a compiled policy", engine.ErrNoPolicy)
+	}
+	return nil
 }
 
 // groupsOf returns the names of every group name belongs to, as

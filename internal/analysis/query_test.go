@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/warden-authz/warden/internal/analysis"
 	"github.com/warden-authz/warden/internal/engine"
 )
 
@@ -215,6 +216,33 @@ allow = [['team_*', 'doc', 'read']]
 	for _, g := range grants {
 		if g.Subject == "ann" && g.Via != "team_near" {
 			t.Errorf("Who lists ann via %q, want team_near", g.Via)
+		}
+	}
+}
+
+// TestModelWithoutPolicy: a zero Model, a nil one and one built without a
+// policy answer every question with ErrNoPolicy, never a panic and never
+// an empty answer that looks like "nobody".
+func TestModelWithoutPolicy(t *testing.T) {
+	t.Parallel()
+	good := load(t, "[[rules]]\nallow = [['u', 'doc', 'read']]\n")
+	var nilModel *analysis.Model
+	for name, m := range map[string]*analysis.Model{
+		"zero":      {},
+		"nil":       nilModel,
+		"no policy": analysis.NewModel(nil, nil),
+	} {
+		if _, err := m.Who("doc", "read"); !errors.Is(err, engine.ErrNoPolicy) {
+			t.Errorf("%s: Who: err = %v", name, err)
+		}
+		if _, err := m.Can("u"); !errors.Is(err, engine.ErrNoPolicy) {
+			t.Errorf("%s: Can: err = %v", name, err)
+		}
+		if _, err := analysis.Diff(m, good); !errors.Is(err, engine.ErrNoPolicy) {
+			t.Errorf("%s: Diff from it: err = %v", name, err)
+		}
+		if _, err := analysis.Diff(good, m); !errors.Is(err, engine.ErrNoPolicy) {
+			t.Errorf("%s: Diff to it: err = %v", name, err)
 		}
 	}
 }

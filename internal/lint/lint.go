@@ -24,7 +24,8 @@ import (
 	"github.com/warden-authz/warden/internal/engine"
 )
 
-// Severity says how much a finding matters. The zero value is Info.
+// Severity says how much a finding matters. The zero value is Info. It is
+// a plain value, safe to copy and to share between goroutines.
 type Severity uint8
 
 const (
@@ -88,7 +89,9 @@ var Codes = []string{
 	CodeSchemaCollapse, CodeNoSchema,
 }
 
-// Finding is one likely mistake, at the place to edit.
+// Finding is one likely mistake, at the place to edit. It is a plain
+// value, safe to copy and to share between goroutines. The zero Finding
+// names no code and no place; Run never returns one.
 type Finding struct {
 	Severity Severity
 	Code     string
@@ -106,7 +109,8 @@ func (f Finding) String() string {
 	return s
 }
 
-// Options tune a run. The zero value, and nil, mean the defaults.
+// Options tune a run. The zero value, and nil, mean the defaults. Run
+// only reads its Options, so one may serve concurrent runs.
 type Options struct {
 	// Budget is the most covering-rule candidates compared with one rule
 	// (default 1024). Past it, lint stops looking for what covers that
@@ -123,6 +127,9 @@ const defaultBudget = 1024
 // itself. A source that does not compile has no findings: its problems
 // are the compiler's to report, and `warden lint` shows them instead.
 // Findings come ordered by position, then code.
+//
+// Run only reads src and p and keeps its working state per call, so
+// concurrent runs, on one policy or several, are safe.
 func Run(src *engine.Source, p *engine.Policy, opts *Options) []Finding {
 	if src == nil {
 		return nil

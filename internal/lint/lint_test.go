@@ -300,3 +300,42 @@ func TestSeverityText(t *testing.T) {
 		}
 	}
 }
+
+// TestRunPolicyArgument: Run lints through the policy it is given when that
+// can be the source's, compiles the source itself when the policy is nil
+// or plainly another's, and reports nothing for a source that does not
+// compile or for no source at all.
+func TestRunPolicyArgument(t *testing.T) {
+	t.Parallel()
+	cyclic := parse(t, "p.toml", "[groups]\na = ['b']\nb = ['a', 'u']\n[[rules]]\nallow = [['a', 'doc', 'read']]\n")
+	other, errs := engine.Compile(&engine.Source{Rules: []engine.Rule{{ID: "rules.x", Item: 1, Effect: engine.EffectAllow, Subject: "s", Resource: "r", Action: "a"}}})
+	if errs != nil {
+		t.Fatal(errs)
+	}
+	own, errs := engine.Compile(cyclic)
+	if errs != nil {
+		t.Fatal(errs)
+	}
+	broken := &engine.Source{Groups: []engine.Group{{Name: "a*"}}}
+	tests := []struct {
+		name string
+		src  *engine.Source
+		p    *engine.Policy
+		want []string
+	}{
+		{"its own policy", cyclic, own, []string{"info cycle 2:1"}},
+		{"nil policy", cyclic, nil, []string{"info cycle 2:1"}},
+		{"another policy", cyclic, other, []string{"info cycle 2:1"}},
+		{"does not compile", broken, nil, nil},
+		{"no source", nil, own, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got := briefs(lint.Run(tt.src, tt.p, nil))
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("findings %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

@@ -47,7 +47,9 @@ func (tf *File) PolicyPath() string {
 	return filepath.Join(filepath.Dir(tf.Path), tf.Policy)
 }
 
-// Result is the outcome of one case.
+// Result is the outcome of one case. The zero Result has no case and no
+// failures; Run never returns one. It is not changed after Run returns,
+// so it may be read from several goroutines.
 type Result struct {
 	Case *Case
 	// Failures says what differed from the expectation, one line each;
@@ -62,7 +64,12 @@ func (r *Result) Passed() bool { return len(r.Failures) == 0 }
 // CheckRules reports cases that name a rule the policy does not have: a
 // typo there would make the case fail for the wrong reason, or, with
 // effect or allowed alone, hide that the rule was renamed.
+//
+// A nil src has no rules, so every rule a case names is missing.
 func (tf *File) CheckRules(src *engine.Source) error {
+	if src == nil {
+		src = &engine.Source{}
+	}
 	ids := map[string]bool{}
 	items := map[itemKey]bool{}
 	for _, r := range src.Rules {
@@ -84,7 +91,8 @@ func (tf *File) CheckRules(src *engine.Source) error {
 }
 
 // Run decides every case of tf under p and compares. It fails only when a
-// request cannot be decided at all, which a parsed case never causes.
+// request cannot be decided at all: under a nil policy (engine.ErrNoPolicy)
+// or for a case no parsed file holds, such as the zero Case.
 func (tf *File) Run(p *engine.Policy) ([]Result, error) {
 	out := make([]Result, len(tf.Cases))
 	for i := range tf.Cases {
@@ -133,7 +141,10 @@ func check(c *Case, d engine.Decision) []string {
 	return f
 }
 
-// Coverage tracks which rule items of one policy some case decided.
+// Coverage tracks which rule items of one policy some case decided. Add
+// changes it, so a Coverage is for one goroutine at a time. The zero
+// Coverage tracks a policy without rules: Add records, Uncovered lists
+// nothing.
 type Coverage struct {
 	Src     *engine.Source
 	decided map[itemKey]bool
@@ -148,6 +159,9 @@ func NewCoverage(src *engine.Source) *Coverage {
 func (c *Coverage) Add(results []Result) {
 	for _, r := range results {
 		if d := r.Explanation.Decision; d.Rule != "" {
+			if c.decided == nil {
+				c.decided = map[itemKey]bool{}
+			}
 			c.decided[itemKey{d.Rule, d.Effect, d.Item}] = true
 		}
 	}
@@ -155,6 +169,9 @@ func (c *Coverage) Add(results []Result) {
 
 // Uncovered lists, in document order, the rule items no case decided.
 func (c *Coverage) Uncovered() []engine.Rule {
+	if c.Src == nil {
+		return nil
+	}
 	var out []engine.Rule
 	for _, r := range c.Src.Rules {
 		if !c.decided[itemKey{r.ID, r.Effect, r.Item}] {
@@ -174,7 +191,8 @@ type itemKey struct {
 // ItemName names a rule item as explanations print it: rules.r1 allow[2].
 func ItemName(r engine.Rule) string { return fmt.Sprintf("%s %s[%d]", r.ID, r.Effect, r.Item) }
 
-// FileResult is one test file's run.
+// FileResult is one test file's run. The zero FileResult names no file and
+// ran nothing. It is not changed after RunFiles returns.
 type FileResult struct {
 	Path string
 	// Err says why the file could not be run: it, or its policy, could not
@@ -184,7 +202,9 @@ type FileResult struct {
 	Results []Result
 }
 
-// Suite is the run of several test files, with coverage per policy.
+// Suite is the run of several test files, with coverage per policy. The
+// zero Suite ran no file: Failed counts nothing. It is not changed after
+// RunFiles returns, so it may be read from several goroutines.
 type Suite struct {
 	Files []FileResult
 	// Coverage has one entry per policy, in the order files named them;
@@ -194,7 +214,7 @@ type Suite struct {
 }
 
 // RunFiles runs every test file. A policy named by several files is
-// loaded once.
+// loaded once. Each call keeps its own state: concurrent calls are safe.
 func RunFiles(paths []string) *Suite {
 	s := &Suite{}
 	policies := map[string]*loaded{}

@@ -44,8 +44,9 @@ import (
 // the TOML parser supports: a test file is read whole.
 const MaxBytes = 16 << 20
 
-// File is a parsed test file. A File is not changed by running it; the
-// zero File has no policy and no cases, and Parse never returns one
+// File is a parsed test file. Running it does not change it, so one File
+// may run concurrently against several policies. The zero File has no
+// policy and no cases: it runs nothing, and Parse never returns one
 // without errors.
 type File struct {
 	Path string
@@ -55,7 +56,9 @@ type File struct {
 	Cases     []Case
 }
 
-// Case is one expected decision.
+// Case is one expected decision. It is a plain value, read-only to the
+// runner. The zero Case expects a request with no subject and no action,
+// which is invalid: running it is an error, never a pass.
 type Case struct {
 	Name                      string
 	Pos                       diag.Pos // the [[cases]] header

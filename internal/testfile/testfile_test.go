@@ -1,6 +1,7 @@
 package testfile_test
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -188,5 +189,39 @@ func TestRunFiles(t *testing.T) {
 	}
 	if strings.Join(un, ",") != "rules.r1 allow[2],rules.r1 deny[1]" {
 		t.Errorf("uncovered %v", un)
+	}
+}
+
+// TestZeroValues: the zero values and nil arguments of the runner fail
+// closed (an error, or nothing covered), and never panic.
+func TestZeroValues(t *testing.T) {
+	t.Parallel()
+	var f testfile.File
+	if res, err := f.Run(nil); err != nil || len(res) != 0 {
+		t.Errorf("zero File ran: %v, %v", res, err)
+	}
+	f.Cases = []testfile.Case{{}}
+	if _, err := f.Run(nil); !errors.Is(err, engine.ErrNoPolicy) {
+		t.Errorf("a case under no policy: err = %v, want ErrNoPolicy", err)
+	}
+	p, errs := engine.Compile(&engine.Source{})
+	if errs != nil {
+		t.Fatal(errs)
+	}
+	if _, err := f.Run(p); !errors.Is(err, engine.ErrInvalidRequest) {
+		t.Errorf("the zero Case: err = %v, want ErrInvalidRequest", err)
+	}
+	f.Cases = []testfile.Case{{Subject: "a", Action: "b", Rule: "rules.r1"}}
+	if err := f.CheckRules(nil); err == nil || !strings.Contains(err.Error(), `no rule "rules.r1"`) {
+		t.Errorf("CheckRules(nil) = %v, want the rule missing", err)
+	}
+	var c testfile.Coverage
+	c.Add([]testfile.Result{{Explanation: engine.Explanation{Decision: engine.Decision{Rule: "rules.r1", Effect: engine.EffectAllow, Item: 1}}}})
+	if un := c.Uncovered(); un != nil {
+		t.Errorf("zero Coverage lists %v", un)
+	}
+	var s testfile.Suite
+	if failed, passed, broken := s.Failed(); failed+passed+broken != 0 {
+		t.Errorf("zero Suite counts %d %d %d", failed, passed, broken)
 	}
 }

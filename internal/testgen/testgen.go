@@ -101,7 +101,10 @@ func DropRoleMembers(src *engine.Source) {
 	}
 }
 
-// Shape says what a Source is drawn from.
+// Shape says what a Source is drawn from. It is a plain value that Source
+// only reads, so one Shape may serve concurrent checks. The zero Shape
+// draws policies without groups or rules, only a strategy and a mismatch
+// decision; a Shape with MaxRules > 0 needs Subjects.
 type Shape struct {
 	// Groups, Resources and Actions name the groups of each kind; Users,
 	// ResourceNames and ActionNames are the names their members are drawn
