@@ -20,7 +20,8 @@ import (
 // kind in the source. Lists of groups are ascending by that number.
 //
 // A Graph is read-only and shares the policy's memory: the slices it
-// returns belong to the policy, and the caller must not modify them. All
+// returns belong to the policy (or, for Members, to the Graph), and the
+// caller must not modify them. All
 // of its methods are safe for concurrent use; the index of members that
 // Members needs is built once, on first use. The zero Graph, and a nil
 // *Graph, is the graph of a policy without groups: it has no groups,

@@ -330,3 +330,32 @@ func TestGraphZero(t *testing.T) {
 		t.Error("an id that is no group has members")
 	}
 }
+
+// TestGraphConcurrentMembers: goroutines sharing one Graph all see the
+// same members while the index is built on first use (run with -race).
+func TestGraphConcurrentMembers(t *testing.T) {
+	t.Parallel()
+	p, errs := engine.Compile(&engine.Source{Resources: []engine.Group{
+		{Name: "docs", Members: []engine.Member{{Name: "doc:*"}, {Name: "readme"}, {Name: "all"}}},
+		{Name: "all", Members: []engine.Member{{Name: "docs"}}},
+	}})
+	if errs != nil {
+		t.Fatal(errs)
+	}
+	g := p.Graph(engine.Resources)
+	done := make(chan string)
+	for range 8 {
+		go func() {
+			gs, ns, ps := g.Members(0)
+			done <- fmt.Sprintf("%v %v %s", gs, ns, ps[0].String())
+		}()
+	}
+	for range 8 {
+		if got := <-done; got != "[1] [readme] doc:*" {
+			t.Errorf("Members(docs) = %s", got)
+		}
+	}
+	if c := g.Cycles(); fmt.Sprint(c) != "[[0 1]]" {
+		t.Errorf("Cycles() = %v", c)
+	}
+}
