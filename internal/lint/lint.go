@@ -6,10 +6,10 @@
 //
 // Lint looks at an [engine.Source] that compiled without errors, through
 // the compiled [engine.Policy]: its membership graph ([engine.Graph]) is
-// the one decisions walk. Every check
-// runs in time close to linear in the size of the policy: rules are compared
-// through indexes keyed by the names they can match, never pairwise, so a
-// 110,000-rule policy lints in well under a second. Where an index leaves
+// the one decisions walk. Every check runs in time close to linear in the
+// size of the policy: rules are compared through indexes keyed by the
+// names they can match, never pairwise, so a 110,000-rule policy lints in
+// well under a second. Where an index leaves
 // many candidates, a budget per rule bounds the work; lint then reports less,
 // never something false.
 package lint
