@@ -9,7 +9,7 @@
 // a request and the decision expected for it, and optionally the rule that
 // must decide it and a substring of the reason. `warden test` runs the same
 // files from the command line. The format is described in
-// docs/analysis.md.
+// docs/testfile.md.
 //
 // Each file runs as a subtest named after the file (its base name) and each case as a
 // subtest of it, named after the case, so `go test -run` selects cases. A
@@ -26,7 +26,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/warden-authz/warden/internal/analysis"
+	"github.com/warden-authz/warden/internal/testfile"
 	"github.com/warden-authz/warden/types"
 )
 
@@ -36,7 +36,7 @@ func Run(t *testing.T, files ...string) {
 	if len(files) == 0 {
 		t.Fatal("policytest.Run: no test files given")
 	}
-	suite := analysis.RunFiles(files)
+	suite := testfile.RunFiles(files)
 	// Files are named by their base name, so `go test -run
 	// TestPolicy/policy_test.toml/case` selects them; by their path when
 	// two share a base name.
@@ -81,7 +81,7 @@ func Run(t *testing.T, files ...string) {
 		var b strings.Builder
 		fmt.Fprintf(&b, "coverage: %s: %d of %d rule items decided no case:", suite.Paths[i], len(un), len(c.Src.Rules))
 		for _, r := range un {
-			fmt.Fprintf(&b, "\n  %s  %v  [%q, %q, %q]", analysis.ItemName(r), r.Pos, r.Subject, r.Resource, r.Action)
+			fmt.Fprintf(&b, "\n  %s  %v  [%q, %q, %q]", testfile.ItemName(r), r.Pos, r.Subject, r.Resource, r.Action)
 		}
 		t.Log(b.String())
 	}

@@ -10,7 +10,9 @@ import (
 	"github.com/warden-authz/warden/internal/pattern"
 )
 
-// Change is one request whose decision differs between two policies.
+// Change is one request whose decision differs between two policies. It
+// is a plain value, safe to copy and to share between goroutines. The zero
+// Change, a request decided alike by both, is never returned by Diff.
 type Change struct {
 	Subject, Resource, Action string
 	// SubjectStandsFor (and the others) describe what a representative
@@ -34,50 +36,27 @@ type Change struct {
 // one-rule change to a large policy decides only the requests of the
 // subjects that rule reaches.
 func Diff(old, new *Model) ([]Change, error) {
+	if err := old.ready(); err != nil {
+		return nil, err
+	}
+	if err := new.ready(); err != nil {
+		return nil, err
+	}
 	same := old.Src.Strategy == new.Src.Strategy && old.allowDefault() == new.allowDefault() &&
-		old.resources.equal(new.resources) && old.actions.equal(new.actions)
+		sameGroups(old.resources, new.resources) && sameGroups(old.actions, new.actions)
 
-	declared := append(old.declaredSubjects(), new.declaredSubjects()...)
 	wildS := append(old.wildSubjectPatterns(), new.wildSubjectPatterns()...)
-	subjects, err := Representatives(wildS, declared)
+	subjects, err := Representatives(wildS, append(old.declaredSubjects(), new.declaredSubjects()...))
 	if err != nil {
 		return nil, err
 	}
-
-	contents := map[string]int32{}
-	oc, nc := old.contents(contents), new.contents(contents)
-	type class struct {
-		members    []string
-		aOld, aNew []applied
-	}
-	classes := map[string]*class{}
-	var order []string
-	for _, s := range subjects {
-		aOld := old.applicable(old.principals(s))
-		aNew := new.applicable(new.principals(s))
-		if same && sameRules(aOld, aNew, oc, nc) {
-			continue
-		}
-		k := signature(aOld) + "|" + signature(aNew)
-		c, ok := classes[k]
-		if !ok {
-			c = &class{aOld: aOld, aNew: aNew}
-			classes[k] = c
-			order = append(order, k)
-		}
-		c.members = append(c.members, s)
-	}
-
-	resWild := append(old.wildPatterns(old.resources, func(r *rule) pattern.Pattern { return r.resource }),
-		new.wildPatterns(new.resources, func(r *rule) pattern.Pattern { return r.resource })...)
-	actWild := append(old.wildPatterns(old.actions, func(r *rule) pattern.Pattern { return r.action }),
-		new.wildPatterns(new.actions, func(r *rule) pattern.Pattern { return r.action })...)
-
-	subjRegions, resRegions, actRegions := newRegions(wildS), newRegions(resWild), newRegions(actWild)
+	ids := map[string]int32{}
+	oc, nc := old.contents(ids), new.contents(ids)
+	classes := classify(old, new, oc, nc, subjects, same)
+	names := newNamer(old, new, wildS)
 	var out []Change
 	var global *globalUniverse
-	for _, k := range order {
-		c := classes[k]
+	for _, c := range classes {
 		var pairs [][2]string
 		if same {
 			// With everything else equal, only requests that a changed
@@ -97,39 +76,99 @@ func Diff(old, new *Model) ([]Change, error) {
 				return nil, err
 			}
 		}
-		s0 := c.members[0]
-		for _, pr := range pairs {
-			r, a := pr[0], pr[1]
-			o, err := old.P.Decide(&engine.Query{Subject: s0, Resource: r, Action: a})
-			if err != nil {
-				return nil, fmt.Errorf("analysis: old policy: %w", err)
-			}
-			n, err := new.P.Decide(&engine.Query{Subject: s0, Resource: r, Action: a})
-			if err != nil {
-				return nil, fmt.Errorf("analysis: new policy: %w", err)
-			}
-			if o.Allowed == n.Allowed {
-				continue
-			}
-			for _, s := range c.members {
-				ch := Change{Subject: s, Resource: r, Action: a, Old: o, New: n}
-				if old.kind(s) == "" && new.kind(s) == "" {
-					ch.SubjectStandsFor = standsFor("subject", subjRegions.of(s))
-				}
-				if r != "" && !old.declaredResource(r) && !new.declaredResource(r) {
-					ch.ResourceStandsFor = standsFor("resource", resRegions.of(r))
-				}
-				if !old.declaredAction(a) && !new.declaredAction(a) {
-					ch.ActionStandsFor = standsFor("action", actRegions.of(a))
-				}
-				out = append(out, ch)
-			}
+		if out, err = c.changes(out, old, new, pairs, names); err != nil {
+			return nil, err
 		}
 	}
 	slices.SortFunc(out, func(a, b Change) int {
 		return cmpStrings([]string{a.Subject, a.Resource, a.Action}, []string{b.Subject, b.Resource, b.Action})
 	})
 	return out, nil
+}
+
+// subjectClass is subjects that the same rules apply to, matched the same
+// way, in each version: one of them decides for all.
+type subjectClass struct {
+	members    []string
+	aOld, aNew []applied
+}
+
+// classify groups subjects into classes, in order of first member. With
+// same (strategy, mismatch decision and resource and action groups alike
+// in both versions), a subject whose applicable rules did not change (by
+// their contents oc and nc) is left out: nothing it can request changes.
+func classify(old, new *Model, oc, nc []int32, subjects []string, same bool) []*subjectClass {
+	byKey := map[string]*subjectClass{}
+	var out []*subjectClass
+	for _, s := range subjects {
+		aOld := old.applicable(old.principals(s))
+		aNew := new.applicable(new.principals(s))
+		if same && sameRules(aOld, aNew, oc, nc) {
+			continue
+		}
+		k := signature(aOld) + "|" + signature(aNew)
+		c, ok := byKey[k]
+		if !ok {
+			c = &subjectClass{aOld: aOld, aNew: aNew}
+			byKey[k] = c
+			out = append(out, c)
+		}
+		c.members = append(c.members, s)
+	}
+	return out
+}
+
+// changes decides pairs for the class's first member in both versions and
+// appends to out a change for every member, wherever the two disagree.
+func (c *subjectClass) changes(out []Change, old, new *Model, pairs [][2]string, names *namer) ([]Change, error) {
+	s0 := c.members[0]
+	for _, pr := range pairs {
+		r, a := pr[0], pr[1]
+		o, err := old.P.Decide(&engine.Query{Subject: s0, Resource: r, Action: a})
+		if err != nil {
+			return nil, fmt.Errorf("analysis: old policy: %w", err)
+		}
+		n, err := new.P.Decide(&engine.Query{Subject: s0, Resource: r, Action: a})
+		if err != nil {
+			return nil, fmt.Errorf("analysis: new policy: %w", err)
+		}
+		if o.Allowed == n.Allowed {
+			continue
+		}
+		for _, s := range c.members {
+			out = append(out, names.change(s, r, a, o, n))
+		}
+	}
+	return out, nil
+}
+
+// namer says what the representatives among a change's names stand for,
+// by the wildcard patterns of either version that match them.
+type namer struct {
+	old, new                  *Model
+	subjects, resources, acts *regions
+}
+
+func newNamer(old, new *Model, wildSubjects []pattern.Pattern) *namer {
+	resWild := append(old.wildPatterns(old.resources, func(r *rule) pattern.Pattern { return r.resource }),
+		new.wildPatterns(new.resources, func(r *rule) pattern.Pattern { return r.resource })...)
+	actWild := append(old.wildPatterns(old.actions, func(r *rule) pattern.Pattern { return r.action }),
+		new.wildPatterns(new.actions, func(r *rule) pattern.Pattern { return r.action })...)
+	return &namer{old: old, new: new, subjects: newRegions(wildSubjects), resources: newRegions(resWild), acts: newRegions(actWild)}
+}
+
+func (n *namer) change(s, r, a string, o, nw Outcome) Change {
+	ch := Change{Subject: s, Resource: r, Action: a, Old: o, New: nw}
+	if n.old.kind(s) == "" && n.new.kind(s) == "" {
+		ch.SubjectStandsFor = standsFor("subject", n.subjects.of(s))
+	}
+	if r != "" && !n.old.declaredResource(r) && !n.new.declaredResource(r) {
+		ch.ResourceStandsFor = standsFor("resource", n.resources.of(r))
+	}
+	if !n.old.declaredAction(a) && !n.new.declaredAction(a) {
+		ch.ActionStandsFor = standsFor("action", n.acts.of(a))
+	}
+	return ch
 }
 
 func cmpStrings(a, b []string) int {
@@ -189,60 +228,59 @@ func signature(a []applied) string {
 	return b.String()
 }
 
-// equal reports whether two graphs hold the same groups, roles and
-// members. Member order does not affect membership.
-func (g *graph) equal(h *graph) bool {
-	if len(g.members) != len(h.members) || len(g.byPat) != len(h.byPat) {
+// sameGroups reports whether two versions declare the same groups of one
+// kind with the same members. Member order does not affect membership.
+func sameGroups(a, b *engine.Graph) bool {
+	if a.Len() != b.Len() {
 		return false
 	}
-	for name, ms := range g.members {
-		hs, ok := h.members[name]
-		if !ok || g.role[name] != h.role[name] || !sameSet(ms, hs) {
+	for id, name := range a.Names() {
+		j, ok := b.Group(name)
+		if !ok {
 			return false
 		}
-		if !sameSet(patStrings(g.pats[name]), patStrings(h.pats[name])) {
+		ag, an, ap := a.Members(int32(id))
+		bg, bn, bp := b.Members(j)
+		if !slices.Equal(an, bn) || !slices.Equal(groupNames(a, ag), groupNames(b, bg)) ||
+			!slices.EqualFunc(ap, bp, func(x, y pattern.Pattern) bool { return x.String() == y.String() }) {
 			return false
 		}
 	}
 	return true
 }
 
-func patStrings(ps []pattern.Pattern) []string {
-	out := make([]string, len(ps))
-	for i, p := range ps {
-		out[i] = p.String()
+// groupNames returns the names of groups ids, sorted.
+func groupNames(g *engine.Graph, ids []int32) []string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = g.Name(id)
 	}
+	slices.Sort(out)
 	return out
-}
-
-func sameSet(a, b []string) bool {
-	a, b = slices.Clone(a), slices.Clone(b)
-	slices.Sort(a)
-	slices.Sort(b)
-	return slices.Equal(slices.Compact(a), slices.Compact(b))
 }
 
 // wildPatterns lists one dimension's wildcard patterns: the rules' and the
 // groups' pattern members.
-func (m *Model) wildPatterns(g *graph, get func(*rule) pattern.Pattern) []pattern.Pattern {
+func (m *Model) wildPatterns(g *engine.Graph, get func(*rule) pattern.Pattern) []pattern.Pattern {
 	var out []pattern.Pattern
 	for i := range m.rules {
 		if p := get(&m.rules[i]); !p.IsAll() && !p.IsLiteral() {
 			out = append(out, p)
 		}
 	}
-	for _, pm := range g.byPat {
-		out = append(out, pm.p)
+	for id := range g.Len() {
+		_, _, ps := g.Members(int32(id))
+		out = append(out, ps...)
 	}
 	return out
 }
 
 func (m *Model) declaredResource(name string) bool {
-	return m.resources.names[name] || m.litRes[name]
+	return m.resources.Known(name) || m.litRes[name]
 }
 
 func (m *Model) declaredAction(name string) bool {
-	return m.actions.names[name] || m.litAct[name]
+	return m.actions.Known(name) || m.litAct[name]
 }
 
 // classPairs is every (resource, action) pair of representatives for the
@@ -257,11 +295,11 @@ func classPairs(aOld, aNew []applied, old, new *Model) ([][2]string, error) {
 		rp = append(rp, new.rules[x.rule].resource)
 		ap = append(ap, new.rules[x.rule].action)
 	}
-	res, err := dimensionUniverse([]*graph{old.resources, new.resources}, rp, true)
+	res, err := dimensionUniverse([]*engine.Graph{old.resources, new.resources}, rp, true)
 	if err != nil {
 		return nil, err
 	}
-	acts, err := dimensionUniverse([]*graph{old.actions, new.actions}, ap, false)
+	acts, err := dimensionUniverse([]*engine.Graph{old.actions, new.actions}, ap, false)
 	if err != nil {
 		return nil, err
 	}
@@ -318,9 +356,9 @@ type globalUniverse struct {
 func newGlobalUniverse(old, new *Model) (*globalUniverse, error) {
 	g := &globalUniverse{resMemo: map[string][]int32{}, actMemo: map[string][]int32{}}
 	var err error
-	names := func(gr *graph, lits map[string]bool) []string {
-		out := make([]string, 0, len(gr.names)+len(lits))
-		for n := range gr.names {
+	names := func(gr *engine.Graph, lits map[string]bool) []string {
+		out := make([]string, 0, gr.Len()+len(lits))
+		for n := range gr.Declared() {
 			out = append(out, n)
 		}
 		for n := range lits {

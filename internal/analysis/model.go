@@ -1,7 +1,7 @@
 // Package analysis answers questions about a whole policy rather than one
-// request: who may do something (Who), what one subject may do (Can), what
-// changes between two versions (Diff), and whether a policy passes its
-// tests (test files, RunFiles).
+// request: who may do something (Who), what one subject may do (Can), and
+// what changes between two versions (Diff). Policy test files, which
+// check single requests, are internal/testfile's.
 //
 // Every answer is computed by deciding requests with the compiled engine,
 // so analysis can never disagree with decisions. The requests are chosen so
@@ -13,21 +13,26 @@
 package analysis
 
 import (
+	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/warden-authz/warden/internal/engine"
 	"github.com/warden-authz/warden/internal/pattern"
 )
 
-// Model is a compiled policy with the indexes analysis needs: membership
-// graphs in both directions and the rules' parsed patterns. It is read-only
-// once built.
+// Model is a compiled policy with the indexes analysis needs: the rules'
+// parsed patterns, indexed by subject. Memberships are the compiled
+// policy's own graphs ([engine.Graph]), the ones decisions walk, so
+// analysis and decisions cannot disagree about who is in which group.
+//
+// A Model is read-only once built and safe for concurrent use. Build one
+// with NewModel; a zero Model, a nil one, or one built without a policy
+// answers every question with an error wrapping engine.ErrNoPolicy.
 type Model struct {
 	Src *engine.Source
 	P   *engine.Policy
 
-	subjects, resources, actions *graph
+	subjects, resources, actions *engine.Graph
 	rules                        []rule
 	// bySubject indexes rules by literal subject pattern; wildSubject
 	// lists the others, '*' included, in document order.
@@ -45,14 +50,18 @@ type rule struct {
 	subject, resource, action pattern.Pattern
 }
 
-// NewModel indexes a policy. src must be the source p was compiled from.
+// NewModel indexes a policy. src must be the source p was compiled from;
+// a nil src stands for an empty one.
 func NewModel(src *engine.Source, p *engine.Policy) *Model {
+	if src == nil {
+		src = &engine.Source{}
+	}
 	m := &Model{
 		Src:       src,
 		P:         p,
-		subjects:  newGraph(src.Groups, false),
-		resources: newGraph(src.Resources, true),
-		actions:   newGraph(src.Actions, true),
+		subjects:  p.Graph(engine.Subjects),
+		resources: p.Graph(engine.Resources),
+		actions:   p.Graph(engine.Actions),
 		bySubject: map[string][]int32{},
 		items:     make(map[itemKey]int32, len(src.Rules)),
 		litRes:    map[string]bool{},
@@ -92,142 +101,68 @@ func NewModel(src *engine.Source, p *engine.Policy) *Model {
 	return m
 }
 
-// graph is one kind's membership graph, kept by name so that two versions
-// of a policy can be compared name by name.
-type graph struct {
-	order   []string // group names, declaration order
-	role    map[string]bool
-	parents map[string][]string // member name → groups listing it by name
-	members map[string][]string // group → members listed by name
-	pats    map[string][]pattern.Pattern
-	byPat   []patMember
-	names   map[string]bool // every name declared: groups and named members
+// ready says why m cannot answer: it holds no policy.
+func (m *Model) ready() error {
+	if m == nil || m.P == nil || m.Src == nil {
+		return fmt.Errorf("analysis: %w: build the model with NewModel from a compiled policy", engine.ErrNoPolicy)
+	}
+	return nil
 }
 
-type patMember struct {
-	p     pattern.Pattern
-	group string
-}
-
-func newGraph(groups []engine.Group, patterns bool) *graph {
-	n := len(groups)
-	for _, grp := range groups {
-		n += len(grp.Members)
-	}
-	g := &graph{
-		role:    make(map[string]bool, len(groups)),
-		parents: make(map[string][]string, n),
-		members: make(map[string][]string, len(groups)),
-		pats:    map[string][]pattern.Pattern{},
-		names:   make(map[string]bool, n),
-	}
-	for _, grp := range groups {
-		if _, dup := g.members[grp.Name]; dup {
-			continue
-		}
-		g.order = append(g.order, grp.Name)
-		g.role[grp.Name] = grp.Role
-		g.members[grp.Name] = nil
-		g.names[grp.Name] = true
-	}
-	for _, grp := range groups {
-		for _, mem := range grp.Members {
-			if patterns && strings.ContainsAny(mem.Name, "*,") {
-				if p, err := pattern.Parse(mem.Name); err == nil && !p.IsLiteral() {
-					g.pats[grp.Name] = append(g.pats[grp.Name], p)
-					g.byPat = append(g.byPat, patMember{p, grp.Name})
-					continue
-				}
-			}
-			g.members[grp.Name] = append(g.members[grp.Name], mem.Name)
-			g.parents[mem.Name] = append(g.parents[mem.Name], grp.Name)
-			g.names[mem.Name] = true
+// groupsOf returns the names of every group name belongs to, as
+// decisions see them (SPEC 3.1, 4.1), less name itself, in declaration
+// order.
+func groupsOf(g *engine.Graph, name string) []string {
+	ids := g.Reach(name)
+	self, isGroup := g.Group(name)
+	out := make([]string, 0, len(ids))
+	for _, id := range ids {
+		if !isGroup || id != self {
+			out = append(out, g.Name(id))
 		}
 	}
-	return g
-}
-
-func (g *graph) isGroup(name string) bool {
-	_, ok := g.members[name]
-	return ok
-}
-
-// groupsOf returns every group name belongs to (SPEC 3.1, 4.1): groups
-// listing it, groups with a pattern member matching it, and every group
-// those reach by name. It excludes name itself unless a cycle leads back.
-func (g *graph) groupsOf(name string) []string {
-	if name == "" {
-		return nil
-	}
-	var queue []string
-	// Most names reach a handful of groups: a linear scan of the queue
-	// beats a map until the queue grows.
-	var seen map[string]bool
-	push := func(x string) {
-		if seen == nil && len(queue) < 16 {
-			for _, q := range queue {
-				if q == x {
-					return
-				}
-			}
-			queue = append(queue, x)
-			return
-		}
-		if seen == nil {
-			seen = make(map[string]bool, 2*len(queue))
-			for _, q := range queue {
-				seen[q] = true
-			}
-		}
-		if !seen[x] {
-			seen[x] = true
-			queue = append(queue, x)
-		}
-	}
-	for _, p := range g.parents[name] {
-		push(p)
-	}
-	for _, pm := range g.byPat {
-		if pm.p.Match(name) {
-			push(pm.group)
-		}
-	}
-	for i := 0; i < len(queue); i++ {
-		for _, p := range g.parents[queue[i]] {
-			push(p)
-		}
-	}
-	return queue
+	return out
 }
 
 // reach returns the names and pattern members that lead, by membership, to
 // any of groups (the groups themselves included): every name that belongs
 // to one of them is one of names, or matches one of pats, or both.
-func (g *graph) reach(groups []string) (names []string, pats []pattern.Pattern) {
-	seen := map[string]bool{}
-	queue := []string{}
-	for _, grp := range groups {
-		if !seen[grp] {
-			seen[grp] = true
-			queue = append(queue, grp)
+func reach(g *engine.Graph, groups []string) (names []string, pats []pattern.Pattern) {
+	seen := make(map[string]bool, len(groups))
+	var queue []int32
+	add := func(name string) bool {
+		if seen[name] {
+			return false
 		}
+		seen[name] = true
+		names = append(names, name)
+		return true
 	}
-	for i := 0; i < len(queue); i++ {
-		grp := queue[i]
-		pats = append(pats, g.pats[grp]...)
-		for _, mem := range g.members[grp] {
-			if !seen[mem] {
-				seen[mem] = true
-				queue = append(queue, mem)
+	for _, grp := range groups {
+		if add(grp) {
+			if id, ok := g.Group(grp); ok {
+				queue = append(queue, id)
 			}
 		}
 	}
-	return queue, pats
+	for i := 0; i < len(queue); i++ {
+		sub, leaves, ps := g.Members(queue[i])
+		pats = append(pats, ps...)
+		for _, id := range sub {
+			if add(g.Name(id)) {
+				queue = append(queue, id)
+			}
+		}
+		for _, n := range leaves {
+			add(n)
+		}
+	}
+	return names, pats
 }
 
 // relevant returns the groups whose names some pattern of pats matches:
 // a rule naming them applies to their members.
-func (g *graph) relevant(pats []pattern.Pattern) []string {
+func relevant(g *engine.Graph, pats []pattern.Pattern) []string {
 	var out []string
 	seen := map[string]bool{}
 	var wild []pattern.Pattern
@@ -236,16 +171,18 @@ func (g *graph) relevant(pats []pattern.Pattern) []string {
 		case p.IsAll():
 			// '*' matches every name directly; groups add nothing.
 		case p.IsLiteral():
-			if l := p.Literal(); g.isGroup(l) && !seen[l] {
-				seen[l] = true
-				out = append(out, l)
+			if l := p.Literal(); !seen[l] {
+				if _, ok := g.Group(l); ok {
+					seen[l] = true
+					out = append(out, l)
+				}
 			}
 		default:
 			wild = append(wild, p)
 		}
 	}
 	if len(wild) > 0 {
-		for _, grp := range g.order {
+		for _, grp := range g.Names() {
 			if seen[grp] {
 				continue
 			}
@@ -261,9 +198,44 @@ func (g *graph) relevant(pats []pattern.Pattern) []string {
 	return out
 }
 
+// nearest returns the first of principals (the subject, then its groups
+// in declaration order) that match accepts; when several groups do, the
+// one the shortest chain of membership reaches, ties to the group
+// declared first. That is the chain an explanation shows for the same
+// match (SPEC 5.4), so a "via" agrees with it.
+func (m *Model) nearest(principals []string, match func(string) bool) (string, bool) {
+	best, bestLen := -1, 0
+	for j, p := range principals {
+		if !match(p) {
+			continue
+		}
+		switch {
+		case j == 0:
+			return p, true // the subject itself
+		case best < 0:
+			best = j
+			continue
+		case bestLen == 0:
+			bestLen = m.chainLen(principals[0], principals[best])
+		}
+		if l := m.chainLen(principals[0], p); l < bestLen {
+			best, bestLen = j, l
+		}
+	}
+	if best < 0 {
+		return "", false
+	}
+	return principals[best], true
+}
+
+func (m *Model) chainLen(subject, group string) int {
+	id, _ := m.subjects.Group(group)
+	return len(m.subjects.Chain(subject, id))
+}
+
 // principals returns the subject and every group and role it reaches.
 func (m *Model) principals(subject string) []string {
-	return append([]string{subject}, m.subjects.groupsOf(subject)...)
+	return append([]string{subject}, groupsOf(m.subjects, subject)...)
 }
 
 // Subject match classes, as most-specific ranks them (SPEC 5.2).
@@ -294,11 +266,8 @@ func (m *Model) applicable(principals []string) []applied {
 		if s.IsAll() {
 			continue // every subject's: merged in below
 		}
-		for _, p := range principals {
-			if s.Match(p) {
-				hits = append(hits, applied{rule: i, class: classPattern, via: p})
-				break
-			}
+		if via, ok := m.nearest(principals, s.Match); ok {
+			hits = append(hits, applied{rule: i, class: classPattern, via: via})
 		}
 	}
 	// Per rule keep the best class, and among equals the first principal.
@@ -330,13 +299,13 @@ type applied struct {
 }
 
 // dimensionUniverse returns representative names for the resources (or
-// actions) of the given rules under graph g: every name the rules tell
+// actions) of the given rules under graphs gs: every name the rules tell
 // apart, directly or through the groups they name.
-func dimensionUniverse(gs []*graph, pats []pattern.Pattern, withEmpty bool) ([]string, error) {
+func dimensionUniverse(gs []*engine.Graph, pats []pattern.Pattern, withEmpty bool) ([]string, error) {
 	var lits []string
 	all := slices.Clone(pats)
 	for _, g := range gs {
-		names, gp := g.reach(g.relevant(pats))
+		names, gp := reach(g, relevant(g, pats))
 		lits = append(lits, names...)
 		all = append(all, gp...)
 	}
@@ -354,8 +323,8 @@ func dimensionUniverse(gs []*graph, pats []pattern.Pattern, withEmpty bool) ([]s
 // roles, their named members, and literal subjects of rules, in no
 // particular order and possibly repeated; Representatives sorts them out.
 func (m *Model) declaredSubjects() []string {
-	out := make([]string, 0, len(m.subjects.names)+len(m.bySubject))
-	for n := range m.subjects.names {
+	out := make([]string, 0, m.subjects.Len()+len(m.bySubject))
+	for n := range m.subjects.Declared() {
 		out = append(out, n)
 	}
 	for n := range m.bySubject {
@@ -379,12 +348,14 @@ func (m *Model) wildSubjectPatterns() []pattern.Pattern {
 // kind says what a subject name is in the policy: "role", "group", "user"
 // (named as a member or by a rule) or "" (not declared: a representative).
 func (m *Model) kind(name string) string {
-	switch {
-	case m.subjects.isGroup(name) && m.subjects.role[name]:
-		return "role"
-	case m.subjects.isGroup(name):
+	// The source compiled, so group i of the graph is Src.Groups[i].
+	if id, ok := m.subjects.Group(name); ok {
+		if m.Src.Groups[id].Role {
+			return "role"
+		}
 		return "group"
-	case m.subjects.names[name] || m.bySubject[name] != nil:
+	}
+	if m.subjects.Known(name) || m.bySubject[name] != nil {
 		return "user"
 	}
 	return ""

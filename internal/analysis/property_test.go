@@ -11,117 +11,24 @@ import (
 	"github.com/warden-authz/warden/internal/analysis"
 	"github.com/warden-authz/warden/internal/engine"
 	"github.com/warden-authz/warden/internal/pattern"
+	"github.com/warden-authz/warden/internal/testgen"
 )
 
-// Small alphabets make matches, shared names, overlapping globs and cycles
-// frequent, which is where analysis can go wrong.
 var (
-	segPats  = []string{"a", "b", "ab", "*", "a*", "*b", "a,b", "a*,b", "*a*"}
 	userPool = []string{"u1", "u2", "u3", "a", "a:b", "ab"}
+	shape    = testgen.Shape{
+		Groups: []string{"g1", "g2", "ab"}, Users: userPool,
+		Resources: []string{"r1", "r2", "b"}, ResourceNames: []string{"a", "b", "a:b", "ab:a"},
+		Actions: []string{"x1", "x2"}, ActionNames: []string{"a", "b", "ab"},
+		Subjects: []string{"*", "g1", "g2", "ab", "u1", "u*", "a:*", "*1", "a", "zz"},
+		MaxRules: 12,
+	}
 )
 
-func genPattern(t *rapid.T, label string) string {
-	if rapid.IntRange(0, 6).Draw(t, label+"-all") == 0 {
-		return "*"
-	}
-	n := rapid.IntRange(1, 3).Draw(t, label+"-len")
-	var s string
-	for i := range n {
-		if i > 0 {
-			s += ":"
-		}
-		s += rapid.SampledFrom(segPats).Draw(t, label+"-seg")
-	}
-	return s
-}
-
-func genGroups(t *rapid.T, section string, names []string, patterns bool, pool []string) []engine.Group {
-	var out []engine.Group
-	for _, n := range names {
-		g := engine.Group{Name: n, Section: section}
-		if section == "groups" && rapid.Bool().Draw(t, "role") {
-			g.Role, g.Section = true, "roles"
-		}
-		for range rapid.IntRange(0, 3).Draw(t, "members") {
-			var m string
-			switch rapid.IntRange(0, 2).Draw(t, "member-kind") {
-			case 0:
-				m = rapid.SampledFrom(names).Draw(t, "member-group")
-			case 1:
-				m = rapid.SampledFrom(pool).Draw(t, "member-name")
-			default:
-				m = rapid.SampledFrom(pool).Draw(t, "member-name")
-				if patterns {
-					if m = genPattern(t, "member-pattern"); m == "*" {
-						m = "a:*"
-					}
-				}
-			}
-			g.Members = append(g.Members, engine.Member{Name: m})
-		}
-		out = append(out, g)
-	}
-	return out
-}
-
-func dropRoleMembers(src *engine.Source) {
-	roles := map[string]bool{}
-	for _, g := range src.Groups {
-		if g.Role {
-			roles[g.Name] = true
-		}
-	}
-	for i := range src.Groups {
-		if g := &src.Groups[i]; !g.Role {
-			g.Members = slices.DeleteFunc(g.Members, func(m engine.Member) bool { return roles[m.Name] })
-		}
-	}
-}
-
-var strategies = []engine.Strategy{engine.DenyOverrides, engine.AllowOverrides, engine.FirstMatch, engine.MostSpecific}
+func genSource(t *rapid.T) *engine.Source { return testgen.Source(t, shape) }
 
 func genRule(t *rapid.T) engine.Rule {
-	r := engine.Rule{Effect: rapid.SampledFrom([]engine.Effect{engine.EffectAllow, engine.EffectDeny}).Draw(t, "effect")}
-	r.Subject = rapid.SampledFrom([]string{"*", "g1", "g2", "ab", "u1", "u*", "a:*", "*1", "a", "zz"}).Draw(t, "subject")
-	if rapid.Bool().Draw(t, "resource-group") {
-		r.Resource = rapid.SampledFrom([]string{"r1", "r2", "b"}).Draw(t, "resource")
-	} else {
-		r.Resource = genPattern(t, "resource")
-	}
-	if rapid.Bool().Draw(t, "action-group") {
-		r.Action = rapid.SampledFrom([]string{"x1", "x2"}).Draw(t, "action")
-	} else {
-		r.Action = genPattern(t, "action")
-	}
-	return r
-}
-
-// renumber gives rules ids and items as a file would: rules.N, items
-// counted per id and effect.
-func renumber(rules []engine.Rule) {
-	items := map[string]int{}
-	for i := range rules {
-		rules[i].ID = fmt.Sprintf("rules.%d", i/3+1)
-		k := rules[i].ID + rules[i].Effect.String()
-		items[k]++
-		rules[i].Item = items[k]
-	}
-}
-
-func genSource(t *rapid.T) *engine.Source {
-	src := &engine.Source{Strategy: rapid.SampledFrom(strategies).Draw(t, "strategy")}
-	src.Groups = genGroups(t, "groups", []string{"g1", "g2", "ab"}, false, userPool)
-	dropRoleMembers(src)
-	src.Resources = genGroups(t, "resources", []string{"r1", "r2", "b"}, true, []string{"a", "b", "a:b", "ab:a"})
-	src.Actions = genGroups(t, "actions", []string{"x1", "x2"}, true, []string{"a", "b", "ab"})
-	for range rapid.IntRange(0, 12).Draw(t, "rules") {
-		src.Rules = append(src.Rules, genRule(t))
-	}
-	renumber(src.Rules)
-	if rapid.Bool().Draw(t, "nomatch-allow") {
-		src.NoMatch, src.NoMatchSet = engine.EffectAllow, true
-	}
-	return src
+	return testgen.Rule(t, shape.Subjects, shape.Resources, shape.Actions)
 }
 
 // mutate returns a copy of src with one to three random edits: a rule
@@ -130,9 +37,9 @@ func genSource(t *rapid.T) *engine.Source {
 func mutate(t *rapid.T, src *engine.Source) *engine.Source {
 	out := *src
 	out.Rules = slices.Clone(src.Rules)
-	out.Groups = cloneGroups(src.Groups)
-	out.Resources = cloneGroups(src.Resources)
-	out.Actions = cloneGroups(src.Actions)
+	out.Groups = testgen.CloneGroups(src.Groups)
+	out.Resources = testgen.CloneGroups(src.Resources)
+	out.Actions = testgen.CloneGroups(src.Actions)
 	for range rapid.IntRange(1, 3).Draw(t, "edits") {
 		switch rapid.IntRange(0, 6).Draw(t, "edit") {
 		case 0:
@@ -159,7 +66,7 @@ func mutate(t *rapid.T, src *engine.Source) *engine.Source {
 				g.Members = append(g.Members, engine.Member{Name: "a:*"})
 			}
 		case 5:
-			out.Strategy = rapid.SampledFrom(strategies).Draw(t, "new-strategy")
+			out.Strategy = rapid.SampledFrom(testgen.Strategies).Draw(t, "new-strategy")
 		default:
 			if out.NoMatch == engine.EffectAllow {
 				out.NoMatch = engine.EffectDeny
@@ -169,18 +76,22 @@ func mutate(t *rapid.T, src *engine.Source) *engine.Source {
 			out.NoMatchSet = true
 		}
 	}
-	renumber(out.Rules)
-	dropRoleMembers(&out)
+	testgen.Renumber(out.Rules)
+	testgen.DropRoleMembers(&out)
 	return &out
 }
 
-func cloneGroups(gs []engine.Group) []engine.Group {
-	out := make([]engine.Group, len(gs))
-	for i, g := range gs {
-		g.Members = slices.Clone(g.Members)
-		out[i] = g
-	}
-	return out
+// drawn is a random policy, its model, and the brute-force universe of
+// each dimension.
+type drawn struct {
+	src                 *engine.Source
+	m                   *analysis.Model
+	subjects, res, acts []string
+}
+
+func draw(t *rapid.T) drawn {
+	src := genSource(t)
+	return drawn{src: src, m: model(t, src), subjects: universe(t, 0, src), res: universe(t, 1, src), acts: universe(t, 2, src)}
 }
 
 func model(t interface{ Fatalf(string, ...any) }, src *engine.Source) *analysis.Model {
@@ -252,10 +163,8 @@ func declared(src *engine.Source, name string) bool {
 func TestWhoMatchesBruteForce(t *testing.T) {
 	t.Parallel()
 	rapid.Check(t, func(t *rapid.T) {
-		src := genSource(t)
-		m := model(t, src)
-		subjects := universe(t, 0, src)
-		res, acts := universe(t, 1, src), universe(t, 2, src)
+		d := draw(t)
+		src, m, subjects, res, acts := d.src, d.m, d.subjects, d.res, d.acts
 		for range 4 {
 			r := rapid.SampledFrom(res).Draw(t, "resource")
 			a := rapid.SampledFrom(acts).Draw(t, "action")
@@ -301,10 +210,8 @@ func TestWhoMatchesBruteForce(t *testing.T) {
 func TestCanMatchesBruteForce(t *testing.T) {
 	t.Parallel()
 	rapid.Check(t, func(t *rapid.T) {
-		src := genSource(t)
-		m := model(t, src)
-		subjects := universe(t, 0, src)
-		res, acts := universe(t, 1, src), universe(t, 2, src)
+		d := draw(t)
+		m, subjects, res, acts := d.m, d.subjects, d.res, d.acts
 		s := rapid.SampledFrom(subjects).Draw(t, "subject")
 		perms, err := m.Can(s)
 		if err != nil {
@@ -409,7 +316,7 @@ func TestRepresentativesComplete(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		var pats []pattern.Pattern
 		for range rapid.IntRange(0, 6).Draw(t, "patterns") {
-			pats = append(pats, pattern.MustParse(genPattern(t, "p")))
+			pats = append(pats, pattern.MustParse(testgen.Pattern(t, "p")))
 		}
 		lits := rapid.SliceOfN(rapid.SampledFrom([]string{"a", "b", "ab", "a:b", "_", "b:a:b", "aa", "ba"}), 0, 4).Draw(t, "literals")
 		reps, err := analysis.Representatives(pats, lits)

@@ -35,8 +35,8 @@ func checkNames(what []string, names ...string) error {
 
 // keys returns a name and every group it belongs to; the empty resource
 // has no groups.
-func keys(g *graph, name string) []string {
-	return append([]string{name}, g.groupsOf(name)...)
+func keys(g *engine.Graph, name string) []string {
+	return append([]string{name}, groupsOf(g, name)...)
 }
 
 func anyMatch(p pattern.Pattern, names []string) bool {
@@ -57,6 +57,9 @@ func (m *Model) allowDefault() bool { return m.Src.NoMatch == engine.EffectAllow
 // pattern rule allows subjects no file names). Declared subjects come
 // first, by name.
 func (m *Model) Who(resource, action string) ([]Grant, error) {
+	if err := m.ready(); err != nil {
+		return nil, err
+	}
 	if err := checkNames([]string{"resource", "action"}, resource, action); err != nil {
 		return nil, err
 	}
@@ -85,7 +88,7 @@ func (m *Model) Who(resource, action string) ([]Grant, error) {
 	if onlyLiteral && !m.allowDefault() {
 		// Only subjects that reach a named principal can match; every
 		// other subject gets the mismatch decision, deny.
-		cands, _ = m.subjects.reach(literal)
+		cands, _ = reach(m.subjects, literal)
 		slices.Sort(cands)
 		cands = slices.Compact(cands)
 	} else {
@@ -141,13 +144,8 @@ func (m *Model) via(subject string, o *Outcome) string {
 		}
 		return s.Literal()
 	}
-	if s.Match(subject) {
-		return ""
-	}
-	for _, p := range m.subjects.groupsOf(subject) {
-		if s.Match(p) {
-			return p
-		}
+	if p, ok := m.nearest(m.principals(subject), s.Match); ok && p != subject {
+		return p
 	}
 	return ""
 }
@@ -173,6 +171,9 @@ type itemKey struct {
 // decision, as "*" "*", when some requests match no rule. Rules that
 // apply but are always overridden decide nothing and are not listed.
 func (m *Model) Can(subject string) ([]Permission, error) {
+	if err := m.ready(); err != nil {
+		return nil, err
+	}
 	if err := checkNames([]string{"subject"}, subject); err != nil {
 		return nil, err
 	}
@@ -182,11 +183,11 @@ func (m *Model) Can(subject string) ([]Permission, error) {
 		rp = append(rp, m.rules[a.rule].resource)
 		acp = append(acp, m.rules[a.rule].action)
 	}
-	res, err := dimensionUniverse([]*graph{m.resources}, rp, true)
+	res, err := dimensionUniverse([]*engine.Graph{m.resources}, rp, true)
 	if err != nil {
 		return nil, err
 	}
-	acts, err := dimensionUniverse([]*graph{m.actions}, acp, false)
+	acts, err := dimensionUniverse([]*engine.Graph{m.actions}, acp, false)
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/warden-authz/warden/internal/analysis"
 	"github.com/warden-authz/warden/internal/engine"
 )
 
@@ -177,5 +178,71 @@ func TestQueryHostileInput(t *testing.T) {
 	}
 	if _, err := m.Who("doc", ""); !errors.Is(err, engine.ErrInvalidRequest) {
 		t.Errorf("Who with no action: err = %v", err)
+	}
+}
+
+// TestViaIsTheExplainedChain: when a subject pattern matches several of a
+// subject's groups, Can and Who name the one the explanation's chain goes
+// through, the nearest, not the one declared first.
+func TestViaIsTheExplainedChain(t *testing.T) {
+	t.Parallel()
+	m := load(t, `
+[groups]
+team_far = ['mid']
+mid = ['ann']
+team_near = ['ann']
+[rules.r1]
+allow = [['team_*', 'doc', 'read']]
+`)
+	e, err := m.P.Explain(&engine.Query{Subject: "ann", Resource: "doc", Action: "read"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := e.Decision.SubjectPath
+	if len(path) != 2 || path[1] != "team_near" {
+		t.Fatalf("the explanation's chain is %q; the test expects [ann team_near]", path)
+	}
+	perms, err := m.Can("ann")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(perms) == 0 || perms[0].Via != "team_near" {
+		t.Errorf("Can(ann) = %+v, want the first via team_near", perms)
+	}
+	grants, err := m.Who("doc", "read")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range grants {
+		if g.Subject == "ann" && g.Via != "team_near" {
+			t.Errorf("Who lists ann via %q, want team_near", g.Via)
+		}
+	}
+}
+
+// TestModelWithoutPolicy: a zero Model, a nil one and one built without a
+// policy answer every question with ErrNoPolicy, never a panic and never
+// an empty answer that looks like "nobody".
+func TestModelWithoutPolicy(t *testing.T) {
+	t.Parallel()
+	good := load(t, "[[rules]]\nallow = [['u', 'doc', 'read']]\n")
+	var nilModel *analysis.Model
+	for name, m := range map[string]*analysis.Model{
+		"zero":      {},
+		"nil":       nilModel,
+		"no policy": analysis.NewModel(nil, nil),
+	} {
+		if _, err := m.Who("doc", "read"); !errors.Is(err, engine.ErrNoPolicy) {
+			t.Errorf("%s: Who: err = %v", name, err)
+		}
+		if _, err := m.Can("u"); !errors.Is(err, engine.ErrNoPolicy) {
+			t.Errorf("%s: Can: err = %v", name, err)
+		}
+		if _, err := analysis.Diff(m, good); !errors.Is(err, engine.ErrNoPolicy) {
+			t.Errorf("%s: Diff from it: err = %v", name, err)
+		}
+		if _, err := analysis.Diff(good, m); !errors.Is(err, engine.ErrNoPolicy) {
+			t.Errorf("%s: Diff to it: err = %v", name, err)
+		}
 	}
 }

@@ -249,78 +249,24 @@ func (e *explorer) visit(segs []string, depth int, alive, settled []int32) error
 	if len(segs) >= pattern.MaxSegments || len(strings.Join(segs, ":")) >= pattern.MaxBytes {
 		return nil // longer names are invalid: nothing to probe
 	}
-	// Classify the alive patterns' segments at this position.
-	litIdx := map[string][]int32{}
-	var wildIdx, rests []int32
-	var stars []string
-	seenStar := map[string]bool{}
-	var litSegs []string
-	for _, pi := range alive {
-		s := &e.pats[pi].segs[depth]
-		switch {
-		case s.rest:
-			rests = append(rests, pi)
-		case s.any || s.glob != nil:
-			wildIdx = append(wildIdx, pi)
-			for _, g := range s.star {
-				if !seenStar[g] {
-					seenStar[g] = true
-					stars = append(stars, g)
-				}
-			}
-			for _, l := range s.lits {
-				if _, ok := litIdx[l]; !ok {
-					litSegs = append(litSegs, l)
-				}
-				litIdx[l] = append(litIdx[l], -1) // placeholder: matched via wildIdx
-			}
-		default:
-			for _, l := range s.lits {
-				if _, ok := litIdx[l]; !ok {
-					litSegs = append(litSegs, l)
-				}
-				litIdx[l] = append(litIdx[l], pi)
-			}
-		}
-	}
-	sort.Strings(litSegs)
-	isLit := func(s string) bool { _, ok := litIdx[s]; return ok }
+	at := e.position(alive, depth)
 	// Representatives first: a region is then named by the shortest,
 	// plainest name ("user:_" rather than "user:alice:_").
-	cands, err := segmentReps(stars, isLit)
+	cands, err := segmentReps(at.stars, at.isLit)
 	if err != nil {
 		return err
 	}
-	cands = append(cands, litSegs...)
+	cands = append(cands, at.lits...)
 
 	nextSettled := settled
-	if len(rests) > 0 {
-		nextSettled = mergeSorted(settled, rests)
+	if len(at.rests) > 0 {
+		nextSettled = mergeSorted(settled, at.rests)
 	}
 	for _, c := range cands {
 		if pattern.CheckName(c) != nil {
 			continue
 		}
-		var nAlive, nDone []int32
-		add := func(pi int32) {
-			if depth+1 == len(e.pats[pi].segs) {
-				nDone = append(nDone, pi)
-			} else {
-				nAlive = append(nAlive, pi)
-			}
-		}
-		for _, pi := range litIdx[c] {
-			if pi >= 0 {
-				add(pi)
-			}
-		}
-		for _, pi := range wildIdx {
-			if e.pats[pi].segs[depth].match(c) {
-				add(pi)
-			}
-		}
-		slices.Sort(nAlive)
-		slices.Sort(nDone)
+		nAlive, nDone := e.advance(at, depth, c)
 		k := strconv.Itoa(depth) + "#" + key(nAlive, nDone, nextSettled)
 		if e.visited[k] {
 			continue
@@ -343,6 +289,80 @@ func (e *explorer) visit(segs []string, depth int, alive, settled []int32) error
 	return nil
 }
 
+// segmentPosition is what the alive patterns ask of the segment at one
+// position: literals, globs and wildcards, and the patterns whose last
+// '*' begins there.
+type segmentPosition struct {
+	byLit map[string][]int32 // literal → patterns whose segment is it (-1: a glob segment's literal alternative)
+	wild  []int32            // patterns whose segment is '*' or a glob
+	rests []int32            // patterns whose last '*' is here
+	stars []string           // the globs' alternatives with '*', each once
+	lits  []string           // every literal alternative, sorted
+}
+
+func (p *segmentPosition) isLit(s string) bool { _, ok := p.byLit[s]; return ok }
+
+// position classifies the alive patterns' segments at depth.
+func (e *explorer) position(alive []int32, depth int) *segmentPosition {
+	p := &segmentPosition{byLit: map[string][]int32{}}
+	seenStar := map[string]bool{}
+	addLit := func(l string, pi int32) {
+		if _, ok := p.byLit[l]; !ok {
+			p.lits = append(p.lits, l)
+		}
+		p.byLit[l] = append(p.byLit[l], pi)
+	}
+	for _, pi := range alive {
+		s := &e.pats[pi].segs[depth]
+		switch {
+		case s.rest:
+			p.rests = append(p.rests, pi)
+		case s.any || s.glob != nil:
+			p.wild = append(p.wild, pi)
+			for _, g := range s.star {
+				if !seenStar[g] {
+					seenStar[g] = true
+					p.stars = append(p.stars, g)
+				}
+			}
+			for _, l := range s.lits {
+				addLit(l, -1) // a placeholder: matched through wild
+			}
+		default:
+			for _, l := range s.lits {
+				addLit(l, pi)
+			}
+		}
+	}
+	sort.Strings(p.lits)
+	return p
+}
+
+// advance returns, of the patterns alive at depth, those that segment c
+// keeps alive and those it completes, each ascending.
+func (e *explorer) advance(at *segmentPosition, depth int, c string) (alive, done []int32) {
+	add := func(pi int32) {
+		if depth+1 == len(e.pats[pi].segs) {
+			done = append(done, pi)
+		} else {
+			alive = append(alive, pi)
+		}
+	}
+	for _, pi := range at.byLit[c] {
+		if pi >= 0 {
+			add(pi)
+		}
+	}
+	for _, pi := range at.wild {
+		if e.pats[pi].segs[depth].match(c) {
+			add(pi)
+		}
+	}
+	slices.Sort(alive)
+	slices.Sort(done)
+	return alive, done
+}
+
 func mergeSorted(a, b []int32) []int32 {
 	out := make([]int32, 0, len(a)+len(b))
 	out = append(out, a...)
@@ -351,32 +371,22 @@ func mergeSorted(a, b []int32) []int32 {
 	return slices.Compact(out)
 }
 
-// fillerFor returns a rune that appears in none of the given strings.
+// fillerFor returns a rune that appears in none of the given strings:
+// one of fillers, or else the first free one from 'A' on.
 func fillerFor(strs []string) rune {
+	free := func(r rune) bool {
+		return !slices.ContainsFunc(strs, func(s string) bool { return strings.ContainsRune(s, r) })
+	}
 	for _, f := range fillers {
-		used := false
-		for _, s := range strs {
-			if strings.ContainsRune(s, f) {
-				used = true
-				break
-			}
-		}
-		if !used {
+		if free(f) {
 			return f
 		}
 	}
-	for r := rune('A'); ; r++ {
-		used := false
-		for _, s := range strs {
-			if strings.ContainsRune(s, r) {
-				used = true
-				break
-			}
-		}
-		if !used {
-			return r
-		}
+	r := rune('A')
+	for !free(r) {
+		r++
 	}
+	return r
 }
 
 // segmentReps returns one-segment strings, none of them a literal (isLit),
@@ -396,91 +406,13 @@ func segmentReps(globs []string, isLit func(string) bool) ([]string, error) {
 		}
 		return []string{s}, nil
 	}
-	g := make([][]rune, len(globs))
-	alpha := map[rune]bool{f: true}
-	for i, s := range globs {
-		g[i] = []rune(s)
-		for _, r := range g[i] {
-			if r != '*' {
-				alpha[r] = true
-			}
-		}
-	}
-	alphabet := make([]rune, 0, len(alpha))
-	for r := range alpha {
-		if r != f {
-			alphabet = append(alphabet, r)
-		}
-	}
-	slices.Sort(alphabet)
-	// The filler first: among equally short names, the plainest wins.
-	alphabet = append([]rune{f}, alphabet...)
-
-	type nfa struct{ g, pos int32 }
-	closure := func(states []nfa) []nfa {
-		var out []nfa
-		for _, s := range states {
-			for {
-				out = append(out, s)
-				if int(s.pos) < len(g[s.g]) && g[s.g][s.pos] == '*' {
-					s.pos++
-					continue
-				}
-				break
-			}
-		}
-		slices.SortFunc(out, func(a, b nfa) int {
-			if a.g != b.g {
-				return int(a.g - b.g)
-			}
-			return int(a.pos - b.pos)
-		})
-		return slices.Compact(out)
-	}
-	stateKey := func(states []nfa) string {
-		var b strings.Builder
-		for _, s := range states {
-			b.WriteString(strconv.Itoa(int(s.g)))
-			b.WriteByte('.')
-			b.WriteString(strconv.Itoa(int(s.pos)))
-			b.WriteByte(',')
-		}
-		return b.String()
-	}
-	accepts := func(states []nfa) string {
-		var b strings.Builder
-		for _, s := range states {
-			if int(s.pos) == len(g[s.g]) {
-				b.WriteString(strconv.Itoa(int(s.g)))
-				b.WriteByte(',')
-			}
-		}
-		return b.String()
-	}
-	step := func(states []nfa, c rune) []nfa {
-		var next []nfa
-		for _, s := range states {
-			if int(s.pos) >= len(g[s.g]) {
-				continue
-			}
-			switch g[s.g][s.pos] {
-			case '*':
-				next = append(next, s)
-			case c:
-				next = append(next, nfa{s.g, s.pos + 1})
-			}
-		}
-		return closure(next)
-	}
+	n := newGlobNFA(globs)
+	alphabet := n.alphabet(f)
 	type item struct {
-		states []nfa
+		states []nfaState
 		text   string
 	}
-	start := make([]nfa, len(g))
-	for i := range g {
-		start[i] = nfa{int32(i), 0}
-	}
-	queue := []item{{closure(start), ""}}
+	queue := []item{{n.start(), ""}}
 	done := map[string]bool{}  // states that have a non-literal string
 	visits := map[string]int{} // strings seen per state
 	found := map[string]bool{} // accept sets represented
@@ -492,7 +424,7 @@ func segmentReps(globs []string, isLit func(string) bool) ([]string, error) {
 		it := queue[0]
 		queue = queue[1:]
 		for _, c := range alphabet {
-			ns := step(it.states, c)
+			ns := n.step(it.states, c)
 			k := stateKey(ns)
 			if done[k] {
 				continue
@@ -506,7 +438,7 @@ func segmentReps(globs []string, isLit func(string) bool) ([]string, error) {
 			}
 			if !isLit(text) && utf8.ValidString(text) && pattern.CheckName(text) == nil {
 				done[k] = true
-				if a := accepts(ns); !found[a] {
+				if a := n.accepts(ns); !found[a] {
 					found[a] = true
 					out = append(out, text)
 				}
@@ -515,4 +447,112 @@ func segmentReps(globs []string, isLit func(string) bool) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// globNFA runs several one-segment globs at once: a state is a position
+// in one glob, and a set of states is where every glob stands after some
+// characters.
+type globNFA struct {
+	globs [][]rune
+}
+
+type nfaState struct{ g, pos int32 }
+
+func newGlobNFA(globs []string) *globNFA {
+	n := &globNFA{globs: make([][]rune, len(globs))}
+	for i, s := range globs {
+		n.globs[i] = []rune(s)
+	}
+	return n
+}
+
+// alphabet is the globs' characters, after the filler f: among equally
+// short names, the plainest wins.
+func (n *globNFA) alphabet(f rune) []rune {
+	seen := map[rune]bool{f: true}
+	out := []rune{f}
+	var rest []rune
+	for _, g := range n.globs {
+		for _, r := range g {
+			if r != '*' && !seen[r] {
+				seen[r] = true
+				rest = append(rest, r)
+			}
+		}
+	}
+	slices.Sort(rest)
+	return append(out, rest...)
+}
+
+// start is every glob at its beginning.
+func (n *globNFA) start() []nfaState {
+	s := make([]nfaState, len(n.globs))
+	for i := range n.globs {
+		s[i] = nfaState{int32(i), 0}
+	}
+	return n.closure(s)
+}
+
+// closure adds, for each state before a '*', the state after it (a '*'
+// may match nothing), and sorts the set.
+func (n *globNFA) closure(states []nfaState) []nfaState {
+	var out []nfaState
+	for _, s := range states {
+		for {
+			out = append(out, s)
+			if g := n.globs[s.g]; int(s.pos) < len(g) && g[s.pos] == '*' {
+				s.pos++
+				continue
+			}
+			break
+		}
+	}
+	slices.SortFunc(out, func(a, b nfaState) int {
+		if a.g != b.g {
+			return int(a.g - b.g)
+		}
+		return int(a.pos - b.pos)
+	})
+	return slices.Compact(out)
+}
+
+// step reads one character: a '*' stays, a matching character advances.
+func (n *globNFA) step(states []nfaState, c rune) []nfaState {
+	var next []nfaState
+	for _, s := range states {
+		g := n.globs[s.g]
+		if int(s.pos) >= len(g) {
+			continue
+		}
+		switch g[s.pos] {
+		case '*':
+			next = append(next, s)
+		case c:
+			next = append(next, nfaState{s.g, s.pos + 1})
+		}
+	}
+	return n.closure(next)
+}
+
+// accepts names the globs a set of states has matched whole.
+func (n *globNFA) accepts(states []nfaState) string {
+	var b strings.Builder
+	for _, s := range states {
+		if int(s.pos) == len(n.globs[s.g]) {
+			b.WriteString(strconv.Itoa(int(s.g)))
+			b.WriteByte(',')
+		}
+	}
+	return b.String()
+}
+
+func stateKey(states []nfaState) string {
+	var b strings.Builder
+	for _, s := range states {
+		b.WriteString(strconv.Itoa(int(s.g)))
+		b.WriteByte('.')
+		b.WriteString(strconv.Itoa(int(s.pos)))
+		b.WriteByte(',')
+	}
+	return b.String()
 }

@@ -2,20 +2,13 @@ package cli
 
 import (
 	"encoding/json"
-	"strings"
 	"testing"
 )
 
 // TestCan pins warden can's output, exit codes and hostile arguments.
 func TestCan(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		name string
-		args []string
-		code int
-		out  []string
-		err  string
-	}{
+	tests := []cmdCase{
 		{"intern", []string{"-c", publishing, "erin"}, 0, []string{
 			`  ALLOW  action "write" on resource "plants"  rules.desks allow[2] via desk_plants` + "\n",
 			`  DENY   action "articles:publish,delete" on resource "*"  rules.editing deny[1] via interns` + "\n",
@@ -33,23 +26,7 @@ func TestCan(t *testing.T) {
 		{"too many args", []string{"-c", publishing, "a", "b"}, 2, nil, "accepts 1 arg(s)"},
 		{"missing file", []string{"-c", "/nonexistent.toml", "a"}, 2, nil, "no such file"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			r := runCmd(t, newCan(), tt.args...)
-			if r.code != tt.code {
-				t.Errorf("exit %d, want %d\nstdout: %s\nstderr: %s", r.code, tt.code, r.stdout, r.stderr)
-			}
-			for _, want := range tt.out {
-				if !strings.Contains(r.stdout, want) {
-					t.Errorf("stdout does not contain %q:\n%s", want, r.stdout)
-				}
-			}
-			if !strings.Contains(r.stderr, tt.err) {
-				t.Errorf("stderr %q does not contain %q", r.stderr, tt.err)
-			}
-		})
-	}
+	runCases(t, newCan, tests)
 }
 
 // TestCanJSON: --json lists every permission, the mismatch entry last.

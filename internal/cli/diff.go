@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/warden-authz/warden/internal/analysis"
+	"github.com/warden-authz/warden/internal/config"
 	"github.com/warden-authz/warden/internal/diag"
 )
 
@@ -67,7 +68,7 @@ input error (either file does not load).`,
 }
 
 func loadModel(path string) (*analysis.Model, error) {
-	l, err := analysis.LoadPolicy(path)
+	src, p, err := config.Load(path)
 	if err != nil {
 		var list diag.List
 		if errors.As(err, &list) {
@@ -75,7 +76,7 @@ func loadModel(path string) (*analysis.Model, error) {
 		}
 		return nil, &exitError{code: ExitUsage, err: err}
 	}
-	return analysis.NewModel(l.Src, l.P), nil
+	return analysis.NewModel(src, p), nil
 }
 
 func printChanges(w io.Writer, oldPath, newPath string, changes []analysis.Change) {

@@ -30,13 +30,7 @@ func TestDiff(t *testing.T) {
 	grant := write(t, dir, "grant.toml", diffBase+"[rules.r2]\nallow = [['bob', 'res2', 'DELETE']]\n")
 	revoke := write(t, dir, "revoke.toml", strings.Replace(diffBase, "g1 = ['alice', 'bob']", "g1 = ['alice']", 1))
 	broken := write(t, dir, "broken.toml", "[rules.r1]\nallow = [['g1', 'res2', 'GET']]\nstrategy = 'x'\n")
-	tests := []struct {
-		name string
-		args []string
-		code int
-		out  []string
-		err  string
-	}{
+	tests := []cmdCase{
 		{"identical", []string{old, old}, 0, []string{"no decision changes from " + old + " to " + old}, ""},
 		{"reordered", []string{old, same}, 0, []string{"no decision changes"}, ""},
 		{"grant", []string{old, grant}, 1, []string{
@@ -57,23 +51,7 @@ func TestDiff(t *testing.T) {
 		{"missing old", []string{filepath.Join(dir, "nope.toml"), old}, 2, nil, "no such file"},
 		{"one arg", []string{old}, 2, nil, "accepts 2 arg(s)"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			r := runCmd(t, newDiff(), tt.args...)
-			if r.code != tt.code {
-				t.Errorf("exit %d, want %d\nstdout: %s\nstderr: %s", r.code, tt.code, r.stdout, r.stderr)
-			}
-			for _, want := range tt.out {
-				if !strings.Contains(r.stdout, want) {
-					t.Errorf("stdout does not contain %q:\n%s", want, r.stdout)
-				}
-			}
-			if !strings.Contains(r.stderr, tt.err) {
-				t.Errorf("stderr %q does not contain %q", r.stderr, tt.err)
-			}
-		})
-	}
+	runCases(t, newDiff, tests)
 }
 
 // TestDiffJSON: --json gives both versions, whether anything changed, and

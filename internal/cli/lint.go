@@ -83,7 +83,7 @@ Exit codes: 0 nothing at the gating severity, 1 errors found (or, with
 			res := lintResult{Valid: len(errs) == 0, Diagnostics: []lintDiagnostic{}, Findings: []lintFinding{}}
 			if res.Valid {
 				res.Version = p.Version()
-				for _, f := range lint.Run(src, nil) {
+				for _, f := range lint.Run(src, p, nil) {
 					res.Findings = append(res.Findings, lintFinding{Severity: f.Severity, Code: f.Code,
 						File: f.Pos.File, Line: f.Pos.Line, Column: f.Pos.Col, Message: f.Message, Hint: f.Hint})
 					switch f.Severity {

@@ -1,9 +1,7 @@
 package cli
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,40 +10,17 @@ import (
 	"github.com/warden-authz/warden/internal/workload"
 )
 
-// runLint runs `warden <args>` in-process as Run does, with lint added to
-// the root when the root does not carry it yet, and returns the exit code
-// and streams.
+// runLint runs `warden <args>` in-process as Run does, and returns the
+// exit code and streams.
 func runLint(t testing.TB, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
-	var out, errOut bytes.Buffer
-	root := newRoot(strings.NewReader(""), &out, &errOut)
-	if c, _, err := root.Find([]string{"lint"}); err != nil || c == root {
-		root.AddCommand(newLint())
-	}
-	root.SetArgs(args)
-	err := root.Execute()
-	var ee *exitError
-	switch {
-	case err == nil:
-	case errors.As(err, &ee):
-		code = ee.code
-		if ee.err != nil {
-			errOut.WriteString(ee.err.Error())
-		}
-	default:
-		code = ExitUsage
-		errOut.WriteString(err.Error())
-	}
-	return code, out.String(), errOut.String()
+	r := runCmd(t, lintRoot(), args...)
+	return r.code, r.stdout, r.stderr
 }
 
 func policyFile(t *testing.T, text string) string {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "policy.toml")
-	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return write(t, "", "policy.toml", text)
 }
 
 // TestLintExitCodes pins lint's exit codes: 0 without findings at the
@@ -60,45 +35,25 @@ func TestLintExitCodes(t *testing.T) {
 	binary := policyFile(t, "\x00\xff\xfe[[rules]]\x00")
 	bom := policyFile(t, "\xef\xbb\xbf[[rules]]\nallow = [['alice', 'doc', 'read']]\n")
 	badSchema := policyFile(t, "[schemas]\nd = 'doc:x{id}'\n[[rules]]\nallow = [['alice', 'doc:*', 'read']]\n")
-	tests := []struct {
-		name string
-		args []string
-		code int
-		out  string // substring of stdout
-		err  string // substring of stderr
-	}{
-		{"clean", []string{"lint", "-c", clean}, 0, "0 error(s), 0 warning(s), 0 info(s)", ""},
-		{"warning passes", []string{"lint", "-c", warning}, 0, "[fail-open]", ""},
-		{"warning gates with --strict", []string{"lint", "--strict", "-c", warning}, 1, "4:21: warning:", ""},
-		{"info never gates", []string{"lint", "--strict", "-c", info}, 0, "[cycle]", ""},
-		{"error gates", []string{"lint", "-c", strictError}, 1, "error: resource \"page:*\"", ""},
-		{"fix hint shown", []string{"lint", "-c", warning}, 0, "  fix: remove mismatch_decision", ""},
-		{"no config", []string{"lint"}, 2, "", "--config"},
-		{"missing file", []string{"lint", "-c", "/nonexistent/p.toml"}, 2, "", "no such file"},
-		{"directory", []string{"lint", "-c", t.TempDir()}, 2, "", "directory"},
-		{"invalid TOML", []string{"lint", "-c", broken}, 2, "policy.toml:1:", ""},
-		{"binary file", []string{"lint", "-c", binary}, 2, "invalid TOML", ""},
-		{"byte order mark", []string{"lint", "-c", bom}, 0, "0 error(s)", ""},
-		{"empty --config", []string{"lint", "--config", ""}, 2, "", "--config"},
-		{"invalid schema", []string{"lint", "-c", badSchema}, 2, "2:5: schemas.d", ""},
-		{"arguments refused", []string{"lint", "-c", clean, "extra"}, 2, "", "unknown command"},
-		{"unknown flag", []string{"lint", "--nope", "-c", clean}, 2, "", "unknown flag"},
+	tests := []cmdCase{
+		{"clean", []string{"lint", "-c", clean}, 0, []string{"0 error(s), 0 warning(s), 0 info(s)"}, ""},
+		{"warning passes", []string{"lint", "-c", warning}, 0, []string{"[fail-open]"}, ""},
+		{"warning gates with --strict", []string{"lint", "--strict", "-c", warning}, 1, []string{"4:21: warning:"}, ""},
+		{"info never gates", []string{"lint", "--strict", "-c", info}, 0, []string{"[cycle]"}, ""},
+		{"error gates", []string{"lint", "-c", strictError}, 1, []string{"error: resource \"page:*\""}, ""},
+		{"fix hint shown", []string{"lint", "-c", warning}, 0, []string{"  fix: remove mismatch_decision"}, ""},
+		{"no config", []string{"lint"}, 2, nil, "--config"},
+		{"missing file", []string{"lint", "-c", "/nonexistent/p.toml"}, 2, nil, "no such file"},
+		{"directory", []string{"lint", "-c", t.TempDir()}, 2, nil, "directory"},
+		{"invalid TOML", []string{"lint", "-c", broken}, 2, []string{"policy.toml:1:"}, ""},
+		{"binary file", []string{"lint", "-c", binary}, 2, []string{"invalid TOML"}, ""},
+		{"byte order mark", []string{"lint", "-c", bom}, 0, []string{"0 error(s)"}, ""},
+		{"empty --config", []string{"lint", "--config", ""}, 2, nil, "--config"},
+		{"invalid schema", []string{"lint", "-c", badSchema}, 2, []string{"2:5: schemas.d"}, ""},
+		{"arguments refused", []string{"lint", "-c", clean, "extra"}, 2, nil, "unknown command"},
+		{"unknown flag", []string{"lint", "--nope", "-c", clean}, 2, nil, "unknown flag"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			code, out, errOut := runLint(t, tt.args...)
-			if code != tt.code {
-				t.Errorf("exit %d, want %d\nstdout: %s\nstderr: %s", code, tt.code, out, errOut)
-			}
-			if !strings.Contains(out, tt.out) {
-				t.Errorf("stdout %q does not contain %q", out, tt.out)
-			}
-			if !strings.Contains(errOut, tt.err) {
-				t.Errorf("stderr %q does not contain %q", errOut, tt.err)
-			}
-		})
-	}
+	runCases(t, lintRoot, tests)
 }
 
 // TestLintJSON checks the machine output: every finding with its severity

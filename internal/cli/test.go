@@ -8,8 +8,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/warden-authz/warden/internal/analysis"
 	"github.com/warden-authz/warden/internal/diag"
+	"github.com/warden-authz/warden/internal/testfile"
 	"github.com/warden-authz/warden/types"
 )
 
@@ -31,7 +31,7 @@ policy could not be read or has problems (each shown as file:line:col).`,
   warden test --json policies/*_test.toml`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			suite := analysis.RunFiles(args)
+			suite := testfile.RunFiles(args)
 			out := cmd.OutOrStdout()
 			var err error
 			if asJSON {
@@ -56,7 +56,7 @@ policy could not be read or has problems (each shown as file:line:col).`,
 	return cmd
 }
 
-func printSuite(w io.Writer, s *analysis.Suite) {
+func printSuite(w io.Writer, s *testfile.Suite) {
 	for _, f := range s.Files {
 		if f.Err != nil {
 			fmt.Fprintf(w, "ERROR %s\n", f.Path)
@@ -87,7 +87,7 @@ func printSuite(w io.Writer, s *analysis.Suite) {
 		total := len(c.Src.Rules)
 		fmt.Fprintf(w, "\ncoverage: %s: %d of %d rule items decided some case\n", s.Paths[i], total-len(un), total)
 		for _, r := range un {
-			fmt.Fprintf(w, "  not covered: %s  %v  [%q, %q, %q]\n", analysis.ItemName(r), r.Pos, r.Subject, r.Resource, r.Action)
+			fmt.Fprintf(w, "  not covered: %s  %v  [%q, %q, %q]\n", testfile.ItemName(r), r.Pos, r.Subject, r.Resource, r.Action)
 		}
 	}
 	failed, passed, broken := s.Failed()
@@ -153,7 +153,7 @@ type jsonCoverage struct {
 	Uncovered []jsonItem `json:"uncovered"`
 }
 
-func testJSON(s *analysis.Suite) any {
+func testJSON(s *testfile.Suite) any {
 	failed, passed, broken := s.Failed()
 	out := struct {
 		Passed   int            `json:"passed"`

@@ -16,13 +16,7 @@ func TestTestCommand(t *testing.T) {
 	pass := write(t, dir, "pass_test.toml", "policy = 'p.toml'\n[[cases]]\nsubject = 'alice'\nresource = 'doc'\naction = 'read'\nallowed = true\n")
 	fail := write(t, dir, "fail_test.toml", "policy = 'p.toml'\n[[cases]]\nname = 'alice writes'\nsubject = 'alice'\nresource = 'doc'\naction = 'write'\nallowed = true\n")
 	bad := write(t, dir, "bad_test.toml", "policy = 'p.toml'\n[[cases]]\nsubject = 'a*'\nresource = 'doc'\naction = 'read'\nallowed = true\n")
-	tests := []struct {
-		name string
-		args []string
-		code int
-		out  []string // substrings of stdout
-		err  string   // substring of stderr
-	}{
+	tests := []cmdCase{
 		{"example passes", []string{publishingTest}, 0, []string{"PASS  ../../examples/publishing/policy_test.toml:9:1  anyone reads a published article", "12 of 12 rule items decided some case", "17 passed, 0 failed"}, ""},
 		{"pass with coverage gap", []string{pass}, 0, []string{"1 of 2 rule items", "not covered: rules.r1 allow[2]  " + filepath.Join(dir, "p.toml") + `:2:36  ["bob", "doc", "read"]`}, ""},
 		{"failing case", []string{pass, fail}, 1, []string{
@@ -37,23 +31,7 @@ func TestTestCommand(t *testing.T) {
 		{"no files", nil, 2, nil, "requires at least 1 arg"},
 		{"unknown flag", []string{"--nope", pass}, 2, nil, "unknown flag"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			r := runCmd(t, newTest(), tt.args...)
-			if r.code != tt.code {
-				t.Errorf("exit %d, want %d\nstdout: %s\nstderr: %s", r.code, tt.code, r.stdout, r.stderr)
-			}
-			for _, want := range tt.out {
-				if !strings.Contains(r.stdout, want) {
-					t.Errorf("stdout does not contain %q:\n%s", want, r.stdout)
-				}
-			}
-			if !strings.Contains(r.stderr, tt.err) {
-				t.Errorf("stderr %q does not contain %q", r.stderr, tt.err)
-			}
-		})
-	}
+	runCases(t, newTest, tests)
 }
 
 // TestTestShowsExplainOutput: a failing case shows exactly what `warden

@@ -34,6 +34,11 @@ type members struct {
 	// belongs to every group in patternGroups[s].
 	patterns      pattern.Index
 	patternGroups [][]int32
+	patternList   []pattern.Pattern // by slot, for Graph.Members
+	// cycles are the strongly connected components that hold a cycle,
+	// each ascending, ordered by first group: finish finds them anyway,
+	// and Graph.Cycles reports them.
+	cycles [][]int32
 	// groupSlots holds, per group, the subject-index slots of the patterns
 	// that match the group's name (subjects only; see attachSlots).
 	groupSlots [][]int32
@@ -89,6 +94,7 @@ func (m *members) addPattern(p pattern.Pattern, parent int32) {
 	slot := m.patterns.Add(p)
 	for int(slot) >= len(m.patternGroups) {
 		m.patternGroups = append(m.patternGroups, nil)
+		m.patternList = append(m.patternList, p)
 	}
 	m.patternGroups[slot] = appendSorted(m.patternGroups[slot], parent)
 }
@@ -126,7 +132,11 @@ func (m *members) finish() error {
 		if total += len(set); total > maxMemberships {
 			return m.tooDeep(comp[0])
 		}
+		if len(comp) > 1 || slices.Contains(m.parents[comp[0]], comp[0]) {
+			m.cycles = append(m.cycles, slices.Sorted(slices.Values(comp)))
+		}
 	}
+	slices.SortFunc(m.cycles, func(a, b []int32) int { return int(a[0] - b[0]) })
 	for name, ps := range m.leafParents {
 		if len(ps) == 1 {
 			m.leafClosure[name] = m.closure[ps[0]]

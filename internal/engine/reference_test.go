@@ -1,7 +1,6 @@
 package engine_test
 
 import (
-	"fmt"
 	"slices"
 	"testing"
 
@@ -9,6 +8,7 @@ import (
 
 	"github.com/warden-authz/warden/internal/engine"
 	"github.com/warden-authz/warden/internal/pattern"
+	"github.com/warden-authz/warden/internal/testgen"
 )
 
 // reference decides a request the slow, obvious way, straight from SPEC
@@ -174,133 +174,23 @@ func principals(groups []engine.Group, name string, patterns bool, supplied ...s
 	return out
 }
 
-// Small alphabets make matches, shared names and cycles frequent.
 var (
-	segs     = []string{"a", "b", "ab"}
-	segPats  = []string{"a", "b", "ab", "*", "a*", "*b", "a,b", "a*,b"}
 	userPool = []string{"u1", "u2", "u3", "a", "a:b"}
 	// Supplied groups: declared groups and roles, names that are members
 	// of groups, names rules mention, and names nothing mentions.
 	suppliedPool = []string{"g1", "g2", "g3", "ab", "u1", "a:b", "zz", "u9"}
+	// shape has up to 40 rules, sometimes over few subjects, so buckets
+	// outgrow the flat list and get split by action and resource.
+	shape = testgen.Shape{
+		Groups: []string{"g1", "g2", "g3", "ab"}, Users: userPool,
+		Resources: []string{"r1", "r2", "b"}, ResourceNames: []string{"a", "b", "a:b", "ab:a"},
+		Actions: []string{"x1", "x2"}, ActionNames: []string{"a", "b", "ab"},
+		Subjects: append([]string{"*", "g1", "g2", "g3", "ab", "u1", "u*", "a:*"}, userPool...),
+		MaxRules: 40, FewSubjects: true,
+	}
 )
 
-func genName(t *rapid.T, label string) string {
-	n := rapid.IntRange(1, 3).Draw(t, label+"-len")
-	var s string
-	for i := range n {
-		if i > 0 {
-			s += ":"
-		}
-		s += rapid.SampledFrom(segs).Draw(t, label+"-seg")
-	}
-	return s
-}
-
-func genPattern(t *rapid.T, label string) string {
-	if rapid.IntRange(0, 6).Draw(t, label+"-all") == 0 {
-		return "*"
-	}
-	n := rapid.IntRange(1, 3).Draw(t, label+"-len")
-	var s string
-	for i := range n {
-		if i > 0 {
-			s += ":"
-		}
-		s += rapid.SampledFrom(segPats).Draw(t, label+"-seg")
-	}
-	return s
-}
-
-func genGroups(t *rapid.T, label string, names []string, patterns bool, pool []string) []engine.Group {
-	var out []engine.Group
-	for i, n := range names {
-		g := engine.Group{Name: n, Section: label}
-		if label == "groups" {
-			g.Role = rapid.Bool().Draw(t, "role")
-			if g.Role {
-				g.Section = "roles"
-			}
-		}
-		k := rapid.IntRange(0, 3).Draw(t, "members")
-		for range k {
-			var m string
-			switch rapid.IntRange(0, 2).Draw(t, "member-kind") {
-			case 0: // another group, cycles welcome
-				m = names[rapid.IntRange(0, len(names)-1).Draw(t, "member-group")]
-			case 1:
-				m = rapid.SampledFrom(pool).Draw(t, "member-name")
-			default:
-				if patterns {
-					m = genPattern(t, "member-pattern")
-					if m == "*" {
-						m = "a:*"
-					}
-				} else {
-					m = rapid.SampledFrom(pool).Draw(t, "member-name")
-				}
-			}
-			g.Members = append(g.Members, engine.Member{Name: m})
-		}
-		_ = i
-		out = append(out, g)
-	}
-	return out
-}
-
-func genSource(t *rapid.T) *engine.Source {
-	src := &engine.Source{
-		Strategy: rapid.SampledFrom([]engine.Strategy{engine.DenyOverrides, engine.AllowOverrides, engine.FirstMatch, engine.MostSpecific}).Draw(t, "strategy"),
-	}
-	src.Groups = genGroups(t, "groups", []string{"g1", "g2", "g3", "ab"}, false, userPool)
-	// A group may not list a role (SPEC 3.2): drop such members so every
-	// generated source compiles.
-	roles := map[string]bool{}
-	for _, g := range src.Groups {
-		if g.Role {
-			roles[g.Name] = true
-		}
-	}
-	for i := range src.Groups {
-		g := &src.Groups[i]
-		if !g.Role {
-			g.Members = slices.DeleteFunc(g.Members, func(m engine.Member) bool { return roles[m.Name] })
-		}
-	}
-	src.Resources = genGroups(t, "resources", []string{"r1", "r2", "b"}, true, []string{"a", "b", "a:b", "ab:a"})
-	src.Actions = genGroups(t, "actions", []string{"x1", "x2"}, true, []string{"a", "b", "ab"})
-	subjects := append([]string{"*", "g1", "g2", "g3", "ab", "u1", "u*", "a:*"}, userPool...)
-	resources := []string{"r1", "r2", "b"}
-	actions := []string{"x1", "x2"}
-	// Up to 40 rules, sometimes over few subjects, so buckets outgrow the
-	// flat list and get split by action and resource.
-	n := rapid.IntRange(0, 40).Draw(t, "rules")
-	if rapid.Bool().Draw(t, "few-subjects") {
-		subjects = subjects[:3]
-	}
-	items := map[string]int{}
-	for i := range n {
-		eff := rapid.SampledFrom([]engine.Effect{engine.EffectAllow, engine.EffectDeny}).Draw(t, "effect")
-		id := fmt.Sprintf("rules.%d", i/3+1)
-		items[id+eff.String()]++
-		r := engine.Rule{ID: id, Item: items[id+eff.String()], Effect: eff}
-		r.Subject = rapid.SampledFrom(subjects).Draw(t, "subject")
-		if rapid.Bool().Draw(t, "resource-group") {
-			r.Resource = rapid.SampledFrom(resources).Draw(t, "resource")
-		} else {
-			r.Resource = genPattern(t, "resource")
-		}
-		if rapid.Bool().Draw(t, "action-group") {
-			r.Action = rapid.SampledFrom(actions).Draw(t, "action")
-		} else {
-			r.Action = genPattern(t, "action")
-		}
-		src.Rules = append(src.Rules, r)
-	}
-	if rapid.Bool().Draw(t, "nomatch-allow") {
-		src.NoMatch, src.NoMatchSet = engine.EffectAllow, true
-	}
-	return src
-}
+func genSource(t *rapid.T) *engine.Source { return testgen.Source(t, shape) }
 
 // TestCompiledMatchesReference is the property the rule index lives by: it
 // may never miss a matching rule nor invent one, under every strategy,
@@ -317,12 +207,12 @@ func TestCompiledMatchesReference(t *testing.T) {
 			subject := rapid.SampledFrom(append([]string{"g1", "g2", "ab", "r1"}, userPool...)).Draw(t, "req-subject")
 			resource := ""
 			if rapid.IntRange(0, 5).Draw(t, "empty-resource") > 0 {
-				resource = genName(t, "req-resource")
+				resource = testgen.Name(t, "req-resource")
 				if rapid.IntRange(0, 4).Draw(t, "group-as-resource") == 0 {
 					resource = rapid.SampledFrom([]string{"r1", "r2", "b"}).Draw(t, "group-resource")
 				}
 			}
-			action := genName(t, "req-action")
+			action := testgen.Name(t, "req-action")
 			var supplied []string
 			if rapid.IntRange(0, 2).Draw(t, "supply") == 0 {
 				supplied = rapid.SliceOfN(rapid.SampledFrom(suppliedPool), 1, 3).Draw(t, "supplied")
@@ -381,8 +271,8 @@ func TestLayersMatchReference(t *testing.T) {
 		for range 20 {
 			q := engine.Query{
 				Subject:  rapid.SampledFrom(append([]string{"g1", "g2", "ab"}, userPool...)).Draw(t, "req-subject"),
-				Resource: genName(t, "req-resource"),
-				Action:   genName(t, "req-action"),
+				Resource: testgen.Name(t, "req-resource"),
+				Action:   testgen.Name(t, "req-action"),
 			}
 			if rapid.Bool().Draw(t, "supply") {
 				q.Groups = rapid.SliceOfN(rapid.SampledFrom(suppliedPool), 1, 3).Draw(t, "supplied")

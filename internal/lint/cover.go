@@ -186,7 +186,7 @@ func (l *linter) dimCovers(d int, b, a *lpat) bool {
 	}
 	k := l.kinds[dims[d]]
 	for _, g := range k.closure(a.name) {
-		if b.p.Match(k.groups[g].Name) {
+		if b.p.Match(k.graph.Name(g)) {
 			return true
 		}
 	}
@@ -276,7 +276,7 @@ func (l *linter) keysOf(d int, p *lpat) []string {
 	k := l.kinds[dims[d]]
 	names := []string{p.name}
 	for _, g := range k.closure(p.name) {
-		names = append(names, k.groups[g].Name)
+		names = append(names, k.graph.Name(g))
 	}
 	for _, n := range names {
 		add(n)

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/warden-authz/warden/internal/diag"
+	"github.com/warden-authz/warden/internal/engine"
 )
 
 // segValues are the segment values the brute-force references try; they
@@ -171,10 +172,15 @@ func TestOSA(t *testing.T) {
 
 func TestSuggest(t *testing.T) {
 	t.Parallel()
-	k := newKind(nil, false)
-	for _, n := range []string{"admin", "editor", "user2", "alice@example.com", "ops"} {
-		k.declared[n] = true
+	var members []engine.Member
+	for _, n := range []string{"editor", "user2", "alice@example.com", "ops"} {
+		members = append(members, engine.Member{Name: n})
 	}
+	p, errs := engine.Compile(&engine.Source{Groups: []engine.Group{{Name: "admin", Members: members}}})
+	if errs != nil {
+		t.Fatal(errs)
+	}
+	k := &kind{graph: p.Graph(engine.Subjects)}
 	tests := []struct{ name, want string }{
 		{"admni", "admin"},
 		{"Admin", "admin"},

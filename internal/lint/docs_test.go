@@ -40,7 +40,7 @@ func TestDocs(t *testing.T) {
 		policy = policy[:strings.Index(policy, "```")]
 		found := false
 		var got []string
-		for _, f := range lint.Run(parse(t, code+".toml", policy), nil) {
+		for _, f := range lint.Run(parse(t, code+".toml", policy), nil, nil) {
 			got = append(got, fmt.Sprintf("%s (%v)", f.Code, f.Severity))
 			found = found || f.Code == code && strings.HasPrefix(sev, f.Severity.String())
 		}

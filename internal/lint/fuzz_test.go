@@ -35,11 +35,17 @@ func FuzzLint(f *testing.F) {
 	f.Add([]byte("[actions]\nw = ['p', 'q*']\n[resources]\nd = ['a:*', 'b']\n[[rules]]\ndeny = [['*', 'd', 'w']]\nallow = [['u', 'b', 'q1'], ['u', 'a:c', 'p']]\n[rule_policy]\nstrategy = 'allow-overrides'"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		src, errs := config.Parse("p.toml", data)
-		if _, cerrs := engine.Compile(src); len(errs)+len(cerrs) > 0 || len(src.Rules) > 200 {
+		p, cerrs := engine.Compile(src)
+		if len(cerrs) > 0 {
+			if got := lint.Run(src, nil, nil); got != nil {
+				t.Fatalf("findings for a source that does not compile: %v", got)
+			}
+		}
+		if len(errs)+len(cerrs) > 0 || len(src.Rules) > 200 {
 			return
 		}
-		got := lint.Run(src, nil)
-		if again := lint.Run(src, nil); !cmp.Equal(got, again) {
+		got := lint.Run(src, p, nil)
+		if again := lint.Run(src, nil, nil); !cmp.Equal(got, again) {
 			t.Fatalf("findings differ between runs:\n%v\n%v", got, again)
 		}
 		lines := strings.Count(string(data), "\n") + 1

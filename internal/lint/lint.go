@@ -4,10 +4,12 @@
 // that fit no declared schema. docs/lint.md lists every finding code, what it
 // means and how to fix it; this package is its implementation.
 //
-// Lint looks at an [engine.Source] that compiled without errors. Every check
-// runs in time close to linear in the size of the policy: rules are compared
-// through indexes keyed by the names they can match, never pairwise, so a
-// 110,000-rule policy lints in well under a second. Where an index leaves
+// Lint looks at an [engine.Source] that compiled without errors, through
+// the compiled [engine.Policy]: its membership graph ([engine.Graph]) is
+// the one decisions walk. Every check runs in time close to linear in the
+// size of the policy: rules are compared through indexes keyed by the
+// names they can match, never pairwise, so a 110,000-rule policy lints in
+// well under a second. Where an index leaves
 // many candidates, a budget per rule bounds the work; lint then reports less,
 // never something false.
 package lint
@@ -22,7 +24,8 @@ import (
 	"github.com/warden-authz/warden/internal/engine"
 )
 
-// Severity says how much a finding matters. The zero value is Info.
+// Severity says how much a finding matters. The zero value is Info. It is
+// a plain value, safe to copy and to share between goroutines.
 type Severity uint8
 
 const (
@@ -86,7 +89,9 @@ var Codes = []string{
 	CodeSchemaCollapse, CodeNoSchema,
 }
 
-// Finding is one likely mistake, at the place to edit.
+// Finding is one likely mistake, at the place to edit. It is a plain
+// value, safe to copy and to share between goroutines. The zero Finding
+// names no code and no place; Run never returns one.
 type Finding struct {
 	Severity Severity
 	Code     string
@@ -104,7 +109,8 @@ func (f Finding) String() string {
 	return s
 }
 
-// Options tune a run. The zero value, and nil, mean the defaults.
+// Options tune a run. The zero value, and nil, mean the defaults. Run
+// only reads its Options, so one may serve concurrent runs.
 type Options struct {
 	// Budget is the most covering-rule candidates compared with one rule
 	// (default 1024). Past it, lint stops looking for what covers that
@@ -114,20 +120,33 @@ type Options struct {
 
 const defaultBudget = 1024
 
-// Run lints src, which must have compiled without errors (patterns that do
-// not parse are skipped, not reported: that is the compiler's job). Findings
-// come ordered by position, then code.
-func Run(src *engine.Source, opts *Options) []Finding {
+// Run lints src, which p was compiled from (engine.Compile(src)). Lint
+// reasons about memberships through p's graph, the one decisions walk, so
+// what it says of groups and closures is what decisions do. A nil p, or
+// one whose groups and rules do not number as src's, makes Run compile src
+// itself. A source that does not compile has no findings: its problems
+// are the compiler's to report, and `warden lint` shows them instead.
+// Findings come ordered by position, then code.
+//
+// Run only reads src and p and keeps its working state per call, so
+// concurrent runs, on one policy or several, are safe.
+func Run(src *engine.Source, p *engine.Policy, opts *Options) []Finding {
 	if src == nil {
 		return nil
+	}
+	if !compiledFrom(p, src) {
+		var errs diag.List
+		if p, errs = engine.Compile(src); len(errs) > 0 {
+			return nil
+		}
 	}
 	l := &linter{src: src, budget: defaultBudget}
 	if opts != nil && opts.Budget > 0 {
 		l.budget = opts.Budget
 	}
-	l.kinds[engine.Subjects] = newKind(src.Groups, false)
-	l.kinds[engine.Resources] = newKind(src.Resources, true)
-	l.kinds[engine.Actions] = newKind(src.Actions, true)
+	l.kinds[engine.Subjects] = &kind{groups: src.Groups, graph: p.Graph(engine.Subjects)}
+	l.kinds[engine.Resources] = &kind{groups: src.Resources, graph: p.Graph(engine.Resources)}
+	l.kinds[engine.Actions] = &kind{groups: src.Actions, graph: p.Graph(engine.Actions)}
 	l.compileRules()
 
 	l.policy()
@@ -146,6 +165,16 @@ func Run(src *engine.Source, opts *Options) []Finding {
 		)
 	})
 	return l.out
+}
+
+// compiledFrom is a cheap check that p can be src's policy: the same
+// number of groups of each kind and of rule items. It cannot prove it;
+// it catches a policy passed for the wrong source.
+func compiledFrom(p *engine.Policy, src *engine.Source) bool {
+	return p != nil && p.Len() == len(src.Rules) &&
+		p.Graph(engine.Subjects).Len() == len(src.Groups) &&
+		p.Graph(engine.Resources).Len() == len(src.Resources) &&
+		p.Graph(engine.Actions).Len() == len(src.Actions)
 }
 
 type linter struct {

@@ -84,7 +84,7 @@ func TestFixtures(t *testing.T) {
 					want = append(want, w)
 				}
 			}
-			got := lint.Run(parse(t, filepath.Base(path), string(data)), nil)
+			got := lint.Run(parse(t, filepath.Base(path), string(data)), nil, nil)
 			if !slices.Equal(briefs(got), want) {
 				t.Errorf("findings:\n%s\nwant:\n%s", strings.Join(briefs(got), "\n"), strings.Join(want, "\n"))
 			}
@@ -132,7 +132,7 @@ func TestExamples(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
 			t.Parallel()
-			got := lint.Run(load(t, filepath.Join("../../examples", tt.file)), nil)
+			got := lint.Run(load(t, filepath.Join("../../examples", tt.file)), nil, nil)
 			if !slices.Equal(briefs(got), tt.want) {
 				t.Errorf("findings:\n%v\nwant %q", got, tt.want)
 			}
@@ -181,7 +181,7 @@ func TestFindings(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			var got []string
-			for _, f := range lint.Run(parse(t, "p.toml", tt.policy), nil) {
+			for _, f := range lint.Run(parse(t, "p.toml", tt.policy), nil, nil) {
 				got = append(got, fmt.Sprintf("%s %d:%d", f.Code, f.Pos.Line, f.Pos.Col))
 			}
 			if !slices.Equal(got, tt.want) {
@@ -225,7 +225,7 @@ func TestHostileSources(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			var got []string
-			for _, f := range lint.Run(tt.src, &lint.Options{Budget: 256}) {
+			for _, f := range lint.Run(tt.src, nil, &lint.Options{Budget: 256}) {
 				got = append(got, f.Code)
 			}
 			if !slices.Equal(got, tt.want) {
@@ -244,12 +244,12 @@ func TestBudget(t *testing.T) {
 		src.Rules = append(src.Rules, engine.Rule{ID: "rules.1", Item: i + 1, Effect: engine.EffectAllow, Subject: "*", Resource: fmt.Sprintf("r%d:*", i), Action: "read"})
 	}
 	src.Rules = append(src.Rules, engine.Rule{ID: "rules.1", Item: 51, Effect: engine.EffectAllow, Subject: "u", Resource: "r0:x", Action: "read"})
-	full := briefs(lint.Run(src, nil))
+	full := briefs(lint.Run(src, nil, nil))
 	if !slices.Equal(full, []string{"warning shadowed 0:0"}) {
 		t.Fatalf("full budget: %q", full)
 	}
 	for _, b := range []int{1, 2, 10, 100} {
-		got := briefs(lint.Run(src, &lint.Options{Budget: b}))
+		got := briefs(lint.Run(src, nil, &lint.Options{Budget: b}))
 		for _, f := range got {
 			if !slices.Contains(full, f) {
 				t.Errorf("budget %d: %q is not among %q", b, f, full)
@@ -266,7 +266,7 @@ func TestRBACLargeIsClean(t *testing.T) {
 		t.Skip("builds a 110,000-rule policy")
 	}
 	w := workload.RBAC("large", 100000, 10000)
-	if fs := lint.Run(w.Source, nil); len(fs) > 0 {
+	if fs := lint.Run(w.Source, nil, nil); len(fs) > 0 {
 		t.Errorf("%d findings, first %v", len(fs), fs[0])
 	}
 }
@@ -298,5 +298,44 @@ func TestSeverityText(t *testing.T) {
 		if err := s.UnmarshalText([]byte(bad)); err == nil || s != lint.Error {
 			t.Errorf("%q: accepted as %v", bad, s)
 		}
+	}
+}
+
+// TestRunPolicyArgument: Run lints through the policy it is given when that
+// can be the source's, compiles the source itself when the policy is nil
+// or plainly another's, and reports nothing for a source that does not
+// compile or for no source at all.
+func TestRunPolicyArgument(t *testing.T) {
+	t.Parallel()
+	cyclic := parse(t, "p.toml", "[groups]\na = ['b']\nb = ['a', 'u']\n[[rules]]\nallow = [['a', 'doc', 'read']]\n")
+	other, errs := engine.Compile(&engine.Source{Rules: []engine.Rule{{ID: "rules.x", Item: 1, Effect: engine.EffectAllow, Subject: "s", Resource: "r", Action: "a"}}})
+	if errs != nil {
+		t.Fatal(errs)
+	}
+	own, errs := engine.Compile(cyclic)
+	if errs != nil {
+		t.Fatal(errs)
+	}
+	broken := &engine.Source{Groups: []engine.Group{{Name: "a*"}}}
+	tests := []struct {
+		name string
+		src  *engine.Source
+		p    *engine.Policy
+		want []string
+	}{
+		{"its own policy", cyclic, own, []string{"info cycle 2:1"}},
+		{"nil policy", cyclic, nil, []string{"info cycle 2:1"}},
+		{"another policy", cyclic, other, []string{"info cycle 2:1"}},
+		{"does not compile", broken, nil, nil},
+		{"no source", nil, own, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got := briefs(lint.Run(tt.src, tt.p, nil))
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("findings %q, want %q", got, tt.want)
+			}
+		})
 	}
 }

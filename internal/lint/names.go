@@ -32,7 +32,8 @@ func (l *linter) names() {
 			}
 			k := l.kinds[kd]
 			name := p.name
-			if k.isDeclared(name) {
+			// Declared: written by name, or matched by a pattern member.
+			if k.graph.Known(name) || len(k.graph.Reach(name)) > 0 {
 				continue
 			}
 			s, ok := typo[key{kd, name}]
@@ -74,7 +75,7 @@ func (k *kind) suggest(name string) string {
 	}
 	if k.typos == nil {
 		k.typos = &typoIndex{keys: make(map[string][]string)}
-		for d := range k.declared {
+		for d := range k.graph.Declared() {
 			if len(d) >= 3 && len(d) <= maxTypoLen+1 {
 				k.typos.add(d)
 			}

@@ -155,7 +155,7 @@ func (l *linter) fitting(list []lschema) {
 	for i := range l.rules {
 		r := &l.rules[i]
 		if p := r.pats[1]; p.lit {
-			if _, group := res.ids[p.name]; group {
+			if _, group := res.graph.Group(p.name); group {
 				continue
 			}
 		}
@@ -163,12 +163,9 @@ func (l *linter) fitting(list []lschema) {
 			report(r.src.Resource, r.src.ResourcePos, "in "+itemName(r.src))
 		}
 	}
-	for i, g := range res.groups {
-		if res.ids[g.Name] != i {
-			continue
-		}
+	for _, g := range res.groups {
 		for _, m := range g.Members {
-			if _, group := res.ids[m.Name]; group {
+			if _, group := res.graph.Group(m.Name); group {
 				continue
 			}
 			if !fits(m.Name) {

@@ -1,4 +1,4 @@
-package analysis
+package testfile
 
 import (
 	"fmt"
@@ -12,44 +12,26 @@ import (
 	"github.com/warden-authz/warden/internal/engine"
 )
 
-// Loaded is a policy file read and compiled, with its source kept for
-// analysis and coverage.
-type Loaded struct {
-	Path string
-	Src  *engine.Source
-	P    *engine.Policy
+// loaded is a policy file read and compiled, with its source kept for
+// coverage.
+type loaded struct {
+	src *engine.Source
+	p   *engine.Policy
 }
 
-// LoadPolicy reads and compiles a policy file. Its error lists every
-// problem in the file (a diag.List) or says why it could not be read.
-func LoadPolicy(path string) (*Loaded, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	src, errs := config.Parse(path, data)
-	p, cerrs := engine.Compile(src)
-	errs = append(errs, cerrs...)
-	if len(errs) > 0 {
-		errs.Sort()
-		return nil, errs
-	}
-	return &Loaded{Path: path, Src: src, P: p}, nil
-}
-
-// LoadTestFile reads and parses a test file; the error is a diag.List of
+// Load reads and parses a test file; the error is a diag.List of
 // every problem, or says why the file could not be read.
-func LoadTestFile(path string) (*TestFile, error) {
+func Load(path string) (*File, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxTestFileBytes+1))
+	data, err := io.ReadAll(io.LimitReader(f, MaxBytes+1))
 	if err != nil {
 		return nil, err
 	}
-	tf, errs := ParseTestFile(path, data)
+	tf, errs := Parse(path, data)
 	if len(errs) > 0 {
 		return nil, errs
 	}
@@ -58,15 +40,17 @@ func LoadTestFile(path string) (*TestFile, error) {
 
 // PolicyPath is the policy file a test file names, relative to the test
 // file's directory unless absolute.
-func (tf *TestFile) PolicyPath() string {
+func (tf *File) PolicyPath() string {
 	if filepath.IsAbs(tf.Policy) {
 		return tf.Policy
 	}
 	return filepath.Join(filepath.Dir(tf.Path), tf.Policy)
 }
 
-// CaseResult is the outcome of one case.
-type CaseResult struct {
+// Result is the outcome of one case. The zero Result has no case and no
+// failures; Run never returns one. It is not changed after Run returns,
+// so it may be read from several goroutines.
+type Result struct {
 	Case *Case
 	// Failures says what differed from the expectation, one line each;
 	// empty when the case passed.
@@ -75,12 +59,17 @@ type CaseResult struct {
 }
 
 // Passed reports whether the case met every expectation.
-func (r *CaseResult) Passed() bool { return len(r.Failures) == 0 }
+func (r *Result) Passed() bool { return len(r.Failures) == 0 }
 
 // CheckRules reports cases that name a rule the policy does not have: a
 // typo there would make the case fail for the wrong reason, or, with
 // effect or allowed alone, hide that the rule was renamed.
-func (tf *TestFile) CheckRules(src *engine.Source) error {
+//
+// A nil src has no rules, so every rule a case names is missing.
+func (tf *File) CheckRules(src *engine.Source) error {
+	if src == nil {
+		src = &engine.Source{}
+	}
 	ids := map[string]bool{}
 	items := map[itemKey]bool{}
 	for _, r := range src.Rules {
@@ -102,16 +91,17 @@ func (tf *TestFile) CheckRules(src *engine.Source) error {
 }
 
 // Run decides every case of tf under p and compares. It fails only when a
-// request cannot be decided at all, which a parsed case never causes.
-func (tf *TestFile) Run(p *engine.Policy) ([]CaseResult, error) {
-	out := make([]CaseResult, len(tf.Cases))
+// request cannot be decided at all: under a nil policy (engine.ErrNoPolicy)
+// or for a case no parsed file holds, such as the zero Case.
+func (tf *File) Run(p *engine.Policy) ([]Result, error) {
+	out := make([]Result, len(tf.Cases))
 	for i := range tf.Cases {
 		c := &tf.Cases[i]
 		e, err := p.Explain(&engine.Query{Subject: c.Subject, Resource: c.Resource, Action: c.Action})
 		if err != nil {
 			return nil, fmt.Errorf("%v: case %q: %w", c.Pos, c.Label(), err)
 		}
-		out[i] = CaseResult{Case: c, Explanation: e, Failures: check(c, e.Decision)}
+		out[i] = Result{Case: c, Explanation: e, Failures: check(c, e.Decision)}
 	}
 	return out, nil
 }
@@ -151,7 +141,10 @@ func check(c *Case, d engine.Decision) []string {
 	return f
 }
 
-// Coverage tracks which rule items of one policy some case decided.
+// Coverage tracks which rule items of one policy some case decided. Add
+// changes it, so a Coverage is for one goroutine at a time. The zero
+// Coverage tracks a policy without rules: Add records, Uncovered lists
+// nothing.
 type Coverage struct {
 	Src     *engine.Source
 	decided map[itemKey]bool
@@ -163,9 +156,12 @@ func NewCoverage(src *engine.Source) *Coverage {
 }
 
 // Add records the items that decided the given results.
-func (c *Coverage) Add(results []CaseResult) {
+func (c *Coverage) Add(results []Result) {
 	for _, r := range results {
 		if d := r.Explanation.Decision; d.Rule != "" {
+			if c.decided == nil {
+				c.decided = map[itemKey]bool{}
+			}
 			c.decided[itemKey{d.Rule, d.Effect, d.Item}] = true
 		}
 	}
@@ -173,6 +169,9 @@ func (c *Coverage) Add(results []CaseResult) {
 
 // Uncovered lists, in document order, the rule items no case decided.
 func (c *Coverage) Uncovered() []engine.Rule {
+	if c.Src == nil {
+		return nil
+	}
 	var out []engine.Rule
 	for _, r := range c.Src.Rules {
 		if !c.decided[itemKey{r.ID, r.Effect, r.Item}] {
@@ -182,20 +181,30 @@ func (c *Coverage) Uncovered() []engine.Rule {
 	return out
 }
 
+// itemKey names one rule item.
+type itemKey struct {
+	id     string
+	effect engine.Effect
+	item   int
+}
+
 // ItemName names a rule item as explanations print it: rules.r1 allow[2].
 func ItemName(r engine.Rule) string { return fmt.Sprintf("%s %s[%d]", r.ID, r.Effect, r.Item) }
 
-// FileResult is one test file's run.
+// FileResult is one test file's run. The zero FileResult names no file and
+// ran nothing. It is not changed after RunFiles returns.
 type FileResult struct {
 	Path string
 	// Err says why the file could not be run: it, or its policy, could not
 	// be read, or has problems (a diag.List with every one of them).
 	Err     error
 	Policy  string // the policy's path
-	Results []CaseResult
+	Results []Result
 }
 
-// Suite is the run of several test files, with coverage per policy.
+// Suite is the run of several test files, with coverage per policy. The
+// zero Suite ran no file: Failed counts nothing. It is not changed after
+// RunFiles returns, so it may be read from several goroutines.
 type Suite struct {
 	Files []FileResult
 	// Coverage has one entry per policy, in the order files named them;
@@ -205,14 +214,14 @@ type Suite struct {
 }
 
 // RunFiles runs every test file. A policy named by several files is
-// loaded once.
+// loaded once. Each call keeps its own state: concurrent calls are safe.
 func RunFiles(paths []string) *Suite {
 	s := &Suite{}
-	loaded := map[string]*Loaded{}
+	policies := map[string]*loaded{}
 	cover := map[string]*Coverage{}
 	for _, path := range paths {
 		fr := FileResult{Path: path}
-		tf, err := LoadTestFile(path)
+		tf, err := Load(path)
 		if err != nil {
 			fr.Err = err
 			s.Files = append(s.Files, fr)
@@ -220,9 +229,10 @@ func RunFiles(paths []string) *Suite {
 		}
 		fr.Policy = tf.PolicyPath()
 		key, _ := filepath.Abs(fr.Policy)
-		l, ok := loaded[key]
+		l, ok := policies[key]
 		if !ok {
-			if l, err = LoadPolicy(fr.Policy); err != nil {
+			src, p, err := config.Load(fr.Policy)
+			if err != nil {
 				fr.Err = fmt.Errorf("%v: policy %s: %w", tf.PolicyPos, fr.Policy, err)
 				if _, isList := err.(diag.List); isList {
 					fr.Err = fmt.Errorf("policy %s named at %v does not load:\n%w", fr.Policy, tf.PolicyPos, err)
@@ -230,17 +240,18 @@ func RunFiles(paths []string) *Suite {
 				s.Files = append(s.Files, fr)
 				continue
 			}
-			loaded[key] = l
-			cover[key] = NewCoverage(l.Src)
+			l = &loaded{src: src, p: p}
+			policies[key] = l
+			cover[key] = NewCoverage(l.src)
 			s.Coverage = append(s.Coverage, cover[key])
 			s.Paths = append(s.Paths, fr.Policy)
 		}
-		if err := tf.CheckRules(l.Src); err != nil {
+		if err := tf.CheckRules(l.src); err != nil {
 			fr.Err = err
 			s.Files = append(s.Files, fr)
 			continue
 		}
-		if fr.Results, err = tf.Run(l.P); err != nil {
+		if fr.Results, err = tf.Run(l.p); err != nil {
 			fr.Err = err
 		}
 		cover[key].Add(fr.Results)

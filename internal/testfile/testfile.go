@@ -1,4 +1,13 @@
-package analysis
+// Package testfile owns warden's policy test files: their format, read by
+// Parse with every problem at file:line:col, and running them, which
+// decides each case with the compiled engine and tracks which rule items
+// some case decided (RunFiles). Two front ends share it: `warden test`
+// (internal/cli) prints a suite, and the public package policytest runs
+// the same files as subtests under go test. Keeping format and runner
+// here, not in either front end, means both read a file the same way and
+// report the same failures; keeping them internal leaves the public
+// surface at policytest.Run alone.
+package testfile
 
 import (
 	"bytes"
@@ -31,12 +40,15 @@ import (
 //	effect = "allow"                          # optional: allow, deny or none
 //	reason = "desk_animals"                   # optional: a substring of the reason
 
-// MaxTestFileBytes bounds a test file, as a policy file is bounded by what
+// MaxBytes bounds a test file, as a policy file is bounded by what
 // the TOML parser supports: a test file is read whole.
-const MaxTestFileBytes = 16 << 20
+const MaxBytes = 16 << 20
 
-// TestFile is a parsed test file.
-type TestFile struct {
+// File is a parsed test file. Running it does not change it, so one File
+// may run concurrently against several policies. The zero File has no
+// policy and no cases: it runs nothing, and Parse never returns one
+// without errors.
+type File struct {
 	Path string
 	// Policy is the policy path as written; PolicyPos is where.
 	Policy    string
@@ -44,7 +56,9 @@ type TestFile struct {
 	Cases     []Case
 }
 
-// Case is one expected decision.
+// Case is one expected decision. It is a plain value, read-only to the
+// runner. The zero Case expects a request with no subject and no action,
+// which is invalid: running it is an error, never a pass.
 type Case struct {
 	Name                      string
 	Pos                       diag.Pos // the [[cases]] header
@@ -86,16 +100,16 @@ var (
 	ruleItem = regexp.MustCompile(`^(\S+) (allow|deny)\[([1-9][0-9]{0,8})\]$`)
 )
 
-// ParseTestFile reads a test file. filename is used in positions. It
+// Parse reads a test file. filename is used in positions. It
 // reports every problem it finds, each with file:line:col; with any
 // problem the file must not be run.
-func ParseTestFile(filename string, data []byte) (tf *TestFile, errs diag.List) {
+func Parse(filename string, data []byte) (tf *File, errs diag.List) {
 	data = data[:len(data):len(data)]
 	// A BOM is blanked below, in place of its three bytes, so offsets and
 	// lines are the same in the original data.
-	t := &testReader{data: data, loc: diag.Locator{File: filename, Data: data}, tf: &TestFile{Path: filename}}
-	if len(data) > MaxTestFileBytes || uint64(len(data)) > math.MaxUint32 {
-		t.errorf(0, "test file is %d bytes, over the limit of %d", len(data), MaxTestFileBytes)
+	t := &testReader{data: data, loc: diag.Locator{File: filename, Data: data}, tf: &File{Path: filename}}
+	if len(data) > MaxBytes || uint64(len(data)) > math.MaxUint32 {
+		t.errorf(0, "test file is %d bytes, over the limit of %d", len(data), MaxBytes)
 		return t.tf, t.errs
 	}
 	if bytes.HasPrefix(t.data, []byte("\xef\xbb\xbf")) {
@@ -119,7 +133,7 @@ func ParseTestFile(filename string, data []byte) (tf *TestFile, errs diag.List) 
 type testReader struct {
 	data []byte
 	loc  diag.Locator
-	tf   *TestFile
+	tf   *File
 	errs diag.List
 	// seen records the keys of the current table, for duplicates.
 	seen map[string]int
@@ -210,6 +224,8 @@ func (t *testReader) headerStart(off int) int {
 	return off
 }
 
+// keyValue reads one key = value line, at the top of the file or in the
+// case being read.
 func (t *testReader) keyValue(e *unstable.Node) {
 	name, off := t.key(e)
 	v := e.Value()
@@ -222,110 +238,127 @@ func (t *testReader) keyValue(e *unstable.Node) {
 		return
 	}
 	t.seen[name] = off
-	if t.cur == nil {
-		switch name {
-		case "policy":
-			if s, ok := t.str(name, v, voff); ok {
-				if s == "" {
-					t.errorf(voff, "policy is empty; expected the path of a policy file, relative to this file")
-					return
-				}
-				t.tf.Policy, t.tf.PolicyPos, t.policySet = s, t.pos(voff), true
-			}
-		case "cases":
-			t.errorf(off, "cases must be written as [[cases]] tables, one per case, not as a key")
-		default:
-			t.errorf(off, "unknown key %q%s; expected one of %s", name, didYouMean(name, testTopKeys), quoteList(testTopKeys))
-		}
-		return
+	switch {
+	case t.cur == nil:
+		t.topKey(name, v, off, voff)
+	case t.cur.off >= 0: // not inside an unknown table, already reported
+		t.cur.has[name] = true
+		t.caseKey(&t.cur.c, name, v, off, voff)
 	}
-	c := t.cur
-	if c.off < 0 {
-		return // inside an unknown table, already reported
-	}
-	c.has[name] = true
+}
+
+// topKey reads a key written before the first case: policy.
+func (t *testReader) topKey(name string, v *unstable.Node, off, voff int) {
 	switch name {
-	case "name":
-		c.c.Name, _ = t.str(name, v, voff)
-	case "subject", "action":
-		s, ok := t.str(name, v, voff)
-		if !ok {
-			return
-		}
-		if err := pattern.CheckName(s); err != nil {
-			t.errorf(voff, "%s: %s; a case's request names one subject and one action, never a pattern", name, unwrap(err))
-			return
-		}
-		if name == "subject" {
-			c.c.Subject = s
-		} else {
-			c.c.Action = s
-		}
-	case "resource":
-		s, ok := t.str(name, v, voff)
-		if !ok {
-			return
-		}
-		if s != "" {
-			if err := pattern.CheckName(s); err != nil {
-				t.errorf(voff, "resource: %s; a case's request names one resource (\"\" for none), never a pattern", unwrap(err))
+	case "policy":
+		if s, ok := t.str(name, v, voff); ok {
+			if s == "" {
+				t.errorf(voff, "policy is empty; expected the path of a policy file, relative to this file")
 				return
 			}
+			t.tf.Policy, t.tf.PolicyPos, t.policySet = s, t.pos(voff), true
 		}
-		c.c.Resource = s
+	case "cases":
+		t.errorf(off, "cases must be written as [[cases]] tables, one per case, not as a key")
+	default:
+		t.errorf(off, "unknown key %q%s; expected one of %s", name, didYouMean(name, testTopKeys), quoteList(testTopKeys))
+	}
+}
+
+// caseKey reads one key of a case into c.
+func (t *testReader) caseKey(c *Case, name string, v *unstable.Node, off, voff int) {
+	switch name {
+	case "name":
+		c.Name, _ = t.str(name, v, voff)
+	case "subject", "action", "resource":
+		t.requestName(c, name, v, voff)
 	case "allowed":
 		if v.Kind != unstable.Bool {
 			t.errorf(voff, "allowed must be true or false, found %s", describeNode(v))
-			c.has[name] = true
 			return
 		}
-		c.c.Allowed = string(v.Data) == "true"
+		c.Allowed = string(v.Data) == "true"
 	case "rule":
-		s, ok := t.str(name, v, voff)
-		if !ok {
-			return
+		if s, ok := t.str(name, v, voff); ok {
+			t.rule(c, s, voff)
 		}
-		c.c.RulePos = t.pos(voff)
-		if m := ruleItem.FindStringSubmatch(s); m != nil {
-			c.c.Rule = m[1]
-			c.c.Item, _ = strconv.Atoi(m[3])
-			c.c.ItemEffect = engine.EffectAllow
-			if m[2] == "deny" {
-				c.c.ItemEffect = engine.EffectDeny
-			}
-			return
-		}
-		if s == "" || strings.ContainsAny(s, " \t[]") {
-			t.errorf(voff, "rule %q: expected a rule id such as \"rules.r1\", or an item such as \"rules.r1 allow[2]\"", s)
-			return
-		}
-		c.c.Rule = s
 	case "effect":
-		s, ok := t.str(name, v, voff)
-		if !ok {
-			return
+		if s, ok := t.str(name, v, voff); ok {
+			t.effect(c, s, voff)
 		}
-		switch s {
-		case "allow":
-			c.c.Effect = engine.EffectAllow
-		case "deny":
-			c.c.Effect = engine.EffectDeny
-		case "none":
-			c.c.Effect = engine.EffectNone
-		default:
-			t.errorf(voff, "effect must be \"allow\", \"deny\" or \"none\" (no rule matched), found %q%s", s, didYouMean(s, []string{"allow", "deny", "none"}))
-			return
-		}
-		c.c.EffectSet = true
 	case "reason":
 		if s, ok := t.str(name, v, voff); ok {
-			c.c.Reason, c.c.ReasonSet = s, true
+			c.Reason, c.ReasonSet = s, true
 		}
 	case "policy":
 		t.errorf(off, "policy belongs at the top of the file, before the first [[cases]]")
 	default:
 		t.errorf(off, "unknown key %q in a case%s; expected one of %s", name, didYouMean(name, testCaseKeys), quoteList(testCaseKeys))
 	}
+}
+
+// requestName reads the subject, resource or action of a case's request:
+// one name, never a pattern; the resource may be "" (SPEC 1.4).
+func (t *testReader) requestName(c *Case, name string, v *unstable.Node, voff int) {
+	s, ok := t.str(name, v, voff)
+	if !ok {
+		return
+	}
+	if name == "resource" && s == "" {
+		c.Resource = s
+		return
+	}
+	if err := pattern.CheckName(s); err != nil {
+		if name == "resource" {
+			t.errorf(voff, "resource: %s; a case's request names one resource (\"\" for none), never a pattern", unwrap(err))
+		} else {
+			t.errorf(voff, "%s: %s; a case's request names one subject and one action, never a pattern", name, unwrap(err))
+		}
+		return
+	}
+	switch name {
+	case "subject":
+		c.Subject = s
+	case "action":
+		c.Action = s
+	default:
+		c.Resource = s
+	}
+}
+
+// rule reads the rule expected to decide: an id, or an item.
+func (t *testReader) rule(c *Case, s string, voff int) {
+	c.RulePos = t.pos(voff)
+	if m := ruleItem.FindStringSubmatch(s); m != nil {
+		c.Rule = m[1]
+		c.Item, _ = strconv.Atoi(m[3])
+		c.ItemEffect = engine.EffectAllow
+		if m[2] == "deny" {
+			c.ItemEffect = engine.EffectDeny
+		}
+		return
+	}
+	if s == "" || strings.ContainsAny(s, " \t[]") {
+		t.errorf(voff, "rule %q: expected a rule id such as \"rules.r1\", or an item such as \"rules.r1 allow[2]\"", s)
+		return
+	}
+	c.Rule = s
+}
+
+// effect reads the expected effect: allow, deny, or none for no match.
+func (t *testReader) effect(c *Case, s string, voff int) {
+	switch s {
+	case "allow":
+		c.Effect = engine.EffectAllow
+	case "deny":
+		c.Effect = engine.EffectDeny
+	case "none":
+		c.Effect = engine.EffectNone
+	default:
+		t.errorf(voff, "effect must be \"allow\", \"deny\" or \"none\" (no rule matched), found %q%s", s, didYouMean(s, []string{"allow", "deny", "none"}))
+		return
+	}
+	c.EffectSet = true
 }
 
 func (t *testReader) str(name string, v *unstable.Node, off int) (string, bool) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -62,4 +63,45 @@ func write(t testing.TB, dir, name, text string) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// cmdCase is one run of a command and what it must show.
+type cmdCase struct {
+	name string
+	args []string
+	code int
+	out  []string // substrings stdout must contain
+	err  string   // a substring stderr must contain
+}
+
+// runCases runs every case as a parallel subtest, each on a command fresh
+// from newCmd, and checks its exit code and streams.
+func runCases(t *testing.T, newCmd func() *cobra.Command, tests []cmdCase) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := runCmd(t, newCmd(), tt.args...)
+			if r.code != tt.code {
+				t.Errorf("exit %d, want %d\nstdout: %s\nstderr: %s", r.code, tt.code, r.stdout, r.stderr)
+			}
+			for _, want := range tt.out {
+				if !strings.Contains(r.stdout, want) {
+					t.Errorf("stdout does not contain %q:\n%s", want, r.stdout)
+				}
+			}
+			if !strings.Contains(r.stderr, tt.err) {
+				t.Errorf("stderr %q does not contain %q", r.stderr, tt.err)
+			}
+		})
+	}
+}
+
+// lintRoot is the root command with lint on it, as Run builds it.
+func lintRoot() *cobra.Command {
+	root := newRoot(strings.NewReader(""), io.Discard, io.Discard)
+	if c, _, err := root.Find([]string{"lint"}); err != nil || c == root {
+		root.AddCommand(newLint())
+	}
+	return root
 }

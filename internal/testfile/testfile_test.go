@@ -1,13 +1,14 @@
-package analysis_test
+package testfile_test
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/warden-authz/warden/internal/analysis"
 	"github.com/warden-authz/warden/internal/engine"
+	"github.com/warden-authz/warden/internal/testfile"
 )
 
 const goodCase = `
@@ -18,11 +19,11 @@ action = "read"
 allowed = true
 `
 
-// TestParseTestFile reads a file with every key and checks each lands
+// TestParse reads a file with every key and checks each lands
 // where it belongs.
-func TestParseTestFile(t *testing.T) {
+func TestParse(t *testing.T) {
 	t.Parallel()
-	tf, errs := analysis.ParseTestFile("t.toml", []byte(`policy = "p.toml"
+	tf, errs := testfile.Parse("t.toml", []byte(`policy = "p.toml"
 
 [[cases]]
 name = "full"
@@ -62,9 +63,9 @@ rule = "rules.2"
 	}
 }
 
-// TestParseTestFileHostile: every malformed file is refused with an error
+// TestParseHostile: every malformed file is refused with an error
 // that says where (file:line:col) and what.
-func TestParseTestFileHostile(t *testing.T) {
+func TestParseHostile(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name, text string
@@ -104,13 +105,13 @@ func TestParseTestFileHostile(t *testing.T) {
 		{"invalid UTF-8", "policy = 'a'\n" + goodCase + "name = '\xff'\n", "t.toml:8:"},
 		{"date value", "policy = 1979-05-27\n" + goodCase, "policy must be a string, found a date or time"},
 		{"deep nesting", "policy = " + strings.Repeat("[", 5000) + strings.Repeat("]", 5000) + "\n" + goodCase, "policy must be a string, found an array"},
-		{"too large", "policy = 'a'\n#" + strings.Repeat("x", analysis.MaxTestFileBytes) + "\n", "over the limit"},
+		{"too large", "policy = 'a'\n#" + strings.Repeat("x", testfile.MaxBytes) + "\n", "over the limit"},
 		{"NUL byte", "policy = 'a'\x00\n" + goodCase, "t.toml:1:"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			_, errs := analysis.ParseTestFile("t.toml", []byte(tt.text))
+			_, errs := testfile.Parse("t.toml", []byte(tt.text))
 			if len(errs) == 0 {
 				t.Fatalf("accepted; want an error containing %q", tt.want)
 			}
@@ -149,7 +150,7 @@ func TestRunFiles(t *testing.T) {
 	noPolicy := put("none_test.toml", "policy = 'nope.toml'\n"+goodCase)
 	badFile := put("bad_test.toml", "policy = 'p.toml'\n[[cases]]\nsubjec = 'a'\n")
 
-	s := analysis.RunFiles([]string{pass, fail, missingRule, missingItem, brokenPolicy, noPolicy, badFile, filepath.Join(dir, "absent_test.toml")})
+	s := testfile.RunFiles([]string{pass, fail, missingRule, missingItem, brokenPolicy, noPolicy, badFile, filepath.Join(dir, "absent_test.toml")})
 	failed, passed, broken := s.Failed()
 	if failed != 1 || passed != 1 || broken != 6 {
 		t.Errorf("failed %d passed %d broken %d, want 1 1 6", failed, passed, broken)
@@ -184,9 +185,43 @@ func TestRunFiles(t *testing.T) {
 	}
 	var un []string
 	for _, r := range s.Coverage[0].Uncovered() {
-		un = append(un, analysis.ItemName(r))
+		un = append(un, testfile.ItemName(r))
 	}
 	if strings.Join(un, ",") != "rules.r1 allow[2],rules.r1 deny[1]" {
 		t.Errorf("uncovered %v", un)
+	}
+}
+
+// TestZeroValues: the zero values and nil arguments of the runner fail
+// closed (an error, or nothing covered), and never panic.
+func TestZeroValues(t *testing.T) {
+	t.Parallel()
+	var f testfile.File
+	if res, err := f.Run(nil); err != nil || len(res) != 0 {
+		t.Errorf("zero File ran: %v, %v", res, err)
+	}
+	f.Cases = []testfile.Case{{}}
+	if _, err := f.Run(nil); !errors.Is(err, engine.ErrNoPolicy) {
+		t.Errorf("a case under no policy: err = %v, want ErrNoPolicy", err)
+	}
+	p, errs := engine.Compile(&engine.Source{})
+	if errs != nil {
+		t.Fatal(errs)
+	}
+	if _, err := f.Run(p); !errors.Is(err, engine.ErrInvalidRequest) {
+		t.Errorf("the zero Case: err = %v, want ErrInvalidRequest", err)
+	}
+	f.Cases = []testfile.Case{{Subject: "a", Action: "b", Rule: "rules.r1"}}
+	if err := f.CheckRules(nil); err == nil || !strings.Contains(err.Error(), `no rule "rules.r1"`) {
+		t.Errorf("CheckRules(nil) = %v, want the rule missing", err)
+	}
+	var c testfile.Coverage
+	c.Add([]testfile.Result{{Explanation: engine.Explanation{Decision: engine.Decision{Rule: "rules.r1", Effect: engine.EffectAllow, Item: 1}}}})
+	if un := c.Uncovered(); un != nil {
+		t.Errorf("zero Coverage lists %v", un)
+	}
+	var s testfile.Suite
+	if failed, passed, broken := s.Failed(); failed+passed+broken != 0 {
+		t.Errorf("zero Suite counts %d %d %d", failed, passed, broken)
 	}
 }
