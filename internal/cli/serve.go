@@ -28,15 +28,16 @@ const DefaultAudit = "sqlite:./warden-audit.db"
 // serveEnv maps each flag of serve to the environment variable that sets
 // it when the flag is not given; a flag always wins.
 var serveEnv = map[string]string{
-	"config":       "WARDEN_CONFIG",
-	"addr":         "WARDEN_ADDR",
-	"audit":        "WARDEN_AUDIT",
-	"audit-linger": "WARDEN_AUDIT_LINGER",
-	"token-file":   "WARDEN_TOKEN_FILE",
-	"tls-cert":     "WARDEN_TLS_CERT",
-	"tls-key":      "WARDEN_TLS_KEY",
-	"log-level":    "WARDEN_LOG_LEVEL",
-	"log-format":   "WARDEN_LOG_FORMAT",
+	"config":        "WARDEN_CONFIG",
+	"addr":          "WARDEN_ADDR",
+	"audit":         "WARDEN_AUDIT",
+	"audit-linger":  "WARDEN_AUDIT_LINGER",
+	"reload-settle": "WARDEN_RELOAD_SETTLE",
+	"token-file":    "WARDEN_TOKEN_FILE",
+	"tls-cert":      "WARDEN_TLS_CERT",
+	"tls-key":       "WARDEN_TLS_KEY",
+	"log-level":     "WARDEN_LOG_LEVEL",
+	"log-format":    "WARDEN_LOG_FORMAT",
 }
 
 func newServe() *cobra.Command {
@@ -45,7 +46,7 @@ func newServe() *cobra.Command {
 		tokenFile, tlsCert, tlsKey string
 		logLevel, logFormat        string
 		noWatch, auditDrop         bool
-		auditLinger                time.Duration
+		auditLinger, reloadSettle  time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "serve --config FILE [--addr HOST:PORT]",
@@ -54,15 +55,19 @@ func newServe() *cobra.Command {
 serves the audit log (GET /v1/audit), and reports on itself (GET /healthz,
 /readyz, /metrics). It reloads the policy file when it changes and on
 SIGHUP; a broken file keeps the previous policy serving, and /readyz says
-why the reload failed. SIGTERM or SIGINT stops it gracefully: in-flight
+why the reload failed. A file written in place loads once it has settled:
+on Linux once its writer has closed it, elsewhere once it has not changed
+for --reload-settle. Renaming a whole new file over it is the safe way to
+deploy. SIGTERM or SIGINT stops it gracefully: in-flight
 requests finish and the audit log is flushed.
 
 Every decision is recorded in the audit log, by default ` + DefaultAudit + `;
 --audit off records nothing (and says so at startup).
 
 Each flag may instead be set by an environment variable: WARDEN_CONFIG,
-WARDEN_ADDR, WARDEN_AUDIT, WARDEN_AUDIT_LINGER, WARDEN_TOKEN_FILE,
-WARDEN_TLS_CERT, WARDEN_TLS_KEY, WARDEN_LOG_LEVEL, WARDEN_LOG_FORMAT.
+WARDEN_ADDR, WARDEN_AUDIT, WARDEN_AUDIT_LINGER, WARDEN_RELOAD_SETTLE,
+WARDEN_TOKEN_FILE, WARDEN_TLS_CERT, WARDEN_TLS_KEY, WARDEN_LOG_LEVEL,
+WARDEN_LOG_FORMAT.
 Flags win.
 
 The endpoints, limits and metrics are described in docs/serve.md.`,
@@ -87,7 +92,10 @@ The endpoints, limits and metrics are described in docs/serve.md.`,
 			if config == "" {
 				return usage("no policy file: pass --config FILE or set WARDEN_CONFIG")
 			}
-			cfg := server.Config{PolicyPath: config, Logger: log, NoWatch: noWatch, AuditDrop: auditDrop}
+			if reloadSettle <= 0 || reloadSettle > maxReloadSettle {
+				return usage("--reload-settle %v: want a duration above 0 and at most %v", reloadSettle, maxReloadSettle)
+			}
+			cfg := server.Config{PolicyPath: config, Logger: log, NoWatch: noWatch, AuditDrop: auditDrop, Settle: reloadSettle}
 			switch {
 			case auditLinger < 0 || auditLinger > maxAuditLinger:
 				return usage("--audit-linger %v: want a duration from 0 (write at once) to %v", auditLinger, maxAuditLinger)
@@ -144,12 +152,17 @@ The endpoints, limits and metrics are described in docs/serve.md.`,
 	fl.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error; $WARDEN_LOG_LEVEL")
 	fl.StringVar(&logFormat, "log-format", "text", "text or json; $WARDEN_LOG_FORMAT")
 	fl.BoolVar(&noWatch, "no-watch", false, "do not reload when the policy file changes (SIGHUP still reloads)")
+	fl.DurationVar(&reloadSettle, "reload-settle", server.DefaultSettle, "where the OS does not report that a writer closed the policy file (all but Linux), how long it must stay unchanged before it loads; $WARDEN_RELOAD_SETTLE")
 	return cmd
 }
 
 // maxAuditLinger bounds --audit-linger: events wait in memory that long
 // before they are written, and a crash loses what waits.
 const maxAuditLinger = 10 * time.Second
+
+// maxReloadSettle bounds --reload-settle: an edit waits that long before
+// it takes effect.
+const maxReloadSettle = 10 * time.Minute
 
 // serve runs the server until ctx is done or SIGTERM/SIGINT arrives, and
 // reloads the policy on SIGHUP.

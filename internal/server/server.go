@@ -88,10 +88,22 @@ type Config struct {
 	// NoWatch turns off reloading on file changes; Reload (SIGHUP in
 	// `warden serve`) still works.
 	NoWatch bool
-	// Debounce is how long the file must stay quiet after a change before
-	// it is reloaded, so an editor's several writes make one reload;
-	// 0 means 100ms.
+	// Debounce is how long the file must stay unchanged after a change
+	// before it is reloaded, so an editor's several writes make one
+	// reload; 0 means 100ms. Where the platform reports that a writer
+	// closed the file (Linux), a file written in place is moreover not
+	// loaded while its writer holds it open, however long it pauses.
 	Debounce time.Duration
+	// Settle replaces Debounce where the platform cannot report closes
+	// (everywhere but Linux) and after the kernel dropped events: the
+	// file must stay unchanged this long before it is loaded, so a
+	// writer pausing mid-file for less than that never has what it has
+	// written so far served. 0 means DefaultSettle. An atomic rename
+	// needs neither: the file appears whole.
+	Settle time.Duration
+	// portableWatch makes Linux watch as other platforms do, without
+	// closes, so tests can exercise Settle (export_test.go).
+	portableWatch bool
 
 	// Audit records every decision; nil records nothing (`--audit off`).
 	// The server writes to it but does not close it: close it after
@@ -158,6 +170,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Debounce <= 0 {
 		cfg.Debounce = 100 * time.Millisecond
+	}
+	if cfg.Settle <= 0 {
+		cfg.Settle = DefaultSettle
 	}
 	if cfg.ShutdownTimeout <= 0 {
 		cfg.ShutdownTimeout = 30 * time.Second
