@@ -238,7 +238,7 @@ func TestCheckHostileAnswers(t *testing.T) {
 		{"empty", 200, "", "", "unexpected end"},
 		{"truncated", 200, "", `{"allowed":true,` + ok[:20], "unexpected end"},
 		{"not JSON", 200, "", `allowed`, "not valid JSON"},
-		{"HTML from a captive portal", 200, "text/html", `<!DOCTYPE html><html><body>Sign in</body></html>`, "not valid JSON"},
+		{"HTML from a captive portal", 200, "text/html", `<!DOCTYPE html><html><body>Sign in</body></html>`, `Content-Type "text/html" (want application/json)`},
 		{"array", 200, "", `[{"allowed":true,` + ok + `}]`, "want a JSON object, not an array"},
 		{"string", 200, "", `"allowed"`, "not a string"},
 		{"null", 200, "", `null`, "not null"},

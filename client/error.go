@@ -80,14 +80,25 @@ func (e *Error) Is(target error) bool {
 }
 
 // errorFrom makes the *Error for an answer with an unexpected status.
+//
+// Only an answer declared application/json, in valid Unicode, is read as
+// an error object: the same body with another type came from something in
+// between, whose code and message are not the service's.
 func errorFrom(a answer) *Error {
+	if len(a.body) == 0 {
+		return &Error{Status: a.status, Message: "not a warden error object: an empty body"}
+	}
+	if err := a.check(); err != nil {
+		what := fmt.Sprintf("%d bytes of %s, starting %q", len(a.body), a.mediaType(), clip(string(a.body), 120))
+		if checkMediaType(a.contentType) == nil {
+			what = err.Error()
+		}
+		return &Error{Status: a.status, Message: "not a warden error object: " + what}
+	}
 	if code, msg, err := decodeErrorObject(a.body); err == nil {
 		return &Error{Status: a.status, Code: code, Message: msg}
 	}
-	what := "an empty body"
-	if len(a.body) > 0 {
-		what = fmt.Sprintf("%d bytes of %s, starting %q", len(a.body), a.mediaType(), clip(string(a.body), 120))
-	}
+	what := fmt.Sprintf("%d bytes of %s, starting %q", len(a.body), a.mediaType(), clip(string(a.body), 120))
 	return &Error{Status: a.status, Message: "not a warden error object: " + what}
 }
 
