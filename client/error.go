@@ -34,7 +34,8 @@ var ErrBatchTooLarge = errors.New("client: batch too large")
 // which has no status of its own, Status is 0.
 //
 // When the answer was not an error object at all (a proxy's HTML page, an
-// empty body), Code is empty and Message describes what came instead.
+// empty body), Code is empty and Message describes what came instead. A
+// nil *Error stands for no sentinel, and says it is nil.
 type Error struct {
 	Status  int
 	Code    string
@@ -42,6 +43,9 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
+	if e == nil {
+		return "client: nil *Error"
+	}
 	var b strings.Builder
 	if e.Status != 0 {
 		fmt.Fprintf(&b, "HTTP %d ", e.Status)
@@ -66,6 +70,9 @@ func (e *Error) Error() string {
 // warden.ErrInvalidRequest, any 401 is warden.ErrUnauthorized, no_policy
 // is warden.ErrNoPolicy and batch_too_large is ErrBatchTooLarge.
 func (e *Error) Is(target error) bool {
+	if e == nil {
+		return false
+	}
 	switch target {
 	case warden.ErrInvalidRequest:
 		return e.Code == CodeInvalidRequest

@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -33,6 +34,9 @@ type Change struct {
 // one-rule change to a large policy decides only the requests of the
 // subjects that rule reaches.
 func Diff(old, new *Model) ([]Change, error) {
+	if err := errors.Join(old.usable(), new.usable()); err != nil {
+		return nil, err
+	}
 	same := old.Src.Strategy == new.Src.Strategy && old.allowDefault() == new.allowDefault() &&
 		old.resources.equal(new.resources) && old.actions.equal(new.actions)
 

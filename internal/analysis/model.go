@@ -13,6 +13,7 @@
 package analysis
 
 import (
+	"errors"
 	"slices"
 	"strings"
 
@@ -40,13 +41,29 @@ type Model struct {
 	litRes, litAct map[string]bool
 }
 
+// errNoModel is the error of a query on a Model that NewModel did not
+// build from a source and a policy: the zero Model, a nil *Model, or
+// NewModel(nil, nil). It knows no rule, so it can answer nothing.
+var errNoModel = errors.New("analysis: the Model was not built by NewModel from a source and a policy")
+
+func (m *Model) usable() error {
+	if m == nil || m.Src == nil || m.P == nil || m.subjects == nil {
+		return errNoModel
+	}
+	return nil
+}
+
 type rule struct {
 	src                       engine.Rule
 	subject, resource, action pattern.Pattern
 }
 
 // NewModel indexes a policy. src must be the source p was compiled from.
+// Without both, the Model answers every query with errNoModel.
 func NewModel(src *engine.Source, p *engine.Policy) *Model {
+	if src == nil || p == nil {
+		return &Model{Src: src, P: p}
+	}
 	m := &Model{
 		Src:       src,
 		P:         p,

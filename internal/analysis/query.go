@@ -88,6 +88,9 @@ func (m *Model) allowDefault() bool { return m.Src.NoMatch == engine.EffectAllow
 // pattern rule allows subjects no file names). Declared subjects come
 // first, by name.
 func (m *Model) Who(resource, action string) ([]Grant, error) {
+	if err := m.usable(); err != nil {
+		return nil, err
+	}
 	if err := checkNames([]string{"resource", "action"}, resource, action); err != nil {
 		return nil, err
 	}
@@ -204,6 +207,9 @@ type itemKey struct {
 // decision, as "*" "*", when some requests match no rule. Rules that
 // apply but are always overridden decide nothing and are not listed.
 func (m *Model) Can(subject string) ([]Permission, error) {
+	if err := m.usable(); err != nil {
+		return nil, err
+	}
 	if err := checkNames([]string{"subject"}, subject); err != nil {
 		return nil, err
 	}

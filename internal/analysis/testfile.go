@@ -66,6 +66,9 @@ type Case struct {
 
 // Label names a case in reports: its name, or its request.
 func (c *Case) Label() string {
+	if c == nil {
+		return "(no case)"
+	}
 	if c.Name != "" {
 		return c.Name
 	}

@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -59,6 +60,9 @@ func LoadTestFile(path string) (*TestFile, error) {
 // PolicyPath is the policy file a test file names, relative to the test
 // file's directory unless absolute.
 func (tf *TestFile) PolicyPath() string {
+	if tf == nil || tf.Policy == "" {
+		return "" // no policy named; loading "" fails and says so
+	}
 	if filepath.IsAbs(tf.Policy) {
 		return tf.Policy
 	}
@@ -74,13 +78,17 @@ type CaseResult struct {
 	Explanation engine.Explanation
 }
 
-// Passed reports whether the case met every expectation.
-func (r *CaseResult) Passed() bool { return len(r.Failures) == 0 }
+// Passed reports whether the case met every expectation. A result of no
+// case, such as the zero CaseResult, did not pass: nothing was checked.
+func (r *CaseResult) Passed() bool { return r != nil && r.Case != nil && len(r.Failures) == 0 }
 
 // CheckRules reports cases that name a rule the policy does not have: a
 // typo there would make the case fail for the wrong reason, or, with
 // effect or allowed alone, hide that the rule was renamed.
 func (tf *TestFile) CheckRules(src *engine.Source) error {
+	if tf == nil || src == nil {
+		return errors.New("analysis: CheckRules needs a test file and a policy source")
+	}
 	ids := map[string]bool{}
 	items := map[itemKey]bool{}
 	for _, r := range src.Rules {
@@ -104,6 +112,9 @@ func (tf *TestFile) CheckRules(src *engine.Source) error {
 // Run decides every case of tf under p and compares. It fails only when a
 // request cannot be decided at all, which a parsed case never causes.
 func (tf *TestFile) Run(p *engine.Policy) ([]CaseResult, error) {
+	if tf == nil || p == nil {
+		return nil, errors.New("analysis: Run needs a test file and a policy")
+	}
 	out := make([]CaseResult, len(tf.Cases))
 	for i := range tf.Cases {
 		c := &tf.Cases[i]
@@ -157,13 +168,20 @@ type Coverage struct {
 	decided map[itemKey]bool
 }
 
-// NewCoverage starts tracking the rule items of src.
+// NewCoverage starts tracking the rule items of src; a nil src has none.
 func NewCoverage(src *engine.Source) *Coverage {
 	return &Coverage{Src: src, decided: map[itemKey]bool{}}
 }
 
-// Add records the items that decided the given results.
+// Add records the items that decided the given results. A nil *Coverage
+// tracks nothing, and the zero Coverage starts tracking on first use.
 func (c *Coverage) Add(results []CaseResult) {
+	if c == nil {
+		return
+	}
+	if c.decided == nil {
+		c.decided = map[itemKey]bool{}
+	}
 	for _, r := range results {
 		if d := r.Explanation.Decision; d.Rule != "" {
 			c.decided[itemKey{d.Rule, d.Effect, d.Item}] = true
@@ -173,6 +191,9 @@ func (c *Coverage) Add(results []CaseResult) {
 
 // Uncovered lists, in document order, the rule items no case decided.
 func (c *Coverage) Uncovered() []engine.Rule {
+	if c == nil || c.Src == nil {
+		return nil
+	}
 	var out []engine.Rule
 	for _, r := range c.Src.Rules {
 		if !c.decided[itemKey{r.ID, r.Effect, r.Item}] {
@@ -188,6 +209,9 @@ func ItemName(r engine.Rule) string { return fmt.Sprintf("%s %s[%d]", r.ID, r.Ef
 // WriteExplanation prints an explanation exactly as `warden explain` does,
 // so a failing case shows what the user would see when asking by hand.
 func WriteExplanation(w io.Writer, subject, resource, action string, e engine.Explanation) {
+	if w == nil {
+		return // nowhere to write
+	}
 	d := e.Decision
 	verdict := "DENIED"
 	if d.Allowed {
@@ -292,7 +316,12 @@ func RunFiles(paths []string) *Suite {
 }
 
 // Failed counts failed cases; Broken counts files that could not run.
+//
+// A nil *Suite, like the zero Suite, ran nothing: every count is 0.
 func (s *Suite) Failed() (failed, passed, broken int) {
+	if s == nil {
+		return 0, 0, 0
+	}
 	for _, f := range s.Files {
 		if f.Err != nil {
 			broken++

@@ -260,3 +260,25 @@ mismatched = 'deny'
 		}
 	}
 }
+
+// TestRunNilStreams: Run with nil streams reads nothing and discards its
+// output, and still returns the exit code.
+func TestRunNilStreams(t *testing.T) {
+	t.Parallel()
+	policy := writeFile(t, "[rules.r]\nallow = [['alice', 'doc', 'read']]\n")
+	tests := []struct {
+		args []string
+		code int
+	}{
+		{[]string{"check", "--config", policy, "alice", "doc", "read"}, 0},
+		{[]string{"check", "--config", policy, "bob", "doc", "read"}, 1},
+		{[]string{"check", "--config", policy, "--batch"}, 0},
+		{[]string{"no-such-command"}, 2},
+		{nil, 0},
+	}
+	for _, tt := range tests {
+		if code := cli.Run(tt.args, nil, nil, nil); code != tt.code {
+			t.Errorf("Run(%q) with nil streams = %d, want %d", tt.args, code, tt.code)
+		}
+	}
+}

@@ -14,6 +14,7 @@ package lint
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -53,6 +54,9 @@ func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil
 // UnmarshalText reads a severity's name; anything else is an error, so a
 // consumer of lint's JSON never mistakes an unknown severity for info.
 func (s *Severity) UnmarshalText(text []byte) error {
+	if s == nil {
+		return errors.New("lint: UnmarshalText into a nil *Severity")
+	}
 	for c := Info; c <= Error; c++ {
 		if string(text) == c.String() {
 			*s = c

@@ -30,6 +30,9 @@ type reloadResult struct {
 // counted and shown by /readyz. Reloads are serialised, so a slow load
 // never overwrites a newer one.
 func (s *Server) Reload() error {
+	if !s.made() {
+		return ErrNotMade
+	}
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()
 	now := time.Now()

@@ -49,6 +49,7 @@ import (
 	"time"
 
 	"github.com/warden-authz/warden/audit"
+	"github.com/warden-authz/warden/internal/wire"
 )
 
 // MaxBatch is the most requests one /v1/check/batch call may carry; a
@@ -138,7 +139,9 @@ type Config struct {
 }
 
 // Server is the decision service. Create it with New; it is safe for
-// concurrent use.
+// concurrent use. A Server not made by New (the zero Server, or a nil
+// *Server) serves nothing: its methods return ErrNotMade, and its Handler
+// answers every request 500 internal.
 type Server struct {
 	cfg     Config
 	log     *slog.Logger
@@ -212,15 +215,37 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
+// ErrNotMade is returned by the methods of a Server that New did not make.
+var ErrNotMade = errors.New("server: the Server was not made with New")
+
+// made reports whether New made s.
+func (s *Server) made() bool { return s != nil && s.handler != nil }
+
 // Handler returns the service's HTTP handler, for tests and for embedding
 // it in another server.
-func (s *Server) Handler() http.Handler { return s.handler }
+func (s *Server) Handler() http.Handler {
+	if !s.made() {
+		return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			writeError(w, http.StatusInternalServerError, wire.Errorf(wire.CodeInternal, "%v", ErrNotMade))
+		})
+	}
+	return s.handler
+}
 
 // Serve answers requests on ln until ctx is done, then shuts down
 // gracefully: it stops accepting, lets in-flight requests finish (for at
 // most Config.ShutdownTimeout), and closes the server (Close), which
-// flushes the audit log. It returns nil after a clean shutdown.
+// flushes the audit log. It returns nil after a clean shutdown. A nil
+// ctx means context.Background().
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	switch {
+	case !s.made():
+		return ErrNotMade
+	case ln == nil:
+		return errors.New("server: Serve: no listener")
+	case ctx == nil:
+		ctx = context.Background()
+	}
 	hs := newHTTPServer(s.handler, s.cfg.TLS, s.log)
 	errc := make(chan error, 1)
 	go func() {
@@ -276,6 +301,9 @@ func newHTTPServer(h http.Handler, tlsConfig *tls.Config, log *slog.Logger) *htt
 // once no request is in flight (Serve does). Later requests that need the
 // audit log fail with 500.
 func (s *Server) Close() error {
+	if !s.made() {
+		return ErrNotMade
+	}
 	s.closeOnce.Do(func() {
 		if s.watchStop != nil {
 			close(s.watchStop)
@@ -292,9 +320,15 @@ func (s *Server) Close() error {
 
 // Flush waits until every decision answered so far is written to the
 // audit store, so a query sees it. Without an audit store it returns nil.
+// A nil ctx means context.Background().
 func (s *Server) Flush(ctx context.Context) error {
-	if s.async == nil {
+	switch {
+	case !s.made():
+		return ErrNotMade
+	case s.async == nil:
 		return nil
+	case ctx == nil:
+		ctx = context.Background()
 	}
 	return s.async.Flush(ctx)
 }
