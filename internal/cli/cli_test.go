@@ -3,6 +3,7 @@ package cli_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -202,6 +203,41 @@ func TestBatchOverlongLine(t *testing.T) {
 	}
 	if !strings.Contains(lines[0], "request_too_large") || !strings.Contains(lines[1], `"allowed":true`) {
 		t.Errorf("got %.300s", r.stdout)
+	}
+}
+
+// TestValidateAfterTOMLErrors: a table or key defined twice does not stop
+// the TOML parser, so validate still reports every other problem in the
+// same run; a syntax error does, and validate says that nothing else was
+// checked.
+func TestValidateAfterTOMLErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, text string
+		want       []string
+		problems   int
+	}{
+		{"table defined twice", "[groups]\nstaff = ['alice', 'g*']\n\n[rules.r1]\nallow = [['staff', 'doc', 'read']]\n\n[rules.r1]\nallow = [['bob', 'doc', 'read']]\n\n[rule_policy]\nstrategy = 'deny-wins'\nmismatch = 'allow'\n",
+			[]string{"policy.toml:2:19:", "is a pattern", "policy.toml:7:8: invalid TOML: rules.r1 is already defined", `unknown strategy "deny-wins"`, `did you mean "mismatch_decision"`}, 5},
+		{"syntax error", "[groups]\nstaff = ['alice'\n\n[rule_policy]\nstrategy = 'deny-wins'\n",
+			[]string{"policy.toml:4:1: invalid TOML:", "the TOML parser stops here, so no other check ran"}, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := run(t, "", "validate", "-c", writeFile(t, tt.text))
+			if r.code != 2 {
+				t.Fatalf("exit %d, want 2: %s", r.code, r.stdout)
+			}
+			for _, want := range tt.want {
+				if !strings.Contains(r.stdout, want) {
+					t.Errorf("validate output does not contain %q:\n%s", want, r.stdout)
+				}
+			}
+			if !strings.Contains(r.stdout, fmt.Sprintf(": %d problem(s)", tt.problems)) {
+				t.Errorf("want %d problems:\n%s", tt.problems, r.stdout)
+			}
+		})
 	}
 }
 
