@@ -69,6 +69,7 @@ func (s *Severity) UnmarshalText(text []byte) error {
 // Codes name findings. They are stable: scripts and CI may match on them.
 const (
 	CodeTypo             = "typo"
+	CodeMemberTypo       = "member-typo"
 	CodeUndeclared       = "undeclared-name"
 	CodeCycle            = "cycle"
 	CodeEmptyGroup       = "empty-group"
@@ -85,7 +86,7 @@ const (
 
 // Codes lists every finding code, in the order docs/lint.md describes them.
 var Codes = []string{
-	CodeTypo, CodeUndeclared, CodeCycle, CodeEmptyGroup, CodeShadowed, CodeRedundant,
+	CodeTypo, CodeMemberTypo, CodeUndeclared, CodeCycle, CodeEmptyGroup, CodeShadowed, CodeRedundant,
 	CodeUnreachable, CodeConflict, CodeFailOpen, CodeBroadGrant, CodeAlternativesSpan,
 	CodeSchemaCollapse, CodeNoSchema,
 }
@@ -137,6 +138,7 @@ func Run(src *engine.Source, opts *Options) []Finding {
 	l.policy()
 	l.groups()
 	l.names()
+	l.memberTypos()
 	l.items()
 	l.coverage()
 	l.schemas()
