@@ -44,6 +44,11 @@ var (
 	}()
 )
 
+// IsTopKey reports whether name is one of the top-level keys of a policy
+// file ([groups], [rules.r1], ...), so other readers of TOML files can
+// tell a policy given in the place of another file.
+func IsTopKey(name string) bool { return slices.Contains(topKeys, name) }
+
 // Parse reads a warden TOML policy. filename is used only in positions.
 // It returns everything it could read plus every problem it found. When the
 // list is non-empty the caller must not load the policy; the partial Source is
