@@ -106,7 +106,7 @@ get the next page.`,
 			if err != nil {
 				return &exitError{code: ExitUsage, err: err}
 			}
-			return printEvents(cmd.OutOrStdout(), events, asJSON)
+			return printEvents(cmd.OutOrStdout(), events, asJSON, true)
 		},
 	}
 	f.add(cmd)
@@ -116,7 +116,9 @@ get the next page.`,
 	return cmd
 }
 
-func printEvents(w io.Writer, events []audit.Event, asJSON bool) error {
+// printEvents prints events as JSON lines, or as a table, with its
+// header line when header is set (tail --follow prints it only once).
+func printEvents(w io.Writer, events []audit.Event, asJSON, header bool) error {
 	if asJSON {
 		enc := json.NewEncoder(w)
 		enc.SetEscapeHTML(false)
@@ -128,7 +130,9 @@ func printEvents(w io.Writer, events []audit.Event, asJSON bool) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "TIME\tID\tSUBJECT\tACTION\tRESOURCE\tSTATUS\tRULE")
+	if header {
+		fmt.Fprintln(tw, "TIME\tID\tSUBJECT\tACTION\tRESOURCE\tSTATUS\tRULE")
+	}
 	for _, e := range events {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Time.Format(time.RFC3339Nano), e.ID, e.Subject, e.Action, e.Resource, e.Status, e.Rule)
 	}
@@ -231,7 +235,7 @@ func newAuditTail() *cobra.Command {
 				return &exitError{code: ExitUsage, err: err}
 			}
 			out := cmd.OutOrStdout()
-			if err := printEvents(out, last, asJSON); err != nil || !follow {
+			if err := printEvents(out, last, asJSON, true); err != nil || !follow {
 				return err
 			}
 			if len(last) > 0 {
@@ -251,14 +255,16 @@ func newAuditTail() *cobra.Command {
 					continue
 				}
 				q.After = fresh[len(fresh)-1].ID
-				if err := printEvents(out, fresh, true); err != nil {
+				// The format of the first lines: a reader of the table
+				// gets more rows, a reader of JSON more JSON lines.
+				if err := printEvents(out, fresh, asJSON, false); err != nil {
 					return err
 				}
 			}
 		},
 	}
 	f.add(cmd)
-	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing new events (as JSON lines) until interrupted")
+	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing new events, in the same format, until interrupted")
 	cmd.Flags().DurationVar(&every, "interval", time.Second, "how often --follow looks for new events")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "one JSON event per line")
 	return cmd
