@@ -88,8 +88,8 @@ func newAuditQuery() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "query --audit URL [filters]",
 		Short: "List audit events, oldest first",
-		Long: `query lists the events of an audit store (--audit jsonl:PATH or
-sqlite:PATH), oldest first, filtered by subject, action and resource
+		Long: `query lists the events of an audit store (--audit jsonl:PATH,
+sqlite:PATH or postgres://...), oldest first, filtered by subject, action and resource
 patterns (warden's own pattern language), status and a time range
 [--since, --until) given in RFC 3339. Pass the last id shown as --after to
 get the next page.`,
@@ -139,6 +139,10 @@ func printEvents(w io.Writer, events []audit.Event, asJSON, header bool) error {
 	return tw.Flush()
 }
 
+// auditSchemes lists the audit store URLs for the help of every --audit
+// flag, from the package that opens them.
+var auditSchemes = strings.Join(auditurl.Schemes, ", ")
+
 // queryFlags are the filters query, tail and stats share.
 type queryFlags struct {
 	url          string
@@ -149,7 +153,7 @@ type queryFlags struct {
 
 func (f *queryFlags) add(cmd *cobra.Command) {
 	fl := cmd.Flags()
-	fl.StringVar(&f.url, "audit", "", "audit store: jsonl:PATH or sqlite:PATH")
+	fl.StringVar(&f.url, "audit", "", "audit store: "+auditSchemes)
 	fl.StringVar(&f.q.Subject, "subject", "", "exact subject")
 	fl.StringVar(&f.q.Action, "action", "", "action pattern")
 	fl.StringVar(&f.q.Resource, "resource", "", "resource pattern")

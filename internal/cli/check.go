@@ -96,7 +96,7 @@ unless the input itself could not be read.`,
 	configFlag(cmd, &config)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the decision object (SPEC 9.3)")
 	cmd.Flags().BoolVar(&batch, "batch", false, "read JSON Lines requests on stdin, write one decision per line")
-	cmd.Flags().StringVar(&auditURL, "audit", "", "record every decision in an audit store: jsonl:PATH or sqlite:PATH")
+	cmd.Flags().StringVar(&auditURL, "audit", "", "record every decision in an audit store: "+auditSchemes)
 	return cmd
 }
 

@@ -318,3 +318,23 @@ func TestRunNilStreams(t *testing.T) {
 		}
 	}
 }
+
+// TestAuditFlagHelp: every --audit flag's help names every store URL
+// auditurl opens, postgres:// included.
+func TestAuditFlagHelp(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{{"check"}, {"audit", "query"}, {"audit", "tail"}, {"audit", "stats"}, {"serve"}} {
+		r := run(t, "", append(args, "--help")...)
+		var flag string
+		for _, line := range strings.Split(r.stdout, "\n") {
+			if strings.HasPrefix(strings.TrimSpace(line), "--audit ") {
+				flag = line
+			}
+		}
+		for _, scheme := range []string{"jsonl:PATH", "sqlite:PATH", "postgres://"} {
+			if !strings.Contains(flag, scheme) {
+				t.Errorf("warden %s --help: the --audit flag %q does not name %s", strings.Join(args, " "), flag, scheme)
+			}
+		}
+	}
+}

@@ -143,7 +143,7 @@ The endpoints, limits and metrics are described in docs/serve.md.`,
 	fl := cmd.Flags()
 	fl.StringVarP(&config, "config", "c", "", "policy file (TOML); $WARDEN_CONFIG")
 	fl.StringVar(&addr, "addr", "127.0.0.1:8181", "address to listen on, HOST:PORT; $WARDEN_ADDR")
-	fl.StringVar(&auditURL, "audit", DefaultAudit, "audit store: sqlite:PATH, jsonl:PATH, postgres://... or off; $WARDEN_AUDIT")
+	fl.StringVar(&auditURL, "audit", DefaultAudit, "audit store: "+auditSchemes+", or off; $WARDEN_AUDIT")
 	fl.DurationVar(&auditLinger, "audit-linger", server.DefaultAuditLinger, "how long the audit writer waits to fill a batch; 0 writes at once; $WARDEN_AUDIT_LINGER")
 	fl.BoolVar(&auditDrop, "audit-drop", false, "when the audit queue is full, drop (and count) events instead of making requests wait")
 	fl.StringVar(&tokenFile, "token-file", "", "file holding the bearer token every /v1 request must send; $WARDEN_TOKEN_FILE")
