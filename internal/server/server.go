@@ -273,7 +273,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if err := s.Close(); err != nil {
 		serr = errors.Join(serr, err)
 	}
-	if serr == nil {
+	switch {
+	case serr != nil:
+	case s.async == nil:
+		s.log.Info("stopped") // no audit log to flush (--audit off)
+	default:
 		s.log.Info("stopped; audit log flushed")
 	}
 	return serr

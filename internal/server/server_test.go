@@ -440,3 +440,30 @@ func TestServerNotMade(t *testing.T) {
 		t.Errorf("Serve without a listener = %v", err)
 	}
 }
+
+// TestStopLog: a clean stop says the audit log was flushed only when
+// there is one.
+func TestStopLog(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		audit   server.AuditStore
+		flushed bool
+	}{
+		{"audit on", &audit.Memory{}, true},
+		{"audit off", nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			l := serveLive(t, policyAllow, func(c *server.Config) { c.Audit = tc.audit })
+			if err := l.stop(); err != nil {
+				t.Fatal(err)
+			}
+			log := l.logBuf.String()
+			stopped := strings.Contains(log, "msg=stopped\n") || strings.Contains(log, `msg="stopped; audit log flushed"`)
+			if !stopped || strings.Contains(log, "audit log flushed") != tc.flushed {
+				t.Errorf("log, want \"audit log flushed\" %t:\n%s", tc.flushed, log)
+			}
+		})
+	}
+}
