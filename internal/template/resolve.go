@@ -196,7 +196,7 @@ func (t *Template) append(buf []byte, sources []Source) ([]byte, error) {
 			}
 		}
 		if !found {
-			return nil, &Error{Template: t.text, Placeholder: h.text, Reason: "no source has a value for it"}
+			return nil, &Error{Template: t.text, Placeholder: h.text, Reason: "no source has a value for it" + missingHint(sources, h.path)}
 		}
 		if len(buf) > pattern.MaxBytes {
 			// Stop before appending more: the name can only grow.
