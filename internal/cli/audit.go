@@ -253,6 +253,9 @@ func newAuditTail() *cobra.Command {
 				}
 				var fresh []audit.Event
 				if err := each(ctx, st, q, func(e *audit.Event) { fresh = append(fresh, *e) }); err != nil {
+					if ctx.Err() != nil {
+						return nil // interrupted while asking: the usual way to stop
+					}
 					return &exitError{code: ExitUsage, err: err}
 				}
 				if len(fresh) == 0 {
