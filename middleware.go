@@ -16,7 +16,13 @@ type IDFunc func(r *http.Request) (string, error)
 // BearerID returns an IDFunc that reads "Authorization: Bearer TOKEN" and
 // asks lookup for the actor id the token belongs to. lookup must compare
 // tokens in constant time (crypto/subtle) when it compares them itself.
+// With a nil lookup every request fails with an error that Handler
+// answers 500: authorization is not configured, which is not the
+// caller's fault.
 func BearerID(lookup func(token string) (id string, err error)) IDFunc {
+	if lookup == nil {
+		return func(*http.Request) (string, error) { return "", errNotConfigured }
+	}
 	return func(r *http.Request) (string, error) {
 		scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
 		if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
@@ -39,14 +45,22 @@ func BearerID(lookup func(token string) (id string, err error)) IDFunc {
 // cannot decide at all, each with a JSON error
 // object ({"error": {"code": ..., "message": ...}}). next sees the actor in
 // the request's context (ActorFrom).
+//
+// A handler with a piece missing (a nil IDFunc, BearerID(nil), a nil or
+// zero Guard, a nil next) is safe to build and to serve: it answers every
+// request 500, and never runs next.
 func (g *Guard) Handler(id IDFunc, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
-		if id == nil || g == nil {
+		if id == nil || g == nil || g.auth == nil || next == nil {
 			writeError(w, http.StatusInternalServerError, "internal", "authorization is not configured")
 			return
 		}
 		name, err := id(r)
+		if errors.Is(err, errNotConfigured) {
+			writeError(w, http.StatusInternalServerError, "internal", "authorization is not configured")
+			return
+		}
 		if err != nil || name == "" {
 			writeError(w, http.StatusUnauthorized, "unauthorized", "no valid credentials")
 			return
@@ -72,6 +86,10 @@ func (g *Guard) Handler(id IDFunc, next http.Handler) http.Handler {
 		}
 	})
 }
+
+// errNotConfigured is the error of an IDFunc that cannot identify anyone
+// because it was built without what it needs (BearerID(nil)).
+var errNotConfigured = errors.New("warden: BearerID was given no token lookup")
 
 // The body of an error answer, as in the wire format (SPEC 9.3).
 type errorBody struct {

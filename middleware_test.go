@@ -125,3 +125,82 @@ func BenchmarkMiddleware(b *testing.B) {
 		})
 	}
 }
+
+// TestMiddlewareZeroValues: a handler built from zero values or nil
+// pieces never panics and never runs the protected handler. A piece
+// missing from the configuration (no IDFunc, no token lookup, no guard, a
+// guard not made by an Auth, no next handler) answers 500 internal; a
+// configured piece that finds no actor answers 401. Each answer is the
+// JSON error object.
+func TestMiddlewareZeroValues(t *testing.T) {
+	t.Parallel()
+	ran := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Errorf("the protected handler ran")
+	})
+	lookup := func(token string) (string, error) { return "alice", nil }
+	guardOf := func(a *warden.Auth) *warden.Guard {
+		g, err := a.Guard("articles:update", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return g
+	}
+	tests := []struct {
+		name   string
+		guard  *warden.Guard
+		id     warden.IDFunc
+		next   http.Handler
+		token  string
+		status int
+		code   string
+	}{
+		{"BearerID(nil), with a token", guardOf(staticAuth()), warden.BearerID(nil), ran, "Bearer t", 500, "internal"},
+		{"BearerID(nil), without a token", guardOf(staticAuth()), warden.BearerID(nil), ran, "", 500, "internal"},
+		{"nil IDFunc", guardOf(staticAuth()), nil, ran, "Bearer t", 500, "internal"},
+		{"nil *Guard", nil, warden.BearerID(lookup), ran, "Bearer t", 500, "internal"},
+		{"zero Guard", &warden.Guard{}, warden.BearerID(lookup), ran, "Bearer t", 500, "internal"},
+		{"Guard of a nil *Auth", guardOf(nil), warden.BearerID(lookup), ran, "Bearer t", 500, "internal"},
+		{"nil next", guardOf(staticAuth()), warden.BearerID(lookup), nil, "Bearer t", 500, "internal"},
+		{"zero Auth: no provider", guardOf(&warden.Auth{}), warden.BearerID(lookup), ran, "Bearer t", 401, "unauthorized"},
+		{"NewAuth(nil, nil)", guardOf(warden.NewAuth(nil, nil)), warden.BearerID(lookup), ran, "Bearer t", 401, "unauthorized"},
+		{"provider finds no actor", guardOf(staticAuth()), warden.BearerID(lookup), ran, "Bearer t", 401, "unauthorized"},
+		{"lookup finds no id", guardOf(staticAuth()), warden.BearerID(func(string) (string, error) { return "", nil }), ran, "Bearer t", 401, "unauthorized"},
+		{"lookup fails", guardOf(staticAuth()), warden.BearerID(func(string) (string, error) { return "", errors.New("down") }), ran, "Bearer t", 401, "unauthorized"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			req := httptest.NewRequest("PUT", "/articles/1", nil)
+			if tt.token != "" {
+				req.Header.Set("Authorization", tt.token)
+			}
+			rec := httptest.NewRecorder()
+			func() {
+				defer func() {
+					if p := recover(); p != nil {
+						t.Fatalf("panic: %v", p)
+					}
+				}()
+				tt.guard.Handler(tt.id, tt.next).ServeHTTP(rec, req)
+			}()
+			var e struct {
+				Error struct{ Code, Message string }
+			}
+			if rec.Code != tt.status || json.Unmarshal(rec.Body.Bytes(), &e) != nil || e.Error.Code != tt.code || e.Error.Message == "" {
+				t.Errorf("answer %d %q, want %d with the error object, code %q", rec.Code, rec.Body, tt.status, tt.code)
+			}
+		})
+	}
+}
+
+// TestBearerIDNil: the IDFunc of BearerID(nil) is an error, called
+// directly too, not a panic.
+func TestBearerIDNil(t *testing.T) {
+	t.Parallel()
+	req := httptest.NewRequest("GET", "/", nil)
+	req.Header.Set("Authorization", "Bearer t")
+	id, err := warden.BearerID(nil)(req)
+	if err == nil || id != "" || !strings.Contains(err.Error(), "BearerID") {
+		t.Errorf("BearerID(nil) = %q, %v; want an error naming BearerID", id, err)
+	}
+}

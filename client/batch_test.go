@@ -244,16 +244,12 @@ func TestManyFields(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			c := newClient(t, canned{status: 200, body: tt.body}.server(t).URL, &client.Options{HTTPClient: &http.Client{Timeout: time.Minute}})
-			start := time.Now()
 			res, err := c.CheckBatch(context.Background(), make([]warden.Request, 2))
 			switch {
 			case tt.wantErr == "" && (err != nil || len(res) != 2):
 				t.Fatalf("CheckBatch = %+v, %v", res, err)
 			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
 				t.Fatalf("CheckBatch = %+v, %v; want an error saying %q", res, err, tt.wantErr)
-			}
-			if took := time.Since(start); took > 20*time.Second {
-				t.Errorf("took %v", took)
 			}
 		})
 	}

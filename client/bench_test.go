@@ -16,7 +16,7 @@ import (
 func BenchmarkCheckBatchDecode(b *testing.B) {
 	const d = `{"allowed":true,"effect":"allow","rule":"rules.edit","item":1,"reason":"[rules.edit] \"editors\" is allowed to do \"articles:update\" on \"articles:*\"","policy_version":"sha256:937958ea0c267d86"}`
 	body := []byte(`{"decisions":[` + strings.Repeat(d+",", client.MaxBatch-1) + d + `]}`)
-	c, err := client.New("http://warden.invalid", &client.Options{HTTPClient: &http.Client{Transport: answerWith{200, body}}})
+	c, err := client.New("http://warden.invalid", &client.Options{HTTPClient: &http.Client{Transport: answerWith{200, "application/json", body}}})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -37,7 +37,7 @@ func BenchmarkCheckBatchDecode(b *testing.B) {
 // BenchmarkCheckDecode is the same for one decision.
 func BenchmarkCheckDecode(b *testing.B) {
 	body := []byte(`{"allowed":true,"effect":"allow","rule":"rules.edit","item":1,"reason":"[rules.edit] \"editors\" is allowed to do \"articles:update\" on \"articles:*\"","policy_version":"sha256:937958ea0c267d86"}`)
-	c, err := client.New("http://warden.invalid", &client.Options{HTTPClient: &http.Client{Transport: answerWith{200, body}}})
+	c, err := client.New("http://warden.invalid", &client.Options{HTTPClient: &http.Client{Transport: answerWith{200, "application/json", body}}})
 	if err != nil {
 		b.Fatal(err)
 	}

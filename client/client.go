@@ -29,7 +29,13 @@
 //
 // Answers are decoded strictly enough to tell a decision from anything
 // else that might arrive in its place, such as a proxy's error page or an
-// error object sent with status 200: "allowed", "effect", "reason" and
+// error object sent with status 200. An answer must be declared
+// application/json (a charset, if given, must be utf-8), and must be valid
+// Unicode throughout: invalid UTF-8, or a \u escape of half a UTF-16
+// surrogate pair, anywhere in it, even in a field the client ignores, is
+// refused rather than read with U+FFFD in place of what was sent. An
+// error answer that fails these checks keeps its status but not its code
+// or message, which are then not the service's. "allowed", "effect", "reason" and
 // "policy_version" must be present with their types, a field may appear
 // only once (two JSON parsers can disagree on which copy counts), names
 // are matched exactly (encoding/json alone would take "Allowed" for
@@ -70,6 +76,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode/utf16"
+	"unicode/utf8"
 )
 
 // Response size limits. An answer longer than its limit is an error: the
@@ -294,7 +302,107 @@ func (c *Client) do(ctx context.Context, method, rawURL, where string, body []by
 	if err != nil {
 		return answer{}, fmt.Errorf("client: %s: HTTP %d answer: %w", where, resp.StatusCode, err)
 	}
+	if err := a.check(); err != nil {
+		if a.status != http.StatusOK {
+			// A 503 readiness answer that is not one: a proxy's page.
+			return answer{}, fmt.Errorf("client: %s: %w", where, errorFrom(a))
+		}
+		return answer{}, fmt.Errorf("client: %s: HTTP %d answer: %w", where, a.status, err)
+	}
 	return a, nil
+}
+
+// check refuses an answer that is not declared as JSON, or holds text
+// that is not valid Unicode. The service declares every answer
+// application/json, so anything else came from something in between (a
+// proxy, a captive portal) and is not to be read as an answer even when
+// it parses. Invalid UTF-8, or a \u escape of half a UTF-16 surrogate
+// pair, would be decoded as U+FFFD, silently changing a reason, a rule, a
+// name or a message from what the service sent.
+func (a answer) check() error {
+	if err := checkMediaType(a.contentType); err != nil {
+		return err
+	}
+	return checkText(a.body)
+}
+
+// checkMediaType accepts application/json, with at most a charset
+// parameter of utf-8, JSON's only encoding (RFC 8259).
+func checkMediaType(ct string) error {
+	switch ct {
+	case "":
+		return errors.New("no Content-Type (want application/json)")
+	case "application/json", "application/json; charset=utf-8":
+		return nil // what warden serve sends, without parsing
+	}
+	mt, params, err := mime.ParseMediaType(ct)
+	if err != nil || mt != "application/json" {
+		return fmt.Errorf("Content-Type %q (want application/json)", clip(ct, 64))
+	}
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+		return fmt.Errorf("Content-Type %q: charset %q (want utf-8, or none)", clip(ct, 64), clip(cs, 32))
+	}
+	return nil
+}
+
+// checkText refuses bytes that are not UTF-8, and \u escapes of a lone
+// UTF-16 surrogate, anywhere in data, naming the offset. Both would
+// decode as U+FFFD. It runs before the JSON is parsed, so a backslash is
+// taken as an escape wherever it is: outside a string it makes the JSON
+// invalid anyway.
+func checkText(data []byte) error {
+	if !utf8.Valid(data) {
+		for i := 0; i < len(data); {
+			r, size := utf8.DecodeRune(data[i:])
+			if r == utf8.RuneError && size == 1 {
+				return fmt.Errorf("the answer is not valid UTF-8: byte 0x%02x at offset %d", data[i], i)
+			}
+			i += size
+		}
+	}
+	for i := 0; i < len(data); {
+		j := bytes.IndexByte(data[i:], '\\')
+		if j < 0 {
+			return nil
+		}
+		i += j
+		if i+1 >= len(data) || data[i+1] != 'u' {
+			i += 2 // an escape of one character, \\ included
+			continue
+		}
+		r, ok := hexRune(data[i+2:])
+		switch {
+		case !ok:
+			i += 2 // not an escape JSON allows; parsing says so
+		case utf16.IsSurrogate(r) && r < 0xdc00:
+			// A high surrogate must be followed by a low one.
+			if len(data) >= i+12 && data[i+6] == '\\' && data[i+7] == 'u' {
+				if r2, ok := hexRune(data[i+8:]); ok && r2 >= 0xdc00 && r2 <= 0xdfff {
+					i += 12
+					continue
+				}
+			}
+			return fmt.Errorf("the answer is not valid Unicode: %s at offset %d is half a UTF-16 surrogate pair", data[i:i+6], i)
+		case utf16.IsSurrogate(r):
+			return fmt.Errorf("the answer is not valid Unicode: %s at offset %d is half a UTF-16 surrogate pair", data[i:i+6], i)
+		default:
+			i += 6
+		}
+	}
+	return nil
+}
+
+// hexRune reads the four hex digits of a \u escape, if they are there.
+func hexRune(h []byte) (rune, bool) {
+	if len(h) < 4 {
+		return 0, false
+	}
+	for _, c := range h[:4] {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return 0, false
+		}
+	}
+	return hex4(h), true
 }
 
 // errTooLong reports an answer over its limit.

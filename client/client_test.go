@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/warden-authz/warden"
+	"github.com/warden-authz/warden/audit"
 	"github.com/warden-authz/warden/client"
 )
 
@@ -238,7 +239,7 @@ func TestCheckHostileAnswers(t *testing.T) {
 		{"empty", 200, "", "", "unexpected end"},
 		{"truncated", 200, "", `{"allowed":true,` + ok[:20], "unexpected end"},
 		{"not JSON", 200, "", `allowed`, "not valid JSON"},
-		{"HTML from a captive portal", 200, "text/html", `<!DOCTYPE html><html><body>Sign in</body></html>`, "not valid JSON"},
+		{"HTML from a captive portal", 200, "text/html", `<!DOCTYPE html><html><body>Sign in</body></html>`, `Content-Type "text/html" (want application/json)`},
 		{"array", 200, "", `[{"allowed":true,` + ok + `}]`, "want a JSON object, not an array"},
 		{"string", 200, "", `"allowed"`, "not a string"},
 		{"null", 200, "", `null`, "not null"},
@@ -558,16 +559,32 @@ func TestConcurrentUse(t *testing.T) {
 	}
 }
 
+// TestZeroClient: a nil *Client and the zero Client fail every call with
+// an error that says the Client was not made with New, and the empty
+// result; a nil *Error is no sentinel.
 func TestZeroClient(t *testing.T) {
 	t.Parallel()
 	var nilClient *client.Client
 	for _, c := range []*client.Client{nilClient, {}} {
-		d, err := c.Check(context.Background(), warden.Request{Subject: "alice", Action: "read"})
-		if err == nil || !cmp.Equal(d, warden.Decision{}) {
-			t.Errorf("%v: Check = %+v, %v; want an error and the zero decision", c, d, err)
+		for _, call := range strictCalls {
+			empty, err := call.do(c)
+			if err == nil || !empty || !strings.Contains(err.Error(), "not made with New") {
+				t.Errorf("%v: %s = empty %t, %v; want an error and no result", c, call.name, empty, err)
+			}
 		}
-		if err := c.Health(context.Background()); err == nil {
-			t.Errorf("%v: Health = nil", c)
+		for e, err := range c.AuditAll(context.Background(), audit.Query{}) {
+			if err == nil || e.ID != "" {
+				t.Errorf("%v: AuditAll yielded %+v, %v", c, e, err)
+			}
+		}
+	}
+	var nilErr *client.Error
+	if s := nilErr.Error(); s != "client: nil *Error" {
+		t.Errorf("nil *Error says %q", s)
+	}
+	for _, target := range []error{warden.ErrInvalidRequest, warden.ErrUnauthorized, warden.ErrNoPolicy, client.ErrBatchTooLarge} {
+		if nilErr.Is(target) {
+			t.Errorf("a nil *Error is %v", target)
 		}
 	}
 }

@@ -34,7 +34,8 @@ var ErrBatchTooLarge = errors.New("client: batch too large")
 // which has no status of its own, Status is 0.
 //
 // When the answer was not an error object at all (a proxy's HTML page, an
-// empty body), Code is empty and Message describes what came instead.
+// empty body), Code is empty and Message describes what came instead. A
+// nil *Error stands for no sentinel, and says it is nil.
 type Error struct {
 	Status  int
 	Code    string
@@ -42,6 +43,9 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
+	if e == nil {
+		return "client: nil *Error"
+	}
 	var b strings.Builder
 	if e.Status != 0 {
 		fmt.Fprintf(&b, "HTTP %d ", e.Status)
@@ -66,6 +70,9 @@ func (e *Error) Error() string {
 // warden.ErrInvalidRequest, any 401 is warden.ErrUnauthorized, no_policy
 // is warden.ErrNoPolicy and batch_too_large is ErrBatchTooLarge.
 func (e *Error) Is(target error) bool {
+	if e == nil {
+		return false
+	}
 	switch target {
 	case warden.ErrInvalidRequest:
 		return e.Code == CodeInvalidRequest
@@ -80,14 +87,25 @@ func (e *Error) Is(target error) bool {
 }
 
 // errorFrom makes the *Error for an answer with an unexpected status.
+//
+// Only an answer declared application/json, in valid Unicode, is read as
+// an error object: the same body with another type came from something in
+// between, whose code and message are not the service's.
 func errorFrom(a answer) *Error {
+	if len(a.body) == 0 {
+		return &Error{Status: a.status, Message: "not a warden error object: an empty body"}
+	}
+	if err := a.check(); err != nil {
+		what := fmt.Sprintf("%d bytes of %s, starting %q", len(a.body), a.mediaType(), clip(string(a.body), 120))
+		if checkMediaType(a.contentType) == nil {
+			what = err.Error()
+		}
+		return &Error{Status: a.status, Message: "not a warden error object: " + what}
+	}
 	if code, msg, err := decodeErrorObject(a.body); err == nil {
 		return &Error{Status: a.status, Code: code, Message: msg}
 	}
-	what := "an empty body"
-	if len(a.body) > 0 {
-		what = fmt.Sprintf("%d bytes of %s, starting %q", len(a.body), a.mediaType(), clip(string(a.body), 120))
-	}
+	what := fmt.Sprintf("%d bytes of %s, starting %q", len(a.body), a.mediaType(), clip(string(a.body), 120))
 	return &Error{Status: a.status, Message: "not a warden error object: " + what}
 }
 

@@ -28,6 +28,7 @@ allow = [['editors', 'articles:*', 'articles:update']]
 		log.Fatal(err)
 	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json") // the client reads nothing else
 		if r.Header.Get("Authorization") != "Bearer s3cret" {
 			w.WriteHeader(http.StatusUnauthorized)
 			fmt.Fprint(w, `{"error":{"code":"unauthorized","message":"a valid bearer token is required"}}`)

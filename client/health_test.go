@@ -121,7 +121,8 @@ func TestHealth(t *testing.T) {
 	}{
 		{"status not ok", canned{status: 200, body: `{"status":"degraded"}`}, `status "degraded"`},
 		{"status missing", canned{status: 200, body: `{}`}, `"status" is missing`},
-		{"not JSON", canned{status: 200, contentType: "text/plain", body: `ok`}, "not valid JSON"},
+		{"not JSON", canned{status: 200, body: `ok`}, "not valid JSON"},
+		{"text/plain", canned{status: 200, contentType: "text/plain", body: `{"status":"ok"}`}, `Content-Type "text/plain" (want application/json)`},
 		{"500", canned{status: 500, body: `{"error":{"code":"internal","message":"m"}}`}, "HTTP 500 internal: m"},
 		{"502 HTML", canned{status: 502, contentType: "text/html", body: `<html/>`}, "HTTP 502 Bad Gateway"},
 	}
@@ -143,6 +144,7 @@ func TestPathPrefix(t *testing.T) {
 	paths := make(chan string, 8)
 	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		paths <- r.URL.Path
+		w.Header().Set("Content-Type", "application/json")
 		w.Write([]byte(`{"allowed":false,"effect":"none","reason":"r","policy_version":"v"}`))
 	}))
 	t.Cleanup(s.Close)

@@ -250,8 +250,11 @@ func writeWire(w http.ResponseWriter, e *wire.Error) {
 	writeError(w, status, e.Code, e.Message)
 }
 
+// noContentType as canned.contentType sends no Content-Type at all.
+const noContentType = "none"
+
 // canned answers every request with one fixed response, for hostile and
-// malformed answers.
+// malformed answers. An empty contentType means application/json.
 type canned struct {
 	status      int
 	contentType string
@@ -263,11 +266,14 @@ func (c canned) server(t testing.TB) *httptest.Server {
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
-		ct := c.contentType
-		if ct == "" {
-			ct = "application/json"
+		switch ct := c.contentType; ct {
+		case "":
+			w.Header().Set("Content-Type", "application/json")
+		case noContentType:
+			w.Header()["Content-Type"] = nil // and no sniffing either
+		default:
+			w.Header().Set("Content-Type", ct)
 		}
-		w.Header().Set("Content-Type", ct)
 		for k, v := range c.header {
 			w.Header().Set(k, v)
 		}

@@ -51,10 +51,12 @@ type rule struct {
 }
 
 // NewModel indexes a policy. src must be the source p was compiled from;
-// a nil src stands for an empty one.
+// without both, every question is an error wrapping engine.ErrNoPolicy.
 func NewModel(src *engine.Source, p *engine.Policy) *Model {
-	if src == nil {
-		src = &engine.Source{}
+	if src == nil || p == nil {
+		// Without the source the policy came from, no rule can be
+		// named: answer nothing rather than guess (ready says why).
+		return &Model{Src: src, P: p}
 	}
 	m := &Model{
 		Src:       src,

@@ -101,8 +101,8 @@ func newAuditQuery() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "query --audit URL [filters]",
 		Short: "List audit events, oldest first",
-		Long: `query lists the events of an audit store (--audit jsonl:PATH or
-sqlite:PATH), oldest first, filtered by subject, action and resource
+		Long: `query lists the events of an audit store (--audit jsonl:PATH,
+sqlite:PATH or postgres://...), oldest first, filtered by subject, action and resource
 patterns (warden's own pattern language), status and a time range
 [--since, --until) given in RFC 3339. Pass the last id shown as --after to
 get the next page.`,
@@ -119,7 +119,7 @@ get the next page.`,
 			if err != nil {
 				return &exitError{code: ExitUsage, err: err}
 			}
-			return printEvents(cmd.OutOrStdout(), events, asJSON)
+			return printEvents(cmd.OutOrStdout(), events, asJSON, true)
 		},
 	}
 	f.add(cmd)
@@ -129,7 +129,9 @@ get the next page.`,
 	return cmd
 }
 
-func printEvents(w io.Writer, events []audit.Event, asJSON bool) error {
+// printEvents prints events as JSON lines, or as a table, with its
+// header line when header is set (tail --follow prints it only once).
+func printEvents(w io.Writer, events []audit.Event, asJSON, header bool) error {
 	if asJSON {
 		enc := json.NewEncoder(w)
 		enc.SetEscapeHTML(false)
@@ -141,12 +143,18 @@ func printEvents(w io.Writer, events []audit.Event, asJSON bool) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "TIME\tID\tSUBJECT\tACTION\tRESOURCE\tSTATUS\tRULE")
+	if header {
+		fmt.Fprintln(tw, "TIME\tID\tSUBJECT\tACTION\tRESOURCE\tSTATUS\tRULE")
+	}
 	for _, e := range events {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Time.Format(time.RFC3339Nano), e.ID, e.Subject, e.Action, e.Resource, e.Status, e.Rule)
 	}
 	return tw.Flush()
 }
+
+// auditSchemes lists the audit store URLs for the help of every --audit
+// flag, from the package that opens them.
+var auditSchemes = strings.Join(auditurl.Schemes, ", ")
 
 // queryFlags are the filters query, tail and stats share.
 type queryFlags struct {
@@ -158,7 +166,7 @@ type queryFlags struct {
 
 func (f *queryFlags) add(cmd *cobra.Command) {
 	fl := cmd.Flags()
-	fl.StringVar(&f.url, "audit", "", "audit store: jsonl:PATH or sqlite:PATH")
+	fl.StringVar(&f.url, "audit", "", "audit store: "+auditSchemes)
 	fl.StringVar(&f.q.Subject, "subject", "", "exact subject")
 	fl.StringVar(&f.q.Action, "action", "", "action pattern")
 	fl.StringVar(&f.q.Resource, "resource", "", "resource pattern")
@@ -244,7 +252,7 @@ func newAuditTail() *cobra.Command {
 				return &exitError{code: ExitUsage, err: err}
 			}
 			out := cmd.OutOrStdout()
-			if err := printEvents(out, last, asJSON); err != nil || !follow {
+			if err := printEvents(out, last, asJSON, true); err != nil || !follow {
 				return err
 			}
 			if len(last) > 0 {
@@ -258,20 +266,25 @@ func newAuditTail() *cobra.Command {
 				}
 				var fresh []audit.Event
 				if err := each(ctx, st, q, func(e *audit.Event) { fresh = append(fresh, *e) }); err != nil {
+					if ctx.Err() != nil {
+						return nil // interrupted while asking: the usual way to stop
+					}
 					return &exitError{code: ExitUsage, err: err}
 				}
 				if len(fresh) == 0 {
 					continue
 				}
 				q.After = fresh[len(fresh)-1].ID
-				if err := printEvents(out, fresh, true); err != nil {
+				// The format of the first lines: a reader of the table
+				// gets more rows, a reader of JSON more JSON lines.
+				if err := printEvents(out, fresh, asJSON, false); err != nil {
 					return err
 				}
 			}
 		},
 	}
 	f.add(cmd)
-	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing new events (as JSON lines) until interrupted")
+	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing new events, in the same format, until interrupted")
 	cmd.Flags().DurationVar(&every, "interval", time.Second, "how often --follow looks for new events")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "one JSON event per line")
 	return cmd

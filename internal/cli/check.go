@@ -100,7 +100,7 @@ unless the input itself could not be read.`,
 	configFlag(cmd, &config)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the decision object (SPEC 9.3)")
 	cmd.Flags().BoolVar(&batch, "batch", false, "read JSON Lines requests on stdin, write one decision per line")
-	cmd.Flags().StringVar(&auditURL, "audit", "", "record every decision in an audit store (jsonl:PATH, sqlite:PATH or postgres://...); a decision is printed only once its event is stored")
+	cmd.Flags().StringVar(&auditURL, "audit", "", "record every decision in an audit store ("+auditSchemes+"); a decision is printed only once its event is stored")
 	return cmd
 }
 

@@ -36,7 +36,19 @@ func (e *exitError) Error() string {
 }
 
 // Run runs the command line args and returns the process exit code.
+//
+// A nil stdin reads as empty, and a nil stdout or stderr discards what
+// is written to it.
 func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if stdin == nil {
+		stdin = strings.NewReader("")
+	}
+	if stdout == nil {
+		stdout = io.Discard
+	}
+	if stderr == nil {
+		stderr = io.Discard
+	}
 	root := newRoot(stdin, stdout, stderr)
 	root.SetArgs(args)
 	err := root.Execute()

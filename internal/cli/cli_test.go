@@ -3,6 +3,7 @@ package cli_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -205,6 +206,41 @@ func TestBatchOverlongLine(t *testing.T) {
 	}
 }
 
+// TestValidateAfterTOMLErrors: a table or key defined twice does not stop
+// the TOML parser, so validate still reports every other problem in the
+// same run; a syntax error does, and validate says that nothing else was
+// checked.
+func TestValidateAfterTOMLErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, text string
+		want       []string
+		problems   int
+	}{
+		{"table defined twice", "[groups]\nstaff = ['alice', 'g*']\n\n[rules.r1]\nallow = [['staff', 'doc', 'read']]\n\n[rules.r1]\nallow = [['bob', 'doc', 'read']]\n\n[rule_policy]\nstrategy = 'deny-wins'\nmismatch = 'allow'\n",
+			[]string{"policy.toml:2:19:", "is a pattern", "policy.toml:7:8: invalid TOML: rules.r1 is already defined", `unknown strategy "deny-wins"`, `did you mean "mismatch_decision"`}, 5},
+		{"syntax error", "[groups]\nstaff = ['alice'\n\n[rule_policy]\nstrategy = 'deny-wins'\n",
+			[]string{"policy.toml:4:1: invalid TOML:", "the TOML parser stops here, so no other check ran"}, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := run(t, "", "validate", "-c", writeFile(t, tt.text))
+			if r.code != 2 {
+				t.Fatalf("exit %d, want 2: %s", r.code, r.stdout)
+			}
+			for _, want := range tt.want {
+				if !strings.Contains(r.stdout, want) {
+					t.Errorf("validate output does not contain %q:\n%s", want, r.stdout)
+				}
+			}
+			if !strings.Contains(r.stdout, fmt.Sprintf(": %d problem(s)", tt.problems)) {
+				t.Errorf("want %d problems:\n%s", tt.problems, r.stdout)
+			}
+		})
+	}
+}
+
 // TestValidateReportsEveryProblem: validate lists all problems, each with
 // file:line:col, not only the first (SPEC 6.2).
 func TestValidateReportsEveryProblem(t *testing.T) {
@@ -257,6 +293,48 @@ mismatched = 'deny'
 	for _, d := range res.Diagnostics {
 		if d.Line == 0 || d.Column == 0 || d.File != path {
 			t.Errorf("diagnostic without a position: %+v", d)
+		}
+	}
+}
+
+// TestRunNilStreams: Run with nil streams reads nothing and discards its
+// output, and still returns the exit code.
+func TestRunNilStreams(t *testing.T) {
+	t.Parallel()
+	policy := writeFile(t, "[rules.r]\nallow = [['alice', 'doc', 'read']]\n")
+	tests := []struct {
+		args []string
+		code int
+	}{
+		{[]string{"check", "--config", policy, "alice", "doc", "read"}, 0},
+		{[]string{"check", "--config", policy, "bob", "doc", "read"}, 1},
+		{[]string{"check", "--config", policy, "--batch"}, 0},
+		{[]string{"no-such-command"}, 2},
+		{nil, 0},
+	}
+	for _, tt := range tests {
+		if code := cli.Run(tt.args, nil, nil, nil); code != tt.code {
+			t.Errorf("Run(%q) with nil streams = %d, want %d", tt.args, code, tt.code)
+		}
+	}
+}
+
+// TestAuditFlagHelp: every --audit flag's help names every store URL
+// auditurl opens, postgres:// included.
+func TestAuditFlagHelp(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{{"check"}, {"audit", "query"}, {"audit", "tail"}, {"audit", "stats"}, {"serve"}} {
+		r := run(t, "", append(args, "--help")...)
+		var flag string
+		for _, line := range strings.Split(r.stdout, "\n") {
+			if strings.HasPrefix(strings.TrimSpace(line), "--audit ") {
+				flag = line
+			}
+		}
+		for _, scheme := range []string{"jsonl:PATH", "sqlite:PATH", "postgres://"} {
+			if !strings.Contains(flag, scheme) {
+				t.Errorf("warden %s --help: the --audit flag %q does not name %s", strings.Join(args, " "), flag, scheme)
+			}
 		}
 	}
 }

@@ -36,6 +36,7 @@ var serveEnv = map[string]string{
 	"audit-queue-bytes": "WARDEN_AUDIT_QUEUE_BYTES",
 	"request-memory":    "WARDEN_REQUEST_MEMORY",
 	"max-connections":   "WARDEN_MAX_CONNECTIONS",
+	"reload-settle":     "WARDEN_RELOAD_SETTLE",
 	"token-file":        "WARDEN_TOKEN_FILE",
 	"tls-cert":          "WARDEN_TLS_CERT",
 	"tls-key":           "WARDEN_TLS_KEY",
@@ -50,7 +51,7 @@ func newServe() *cobra.Command {
 		logLevel, logFormat        string
 		noWatch, auditDrop         bool
 		auditRequired              bool
-		auditLinger                time.Duration
+		auditLinger, reloadSettle  time.Duration
 		queueBytes                 = byteSize(server.DefaultAuditQueueBytes)
 		requestMemory              = byteSize(server.DefaultRequestMemory)
 		maxConns                   int
@@ -62,7 +63,10 @@ func newServe() *cobra.Command {
 serves the audit log (GET /v1/audit), and reports on itself (GET /healthz,
 /readyz, /metrics). It reloads the policy file when it changes and on
 SIGHUP; a broken file keeps the previous policy serving, and /readyz says
-why the reload failed. SIGTERM or SIGINT stops it gracefully: in-flight
+why the reload failed. A file written in place loads once it has settled:
+on Linux once its writer has closed it, elsewhere once it has not changed
+for --reload-settle. Renaming a whole new file over it is the safe way to
+deploy. SIGTERM or SIGINT stops it gracefully: in-flight
 requests finish and the audit log is flushed.
 
 Every decision is recorded in the audit log, by default ` + DefaultAudit + `;
@@ -78,8 +82,9 @@ and answered, --audit-queue-bytes for the events waiting to be written,
 
 Each flag may instead be set by an environment variable: WARDEN_CONFIG,
 WARDEN_ADDR, WARDEN_AUDIT, WARDEN_AUDIT_LINGER, WARDEN_AUDIT_REQUIRED,
-WARDEN_AUDIT_QUEUE_BYTES, WARDEN_REQUEST_MEMORY, WARDEN_MAX_CONNECTIONS, WARDEN_TOKEN_FILE,
-WARDEN_TLS_CERT, WARDEN_TLS_KEY, WARDEN_LOG_LEVEL, WARDEN_LOG_FORMAT.
+WARDEN_AUDIT_QUEUE_BYTES, WARDEN_REQUEST_MEMORY, WARDEN_MAX_CONNECTIONS,
+WARDEN_RELOAD_SETTLE, WARDEN_TOKEN_FILE, WARDEN_TLS_CERT, WARDEN_TLS_KEY,
+WARDEN_LOG_LEVEL, WARDEN_LOG_FORMAT.
 Flags win.
 
 The endpoints, limits and metrics are described in docs/serve.md.`,
@@ -113,11 +118,14 @@ The endpoints, limits and metrics are described in docs/serve.md.`,
 			if auditRequired && auditURL == "off" {
 				return usage("--audit-required needs an audit store, not --audit off")
 			}
+			if reloadSettle <= 0 || reloadSettle > maxReloadSettle {
+				return usage("--reload-settle %v: want a duration above 0 and at most %v", reloadSettle, maxReloadSettle)
+			}
 			setMemoryLimit(memoryFlags{int64(requestMemory), int64(queueBytes), maxConns, strings.HasPrefix(auditURL, "sqlite:")})
 			cfg := server.Config{
 				PolicyPath: config, Logger: log, NoWatch: noWatch, AuditDrop: auditDrop,
 				AuditRequired: auditRequired, AuditQueueBytes: int64(queueBytes),
-				RequestMemory: int64(requestMemory), MaxConns: maxConns,
+				RequestMemory: int64(requestMemory), MaxConns: maxConns, Settle: reloadSettle,
 			}
 			switch {
 			case auditLinger < 0 || auditLinger > maxAuditLinger:
@@ -166,7 +174,7 @@ The endpoints, limits and metrics are described in docs/serve.md.`,
 	fl := cmd.Flags()
 	fl.StringVarP(&config, "config", "c", "", "policy file (TOML); $WARDEN_CONFIG")
 	fl.StringVar(&addr, "addr", "127.0.0.1:8181", "address to listen on, HOST:PORT; $WARDEN_ADDR")
-	fl.StringVar(&auditURL, "audit", DefaultAudit, "audit store: sqlite:PATH, jsonl:PATH, postgres://... or off; $WARDEN_AUDIT")
+	fl.StringVar(&auditURL, "audit", DefaultAudit, "audit store: "+auditSchemes+", or off; $WARDEN_AUDIT")
 	fl.DurationVar(&auditLinger, "audit-linger", server.DefaultAuditLinger, "how long the audit writer waits to fill a batch; 0 writes at once; $WARDEN_AUDIT_LINGER")
 	fl.BoolVar(&auditDrop, "audit-drop", false, "when the audit queue is full, drop (and count) events instead of making requests wait")
 	fl.BoolVar(&auditRequired, "audit-required", false, "answer a decision only once its event is durable in the store; 503 audit_failed when it cannot be recorded; $WARDEN_AUDIT_REQUIRED")
@@ -179,12 +187,17 @@ The endpoints, limits and metrics are described in docs/serve.md.`,
 	fl.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error; $WARDEN_LOG_LEVEL")
 	fl.StringVar(&logFormat, "log-format", "text", "text or json; $WARDEN_LOG_FORMAT")
 	fl.BoolVar(&noWatch, "no-watch", false, "do not reload when the policy file changes (SIGHUP still reloads)")
+	fl.DurationVar(&reloadSettle, "reload-settle", server.DefaultSettle, "where the OS does not report that a writer closed the policy file (all but Linux), how long it must stay unchanged before it loads; $WARDEN_RELOAD_SETTLE")
 	return cmd
 }
 
 // maxAuditLinger bounds --audit-linger: events wait in memory that long
 // before they are written, and a crash loses what waits.
 const maxAuditLinger = 10 * time.Second
+
+// maxReloadSettle bounds --reload-settle: an edit waits that long before
+// it takes effect.
+const maxReloadSettle = 10 * time.Minute
 
 // serve runs the server until ctx is done or SIGTERM/SIGINT arrives, and
 // reloads the policy on SIGHUP.

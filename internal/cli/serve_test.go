@@ -136,6 +136,10 @@ func TestServeUsage(t *testing.T) {
 		{"linger without unit", []string{"-c", policy, "--audit", "off", "--audit-linger", "50"}, "audit-linger"},
 		{"negative linger", []string{"-c", policy, "--audit", "off", "--audit-linger", "-1ms"}, "--audit-linger -1ms"},
 		{"linger too long", []string{"-c", policy, "--audit", "off", "--audit-linger", "1h"}, "--audit-linger 1h0m0s"},
+		{"settle not a duration", []string{"-c", policy, "--audit", "off", "--reload-settle", "soon"}, "reload-settle"},
+		{"zero settle", []string{"-c", policy, "--audit", "off", "--reload-settle", "0s"}, "--reload-settle 0s"},
+		{"negative settle", []string{"-c", policy, "--audit", "off", "--reload-settle", "-1s"}, "--reload-settle -1s"},
+		{"settle too long", []string{"-c", policy, "--audit", "off", "--reload-settle", "1h"}, "--reload-settle 1h0m0s"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

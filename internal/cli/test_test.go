@@ -28,6 +28,9 @@ func TestTestCommand(t *testing.T) {
 		}, ""},
 		{"bad file wins over failures", []string{fail, bad}, 2, []string{"ERROR " + bad, bad + `:3:11: subject: "a*"`, "1 file(s) with errors"}, ""},
 		{"missing file", []string{filepath.Join(dir, "nope.toml")}, 2, []string{"no such file"}, ""},
+		{"a policy instead of a test file", []string{"../../examples/publishing/policy.toml"}, 2, []string{
+			"ERROR ../../examples/publishing/policy.toml\n  ../../examples/publishing/policy.toml:1:1: this is a policy file, not a policy test file: a test file names the policy it tests (policy = 'policy.toml') and lists [[cases]] (docs/analysis.md)\n\n0 passed",
+		}, ""},
 		{"no files", nil, 2, nil, "requires at least 1 arg"},
 		{"unknown flag", []string{"--nope", pass}, 2, nil, "unknown flag"},
 	}

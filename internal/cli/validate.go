@@ -19,7 +19,9 @@ func newValidate() *cobra.Command {
 		Use:   "validate --config FILE",
 		Short: "Report every problem in a policy file",
 		Long: `validate loads a policy file and reports every problem in it, each with
-file:line:col, not only the first.
+file:line:col, not only the first. A TOML syntax error is the exception:
+the TOML parser cannot read past it, so it is reported alone, and says
+that no other check ran.
 
 Exit codes: 0 valid, 2 invalid or unreadable.`,
 		Args: cobra.NoArgs,

@@ -44,6 +44,11 @@ var (
 	}()
 )
 
+// IsTopKey reports whether name is one of the top-level keys of a policy
+// file ([groups], [rules.r1], ...), so other readers of TOML files can
+// tell a policy given in the place of another file.
+func IsTopKey(name string) bool { return slices.Contains(topKeys, name) }
+
 // Parse reads a warden TOML policy. filename is used only in positions.
 // It returns everything it could read plus every problem it found. When the
 // list is non-empty the caller must not load the policy; the partial Source is
@@ -64,9 +69,13 @@ func Parse(filename string, data []byte) (*engine.Source, diag.List) {
 		r.errorf(0, "policy file is %d bytes; at most %d are supported", len(data), uint64(math.MaxUint32))
 		return r.src, r.diags
 	}
-	// Keys are checked only in valid TOML: a table defined twice would
-	// otherwise cause misleading reports about the keys under it.
-	if root := r.readTOML(); root != nil && len(r.diags) == 0 {
+	// A syntax error stops the TOML parser, and nothing after it can be
+	// trusted, so the diagnostic says that no other check ran. Anything
+	// else TOML forbids (a key or table defined twice) leaves a tree
+	// holding each first definition, the later one detached from it, so
+	// the keys of that tree are still checked and every other problem is
+	// reported in the same run.
+	if root := r.readTOML(); root != nil {
 		r.document(root)
 	}
 	r.diags.Sort()
@@ -88,7 +97,7 @@ func (r *reader) readTOML() (root *value) {
 	defer func() {
 		if p := recover(); p != nil {
 			root = nil
-			r.errorf(0, "invalid TOML: the TOML parser failed: %v", p)
+			r.errorf(0, "invalid TOML: the TOML parser failed: %v (%s)", p, notChecked)
 		}
 	}()
 	return r.readTree()

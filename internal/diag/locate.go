@@ -11,8 +11,12 @@ type Locator struct {
 	lines []int // offsets where lines start, made on first use
 }
 
-// Pos is the position of byte offset off, clamped to the data.
+// Pos is the position of byte offset off, clamped to the data. A nil
+// *Locator knows no file: its positions are unknown (the zero Pos).
 func (l *Locator) Pos(off int) Pos {
+	if l == nil {
+		return Pos{}
+	}
 	if l.lines == nil {
 		l.lines = []int{0}
 		for i, c := range l.Data {

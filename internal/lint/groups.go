@@ -18,6 +18,20 @@ type kind struct {
 	typos  *typoIndex // built on first use
 }
 
+// index returns the position of group name among the kind's groups, which
+// is its id in the compiled graph (a policy that compiled declares each
+// group once).
+func (k *kind) index(name string) (int, bool) {
+	id, ok := k.graph.Group(name)
+	return int(id), ok
+}
+
+// mustIndex is index for a name known to be a group.
+func (k *kind) mustIndex(name string) int {
+	id, _ := k.index(name)
+	return id
+}
+
 // closure returns the groups every request with name among its keys
 // reaches (SPEC 3.1, 4.1), name itself included when it is a group. For a
 // group that is its closure by name alone: a pattern member matching the

@@ -16,6 +16,7 @@ package lint
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -56,6 +57,9 @@ func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil
 // UnmarshalText reads a severity's name; anything else is an error, so a
 // consumer of lint's JSON never mistakes an unknown severity for info.
 func (s *Severity) UnmarshalText(text []byte) error {
+	if s == nil {
+		return errors.New("lint: UnmarshalText into a nil *Severity")
+	}
 	for c := Info; c <= Error; c++ {
 		if string(text) == c.String() {
 			*s = c
@@ -68,6 +72,7 @@ func (s *Severity) UnmarshalText(text []byte) error {
 // Codes name findings. They are stable: scripts and CI may match on them.
 const (
 	CodeTypo             = "typo"
+	CodeMemberTypo       = "member-typo"
 	CodeUndeclared       = "undeclared-name"
 	CodeCycle            = "cycle"
 	CodeEmptyGroup       = "empty-group"
@@ -84,7 +89,7 @@ const (
 
 // Codes lists every finding code, in the order docs/lint.md describes them.
 var Codes = []string{
-	CodeTypo, CodeUndeclared, CodeCycle, CodeEmptyGroup, CodeShadowed, CodeRedundant,
+	CodeTypo, CodeMemberTypo, CodeUndeclared, CodeCycle, CodeEmptyGroup, CodeShadowed, CodeRedundant,
 	CodeUnreachable, CodeConflict, CodeFailOpen, CodeBroadGrant, CodeAlternativesSpan,
 	CodeSchemaCollapse, CodeNoSchema,
 }
@@ -152,6 +157,7 @@ func Run(src *engine.Source, p *engine.Policy, opts *Options) []Finding {
 	l.policy()
 	l.groups()
 	l.names()
+	l.memberTypos()
 	l.items()
 	l.coverage()
 	l.schemas()

@@ -17,7 +17,10 @@ import (
 // trie plus one check per glob edge on the way.
 //
 // An Index is built with Add and is read-only afterwards: concurrent
-// Appends are safe once building is over.
+// Appends are safe once building is over. The zero Index is empty and
+// ready for Add. A nil *Index is not an empty one: the engine never has
+// one, and answering "no pattern matches" from it would silently drop the
+// rules it should have held, so its methods are not made nil-safe.
 type Index struct {
 	slots map[string]int32   // pattern text to slot
 	all   []int32            // the match-all, at most one slot

@@ -10,3 +10,8 @@ import (
 func NewHTTPServer(h http.Handler) *http.Server {
 	return newHTTPServer(h, nil, slog.New(slog.DiscardHandler))
 }
+
+// PortableWatch makes the server watch its policy file without close
+// events, as on platforms other than Linux, so tests can exercise
+// Config.Settle.
+func PortableWatch(c *Config) { c.portableWatch = true }

@@ -1,11 +1,10 @@
 package server
 
 import (
+	"errors"
 	"fmt"
-	"path/filepath"
+	"os"
 	"time"
-
-	"github.com/fsnotify/fsnotify"
 
 	"github.com/warden-authz/warden"
 )
@@ -31,11 +30,14 @@ type reloadResult struct {
 // counted and shown by /readyz. Reloads are serialised, so a slow load
 // never overwrites a newer one.
 func (s *Server) Reload() error {
+	if !s.made() {
+		return ErrNotMade
+	}
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()
 	now := time.Now()
 	s.metrics.lastReloadT.Set(float64(now.UnixNano()) / 1e9)
-	p, err := warden.Load(s.cfg.PolicyPath)
+	p, err := loadWhole(s.cfg.PolicyPath)
 	if err != nil {
 		s.lastReload.Store(&reloadResult{ok: false, time: now, err: err.Error()})
 		s.metrics.reloadFailed.Inc()
@@ -59,64 +61,30 @@ func (s *Server) Reload() error {
 	return nil
 }
 
-// watch reloads the policy when its file changes. It watches the
-// directory, not the file: editors and deployment tools replace a file by
-// writing a new one and renaming it over the old, which ends a watch on
-// the file itself. Events are filtered by name, including Kubernetes'
-// "..data" symlink swap for mounted ConfigMaps, and debounced.
-func (s *Server) watch() error {
-	w, err := fsnotify.NewWatcher()
+// errChangedWhileRead is the reload error for a file that changed while
+// it was being read: what was read may be part old, part new, or a
+// prefix, so it is not loaded. The watcher sees the change and tries
+// again once the file has settled.
+var errChangedWhileRead = errors.New("the file changed while it was read; not loaded (an atomic rename avoids this)")
+
+// loadWhole loads the policy file, refusing it if it changed while it was
+// read: its identity, size or modification time before the read differ
+// from after it, or the read got fewer bytes than the file holds.
+func loadWhole(path string) (*warden.Policy, error) {
+	before, err := os.Stat(path)
 	if err != nil {
-		return fmt.Errorf("server: watching %s: %w", s.cfg.PolicyPath, err)
+		return nil, fmt.Errorf("warden: %w", err)
 	}
-	path := filepath.Clean(s.cfg.PolicyPath)
-	dir := filepath.Dir(path)
-	if err := w.Add(dir); err != nil {
-		w.Close()
-		return fmt.Errorf("server: watching %s: %w", dir, err)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("warden: %w", err)
 	}
-	s.watchStop = make(chan struct{})
-	s.watchDone = make(chan struct{})
-	go func() {
-		defer close(s.watchDone)
-		defer w.Close()
-		var timer *time.Timer
-		fire := make(chan struct{}, 1)
-		for {
-			select {
-			case <-s.watchStop:
-				if timer != nil {
-					timer.Stop()
-				}
-				return
-			case ev, ok := <-w.Events:
-				if !ok {
-					return
-				}
-				name := filepath.Clean(ev.Name)
-				if name != path && filepath.Base(name) != "..data" {
-					continue
-				}
-				if timer == nil {
-					timer = time.AfterFunc(s.cfg.Debounce, func() {
-						select {
-						case fire <- struct{}{}:
-						default:
-						}
-					})
-				} else {
-					timer.Reset(s.cfg.Debounce)
-				}
-			case <-fire:
-				s.log.Debug("policy file changed; reloading", "path", path)
-				s.Reload() // logs and reports its own failure
-			case err, ok := <-w.Errors:
-				if !ok {
-					return
-				}
-				s.log.Error("watching the policy file", "path", path, "error", err)
-			}
-		}
-	}()
-	return nil
+	after, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("warden: %w", err)
+	}
+	if !(fileStamp{before}).same(fileStamp{after}) || (after.Mode().IsRegular() && int64(len(data)) != after.Size()) {
+		return nil, fmt.Errorf("warden: %s: %w", path, errChangedWhileRead)
+	}
+	return warden.Parse(path, data)
 }

@@ -4,10 +4,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/warden-authz/warden"
 	"github.com/warden-authz/warden/audit"
@@ -200,4 +203,187 @@ func TestWatch(t *testing.T) {
 	if err := f.srv.Reload(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// The policies of the slow-writer tests. settleFull denies mallory
+// everything; its first chunk alone, settlePrefix, is a valid policy that
+// allows everyone everything, so serving the prefix would let mallory in.
+const (
+	settleBefore = "[rules.base]\nallow = [['alice', 'doc:*', 'read']]\n"
+	settlePrefix = "[rules.all]\nallow = [['*', '*', '*']]\n"
+	settleFull   = settlePrefix + "deny = [['mallory', '*', '*']]\n"
+)
+
+// slowWrite writes text to w in two chunks, the first being settlePrefix,
+// with a pause between them longer than the debounce.
+func slowWrite(t *testing.T, w *os.File, gap time.Duration) {
+	t.Helper()
+	if _, err := w.WriteString(settlePrefix); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(gap)
+	if _, err := w.WriteString(strings.TrimPrefix(settleFull, settlePrefix)); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestReloadSlowWriter is issue 11's reproduction: the policy file is
+// rewritten in two chunks 400 ms apart, and the first chunk alone is a
+// valid allow-everything policy. Whether the file is written in place
+// (settled by its writer's close on Linux, by the settle time elsewhere)
+// or written aside and renamed over, the prefix is never served: every
+// decision comes from the old policy or the whole new one, mallory is
+// never allowed, and the whole new policy is served in the end.
+func TestReloadSlowWriter(t *testing.T) {
+	t.Parallel()
+	const gap = 400 * time.Millisecond
+	inPlace := func(t *testing.T, path string) {
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		slowWrite(t, f, gap)
+	}
+	renamed := func(t *testing.T, path string) {
+		// The temporary file is in the watched directory, so its slow
+		// write is seen, and must be ignored.
+		f, err := os.Create(path + ".tmp")
+		if err != nil {
+			t.Fatal(err)
+		}
+		slowWrite(t, f, gap)
+		if err := os.Rename(path+".tmp", path); err != nil {
+			t.Fatal(err)
+		}
+	}
+	portable := func(c *server.Config) {
+		server.PortableWatch(c)
+		c.Settle = 2 * gap
+	}
+	for _, tc := range []struct {
+		name  string
+		write func(*testing.T, string)
+		edit  func(*server.Config)
+	}{
+		{"in place, closes reported", inPlace, nil},
+		{"in place, settle time", inPlace, portable},
+		{"atomic rename, closes reported", renamed, nil},
+		{"atomic rename, settle time", renamed, portable},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if tc.edit == nil && runtime.GOOS != "linux" {
+				t.Skip("closes are reported on Linux only")
+			}
+			l := serveLive(t, settleBefore, tc.edit)
+			before, full := version(t, settleBefore), version(t, settleFull)
+			var served sync.Map // policy versions seen in decisions
+			stop := make(chan struct{})
+			var wg sync.WaitGroup
+			for range 2 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for {
+						select {
+						case <-stop:
+							return
+						default:
+						}
+						status, body, err := l.post("/v1/check", []byte(`{"subject":"mallory","resource":"doc:1","action":"read"}`))
+						if err != nil || status != 200 {
+							t.Errorf("check: %d %s %v", status, body, err)
+							return
+						}
+						d := decodeDecision(t, body)
+						served.Store(d.PolicyVersion, true)
+						if d.Allowed {
+							t.Errorf("mallory allowed under %s (the prefix is %s)", d.PolicyVersion, version(t, settlePrefix))
+							return
+						}
+					}
+				}()
+			}
+			tc.write(t, l.path)
+			eventually(t, "the whole new policy", func() bool {
+				_, ok := served.Load(full)
+				return ok
+			})
+			close(stop)
+			wg.Wait()
+			served.Range(func(v, _ any) bool {
+				if v != before && v != full {
+					t.Errorf("served policy %s, neither the old %s nor the new %s", v, before, full)
+				}
+				return true
+			})
+		})
+	}
+}
+
+// TestReloadWaitsForClose holds a policy file written in place open well
+// past the debounce: on Linux it is not loaded until its writer closes it,
+// and the log says why it waits.
+func TestReloadWaitsForClose(t *testing.T) {
+	t.Parallel()
+	if runtime.GOOS != "linux" {
+		t.Skip("closes are reported on Linux only")
+	}
+	l := serveLive(t, settleBefore, nil)
+	f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_TRUNC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString(settleFull); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the log to say the file is still open", func() bool {
+		return strings.Contains(l.logBuf.String(), "still open for writing")
+	})
+	_, body, err := l.get("/readyz")
+	if err != nil || !strings.Contains(string(body), version(t, settleBefore)) {
+		t.Fatalf("a file still open was loaded: %s %v", body, err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the file to load once closed", func() bool {
+		_, body, err := l.get("/readyz")
+		return err == nil && strings.Contains(string(body), version(t, settleFull))
+	})
+}
+
+// TestReloadConfigMap swaps a mounted ConfigMap's "..data" symlink, as the
+// kubelet does: the policy file is a symlink through it and never changes
+// itself, yet the new content is served.
+func TestReloadConfigMap(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	project := func(stamp, text string) {
+		if err := os.Mkdir(filepath.Join(dir, stamp), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, stamp, "policy.toml"), []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(stamp, filepath.Join(dir, "..data_tmp")); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(filepath.Join(dir, "..data_tmp"), filepath.Join(dir, "..data")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	project("..2026_01_01", policyAllow)
+	path := filepath.Join(dir, "policy.toml")
+	if err := os.Symlink(filepath.Join("..data", "policy.toml"), path); err != nil {
+		t.Fatal(err)
+	}
+	f := start(t, policyAllow, func(c *server.Config) { c.PolicyPath = path })
+	project("..2026_01_02", policyDeny)
+	eventually(t, "the swapped policy", func() bool {
+		return strings.Contains(string(f.do(t, "GET", "/readyz", "").body), version(t, policyDeny))
+	})
 }

@@ -64,6 +64,7 @@ import (
 	"golang.org/x/sync/semaphore"
 
 	"github.com/warden-authz/warden/audit"
+	"github.com/warden-authz/warden/internal/wire"
 )
 
 // MaxBatch is the most requests one /v1/check/batch call may carry; a
@@ -104,10 +105,22 @@ type Config struct {
 	// NoWatch turns off reloading on file changes; Reload (SIGHUP in
 	// `warden serve`) still works.
 	NoWatch bool
-	// Debounce is how long the file must stay quiet after a change before
-	// it is reloaded, so an editor's several writes make one reload;
-	// 0 means 100ms.
+	// Debounce is how long the file must stay unchanged after a change
+	// before it is reloaded, so an editor's several writes make one
+	// reload; 0 means 100ms. Where the platform reports that a writer
+	// closed the file (Linux), a file written in place is moreover not
+	// loaded while its writer holds it open, however long it pauses.
 	Debounce time.Duration
+	// Settle replaces Debounce where the platform cannot report closes
+	// (everywhere but Linux) and after the kernel dropped events: the
+	// file must stay unchanged this long before it is loaded, so a
+	// writer pausing mid-file for less than that never has what it has
+	// written so far served. 0 means DefaultSettle. An atomic rename
+	// needs neither: the file appears whole.
+	Settle time.Duration
+	// portableWatch makes Linux watch as other platforms do, without
+	// closes, so tests can exercise Settle (export_test.go).
+	portableWatch bool
 
 	// Audit records every decision; nil records nothing (`--audit off`).
 	// The server writes to it but does not close it: close it after
@@ -164,7 +177,9 @@ type Config struct {
 }
 
 // Server is the decision service. Create it with New; it is safe for
-// concurrent use.
+// concurrent use. A Server not made by New (the zero Server, or a nil
+// *Server) serves nothing: its methods return ErrNotMade, and its Handler
+// answers every request 500 internal.
 type Server struct {
 	cfg     Config
 	log     *slog.Logger
@@ -198,6 +213,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Debounce <= 0 {
 		cfg.Debounce = 100 * time.Millisecond
+	}
+	if cfg.Settle <= 0 {
+		cfg.Settle = DefaultSettle
 	}
 	if cfg.ShutdownTimeout <= 0 {
 		cfg.ShutdownTimeout = 30 * time.Second
@@ -248,15 +266,37 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
+// ErrNotMade is returned by the methods of a Server that New did not make.
+var ErrNotMade = errors.New("server: the Server was not made with New")
+
+// made reports whether New made s.
+func (s *Server) made() bool { return s != nil && s.handler != nil }
+
 // Handler returns the service's HTTP handler, for tests and for embedding
 // it in another server.
-func (s *Server) Handler() http.Handler { return s.handler }
+func (s *Server) Handler() http.Handler {
+	if !s.made() {
+		return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			writeError(w, http.StatusInternalServerError, wire.Errorf(wire.CodeInternal, "%v", ErrNotMade))
+		})
+	}
+	return s.handler
+}
 
 // Serve answers requests on ln until ctx is done, then shuts down
 // gracefully: it stops accepting, lets in-flight requests finish (for at
 // most Config.ShutdownTimeout), and closes the server (Close), which
-// flushes the audit log. It returns nil after a clean shutdown.
+// flushes the audit log. It returns nil after a clean shutdown. A nil
+// ctx means context.Background().
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	switch {
+	case !s.made():
+		return ErrNotMade
+	case ln == nil:
+		return errors.New("server: Serve: no listener")
+	case ctx == nil:
+		ctx = context.Background()
+	}
 	hs := newHTTPServer(s.handler, s.cfg.TLS, s.log)
 	ln = limitListener(ln, s.cfg.MaxConns)
 	errc := make(chan error, 1)
@@ -285,7 +325,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if err := s.Close(); err != nil {
 		serr = errors.Join(serr, err)
 	}
-	if serr == nil {
+	switch {
+	case serr != nil:
+	case s.async == nil:
+		s.log.Info("stopped") // no audit log to flush (--audit off)
+	default:
 		s.log.Info("stopped; audit log flushed")
 	}
 	return serr
@@ -313,6 +357,9 @@ func newHTTPServer(h http.Handler, tlsConfig *tls.Config, log *slog.Logger) *htt
 // once no request is in flight (Serve does). Later requests that need the
 // audit log fail with 500.
 func (s *Server) Close() error {
+	if !s.made() {
+		return ErrNotMade
+	}
 	s.closeOnce.Do(func() {
 		if s.watchStop != nil {
 			close(s.watchStop)
@@ -329,9 +376,15 @@ func (s *Server) Close() error {
 
 // Flush waits until every decision answered so far is written to the
 // audit store, so a query sees it. Without an audit store it returns nil.
+// A nil ctx means context.Background().
 func (s *Server) Flush(ctx context.Context) error {
-	if s.async == nil {
+	switch {
+	case !s.made():
+		return ErrNotMade
+	case s.async == nil:
 		return nil
+	case ctx == nil:
+		ctx = context.Background()
 	}
 	return s.async.Flush(ctx)
 }

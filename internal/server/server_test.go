@@ -3,7 +3,9 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net"
 	"net/http/httptest"
 	"net/url"
 	"strings"
@@ -400,4 +402,68 @@ func TestAuditDrop(t *testing.T) {
 			t.Errorf("a decision went out without its event: %d %s", rec.Code, rec.Body)
 		}
 	})
+}
+
+// TestServerNotMade: a Server that New did not make, zero or nil, serves
+// nothing and never panics: every method returns ErrNotMade and its
+// Handler answers 500 with the error object. A made Server takes a nil
+// context for the background one, and refuses a nil listener.
+func TestServerNotMade(t *testing.T) {
+	t.Parallel()
+	for _, s := range []*server.Server{nil, {}} {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		for name, err := range map[string]error{
+			"Reload": s.Reload(),
+			"Flush":  s.Flush(context.Background()),
+			"Serve":  s.Serve(context.Background(), ln),
+			"Close":  s.Close(),
+		} {
+			if !errors.Is(err, server.ErrNotMade) {
+				t.Errorf("%#v: %s = %v, want ErrNotMade", s, name, err)
+			}
+		}
+		rec := httptest.NewRecorder()
+		s.Handler().ServeHTTP(rec, httptest.NewRequest("POST", "/v1/check", strings.NewReader(`{"subject":"alice","action":"read"}`)))
+		if rec.Code != 500 || errorCode(rec.Body.Bytes()) != "internal" {
+			t.Errorf("%#v: Handler answered %d %s", s, rec.Code, rec.Body)
+		}
+	}
+	f := start(t, policyAllow, nil)
+	if err := f.srv.Flush(nil); err != nil {
+		t.Errorf("Flush(nil) = %v", err)
+	}
+	if err := f.srv.Serve(context.Background(), nil); err == nil || !strings.Contains(err.Error(), "no listener") {
+		t.Errorf("Serve without a listener = %v", err)
+	}
+}
+
+// TestStopLog: a clean stop says the audit log was flushed only when
+// there is one.
+func TestStopLog(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		audit   server.AuditStore
+		flushed bool
+	}{
+		{"audit on", &audit.Memory{}, true},
+		{"audit off", nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			l := serveLive(t, policyAllow, func(c *server.Config) { c.Audit = tc.audit })
+			if err := l.stop(); err != nil {
+				t.Fatal(err)
+			}
+			log := l.logBuf.String()
+			stopped := strings.Contains(log, "msg=stopped\n") || strings.Contains(log, `msg="stopped; audit log flushed"`)
+			if !stopped || strings.Contains(log, "audit log flushed") != tc.flushed {
+				t.Errorf("log, want \"audit log flushed\" %t:\n%s", tc.flushed, log)
+			}
+		})
+	}
 }

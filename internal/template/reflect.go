@@ -430,3 +430,62 @@ func appendValue(buf []byte, v reflect.Value, k leafKind) ([]byte, error) {
 		}
 	}
 }
+
+// missingHint says, for a placeholder no source had, which field names the
+// struct sources were asked for, at the level where the path left them:
+// a struct without json tags is read by its Go field names (Category, not
+// category), which is the usual reason. It runs only on that error.
+func missingHint(sources []Source, path []string) string {
+	var b strings.Builder
+	for _, s := range sources {
+		if s.kind != srcReflect || s.v == nil {
+			continue
+		}
+		rt, rest := reflect.TypeOf(s.v), path
+		for {
+			for hops := 0; rt.Kind() == reflect.Pointer && hops <= maxIndirections; hops++ {
+				rt = rt.Elem() // bounded: type P *P
+			}
+			if rt.Kind() != reflect.Struct || len(rest) == 0 {
+				break
+			}
+			fields := fieldsOf(rt)
+			f, ok := fields[rest[0]]
+			if ok {
+				rt, rest = rt.FieldByIndex(f.index).Type, rest[1:]
+				continue
+			}
+			names := make([]string, 0, len(fields))
+			near := ""
+			for name := range fields {
+				names = append(names, name)
+				if sf := rt.FieldByIndex(fields[name].index); strings.EqualFold(name, rest[0]) && sf.Name == name && sf.Tag.Get("json") == "" {
+					near = name
+				}
+			}
+			slices.Sort(names)
+			fmt.Fprintf(&b, "; struct %s has no field %q: fields are looked up by their json names, which are %s", rt, rest[0], quoteNames(names))
+			if near != "" {
+				fmt.Fprintf(&b, " (a field without a json tag goes by its Go name: tag %s `json:%q` to read it as {%s})", near, rest[0], strings.Join(path, "."))
+			}
+			break
+		}
+	}
+	return b.String()
+}
+
+func quoteNames(names []string) string {
+	if len(names) == 0 {
+		return "none (no exported field)"
+	}
+	const most = 20
+	q := make([]string, 0, min(len(names), most))
+	for _, n := range names[:min(len(names), most)] {
+		q = append(q, strconv.Quote(n))
+	}
+	s := strings.Join(q, ", ")
+	if len(names) > most {
+		s += fmt.Sprintf(" and %d more", len(names)-most)
+	}
+	return s
+}

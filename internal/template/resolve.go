@@ -27,6 +27,9 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
+	if e == nil {
+		return ErrInvalidReference.Error()
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "%v: template %s: ", ErrInvalidReference, quote(e.Template))
 	if e.Placeholder != "" {
@@ -40,6 +43,9 @@ func (e *Error) Error() string {
 }
 
 func (e *Error) Unwrap() []error {
+	if e == nil {
+		return []error{ErrInvalidReference}
+	}
 	if e.Err != nil {
 		return []error{ErrInvalidReference, e.Err}
 	}
@@ -76,10 +82,16 @@ type Lookuper interface {
 	Lookup(path []string) (value any, ok bool)
 }
 
-// LookupFunc adapts a function to Lookuper.
+// LookupFunc adapts a function to Lookuper. A nil LookupFunc has no
+// values.
 type LookupFunc func(path []string) (value any, ok bool)
 
-func (f LookupFunc) Lookup(path []string) (any, bool) { return f(path) }
+func (f LookupFunc) Lookup(path []string) (any, bool) {
+	if f == nil {
+		return nil, false
+	}
+	return f(path)
+}
 
 // Value makes a source of v:
 //
@@ -184,7 +196,7 @@ func (t *Template) append(buf []byte, sources []Source) ([]byte, error) {
 			}
 		}
 		if !found {
-			return nil, &Error{Template: t.text, Placeholder: h.text, Reason: "no source has a value for it"}
+			return nil, &Error{Template: t.text, Placeholder: h.text, Reason: "no source has a value for it" + missingHint(sources, h.path)}
 		}
 		if len(buf) > pattern.MaxBytes {
 			// Stop before appending more: the name can only grow.

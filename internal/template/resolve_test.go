@@ -154,6 +154,22 @@ func runResolve(t *testing.T, cases []resolveCase) {
 	}
 }
 
+// untagged is a struct as a handler might declare it, without json tags.
+type untagged struct {
+	Category string
+	ID       int
+}
+
+// TestMissingHintTaggedField: a field read by its json tag is not
+// suggested a tag when the placeholder differs from it in case only.
+func TestMissingHintTaggedField(t *testing.T) {
+	t.Parallel()
+	_, err := template.MustParse("{Category}").Resolve(template.Value(sampleArticle()))
+	if err == nil || !strings.Contains(err.Error(), `has no field "Category"`) || strings.Contains(err.Error(), "goes by its Go name") {
+		t.Errorf("error %v", err)
+	}
+}
+
 func TestResolveStruct(t *testing.T) {
 	t.Parallel()
 	a := sampleArticle()
@@ -195,6 +211,12 @@ func TestResolveStruct(t *testing.T) {
 		{"nil embedded pointer", "{tenant}", []template.Source{template.Value(withPtr{ID: 1})}, "", "nil *template_test.Base"},
 		{"ambiguous embedded name hidden", "{ID}", []template.Source{template.Value(ambiguous{left{"l"}, right{"r"}})}, "", "no source has a value"},
 		{"tagged embedded name wins a tie", "{ID}", []template.Source{template.Value(resolvedTie{tagLeft{"l"}, right{"r"}})}, "l", ""},
+		{"a struct without json tags says what is looked up", "articles:{category}:{id}", []template.Source{template.Value(untagged{"animals", 42})},
+			"", `{category}: no source has a value for it; struct template_test.untagged has no field "category": fields are looked up by their json names, which are "Category", "ID" (a field without a json tag goes by its Go name: tag Category ` + "`json:\"category\"`" + ` to read it as {category})`},
+		{"a pointer to it too", "{id}", []template.Source{template.Value(&untagged{})}, "", `has no field "id": fields are looked up by their json names, which are "Category", "ID" (a field without a json tag goes by its Go name: tag ID`},
+		{"the level where the path left the struct", "{owner.nick}", []template.Source{v}, "", `struct template_test.owner has no field "nick": fields are looked up by their json names, which are "Name", "id"`},
+		{"every struct source is described", "{category}", []template.Source{template.Values(nil), template.Value(untagged{}), template.Value(owner{})}, "", `struct template_test.untagged has no field "category"` + `: fields are looked up by their json names, which are "Category", "ID" (a field without a json tag goes by its Go name: tag Category ` + "`json:\"category\"`" + ` to read it as {category}); struct template_test.owner has no field "category"`},
+		{"no exported field", "{x}", []template.Source{template.Value(struct{ x int }{})}, "", "which are none (no exported field)"},
 		{"anonymous struct", "{a}:{b}", []template.Source{template.Value(struct {
 			A string `json:"a"`
 			B uint8  `json:"b"`

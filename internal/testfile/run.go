@@ -41,6 +41,9 @@ func Load(path string) (*File, error) {
 // PolicyPath is the policy file a test file names, relative to the test
 // file's directory unless absolute.
 func (tf *File) PolicyPath() string {
+	if tf == nil || tf.Policy == "" {
+		return "" // no policy named; loading "" fails and says so
+	}
 	if filepath.IsAbs(tf.Policy) {
 		return tf.Policy
 	}
@@ -58,8 +61,9 @@ type Result struct {
 	Explanation engine.Explanation
 }
 
-// Passed reports whether the case met every expectation.
-func (r *Result) Passed() bool { return len(r.Failures) == 0 }
+// Passed reports whether the case met every expectation. A result of no
+// case, such as the zero Result, did not pass: nothing was checked.
+func (r *Result) Passed() bool { return r != nil && r.Case != nil && len(r.Failures) == 0 }
 
 // CheckRules reports cases that name a rule the policy does not have: a
 // typo there would make the case fail for the wrong reason, or, with
@@ -150,7 +154,7 @@ type Coverage struct {
 	decided map[itemKey]bool
 }
 
-// NewCoverage starts tracking the rule items of src.
+// NewCoverage starts tracking the rule items of src; a nil src has none.
 func NewCoverage(src *engine.Source) *Coverage {
 	return &Coverage{Src: src, decided: map[itemKey]bool{}}
 }
@@ -261,7 +265,12 @@ func RunFiles(paths []string) *Suite {
 }
 
 // Failed counts failed cases; Broken counts files that could not run.
+//
+// A nil *Suite, like the zero Suite, ran nothing: every count is 0.
 func (s *Suite) Failed() (failed, passed, broken int) {
+	if s == nil {
+		return 0, 0, 0
+	}
 	for _, f := range s.Files {
 		if f.Err != nil {
 			broken++

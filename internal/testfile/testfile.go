@@ -20,6 +20,7 @@ import (
 
 	"github.com/pelletier/go-toml/v2/unstable"
 
+	"github.com/warden-authz/warden/internal/config"
 	"github.com/warden-authz/warden/internal/diag"
 	"github.com/warden-authz/warden/internal/engine"
 	"github.com/warden-authz/warden/internal/pattern"
@@ -80,6 +81,9 @@ type Case struct {
 
 // Label names a case in reports: its name, or its request.
 func (c *Case) Label() string {
+	if c == nil {
+		return "(no case)"
+	}
 	if c.Name != "" {
 		return c.Name
 	}
@@ -140,6 +144,10 @@ type testReader struct {
 	cur  *caseDraft
 	// policySet records that the top-level policy key was read.
 	policySet bool
+	// policyKeys records a top-level key or table of a policy file
+	// ([groups], [rules.r1]): with no policy key and no case, the file
+	// is a policy given in the place of its tests.
+	policyKeys bool
 }
 
 type caseDraft struct {
@@ -179,6 +187,7 @@ func (t *testReader) read() {
 		case unstable.Table:
 			t.finishCase()
 			name, off := t.key(e)
+			t.notePolicyKey(name)
 			t.errorf(off, "unknown table [%s]; each case is a [[cases]] table (two brackets), and policy is a key at the top of the file", name)
 			t.cur = &caseDraft{off: -1, has: map[string]bool{}}
 			t.seen = map[string]int{}
@@ -194,6 +203,12 @@ func (t *testReader) read() {
 		return
 	}
 	t.finishCase()
+	if !t.policySet && len(t.tf.Cases) == 0 && t.policyKeys {
+		// One line says what happened, rather than one per table.
+		t.errs = nil
+		t.errorf(0, "this is a policy file, not a policy test file: a test file names the policy it tests (policy = 'policy.toml') and lists [[cases]] (docs/analysis.md)")
+		return
+	}
 	if !t.policySet {
 		t.errorf(0, "missing policy = \"FILE\": the policy file the cases test, relative to this file")
 	}
@@ -226,8 +241,17 @@ func (t *testReader) headerStart(off int) int {
 
 // keyValue reads one key = value line, at the top of the file or in the
 // case being read.
+// notePolicyKey records a top-level key or table of a policy file.
+func (t *testReader) notePolicyKey(name string) {
+	first, _, _ := strings.Cut(name, ".")
+	t.policyKeys = t.policyKeys || config.IsTopKey(first)
+}
+
 func (t *testReader) keyValue(e *unstable.Node) {
 	name, off := t.key(e)
+	if t.cur == nil {
+		t.notePolicyKey(name)
+	}
 	v := e.Value()
 	voff := off
 	if v.Kind != unstable.Array && v.Kind != unstable.InlineTable {

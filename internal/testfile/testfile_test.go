@@ -107,6 +107,9 @@ func TestParseHostile(t *testing.T) {
 		{"deep nesting", "policy = " + strings.Repeat("[", 5000) + strings.Repeat("]", 5000) + "\n" + goodCase, "policy must be a string, found an array"},
 		{"too large", "policy = 'a'\n#" + strings.Repeat("x", testfile.MaxBytes) + "\n", "over the limit"},
 		{"NUL byte", "policy = 'a'\x00\n" + goodCase, "t.toml:1:"},
+		{"a policy file", "[groups]\nstaff = ['alice']\n[rules.r1]\nallow = [['staff', 'doc', 'read']]\n", "t.toml:1:1: this is a policy file, not a policy test file"},
+		{"a policy of dotted keys", "rule_policy.strategy = 'first-match'\n", "this is a policy file"},
+		{"a test file with a stray policy table", "policy = 'a'\n[groups]\n" + goodCase, "t.toml:2:2: unknown table [groups]"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -117,6 +120,9 @@ func TestParseHostile(t *testing.T) {
 			}
 			if !strings.Contains(errs.Error(), tt.want) {
 				t.Errorf("errors:\n%v\nwant one containing %q", errs, tt.want)
+			}
+			if strings.Contains(tt.want, "this is a policy file") && len(errs) != 1 {
+				t.Errorf("a policy given as a test file gets %d errors, want the one line:\n%v", len(errs), errs)
 			}
 			for _, d := range errs {
 				if d.File != "t.toml" || d.Line < 1 || d.Column < 1 {

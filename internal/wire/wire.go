@@ -41,7 +41,12 @@ type Error struct {
 	Line int `json:"line,omitempty"`
 }
 
-func (e *Error) Error() string { return e.Code + ": " + e.Message }
+func (e *Error) Error() string {
+	if e == nil {
+		return "wire: nil *Error"
+	}
+	return e.Code + ": " + e.Message
+}
 
 // ErrorBody wraps an Error the way it travels.
 type ErrorBody struct {
@@ -55,7 +60,11 @@ func Errorf(code, format string, args ...any) *Error {
 
 // FromDecideError turns an error from deciding a valid-JSON request into an
 // Error: a malformed name is the caller's fault, anything else is ours.
+// A nil err is no error, and gives nil.
 func FromDecideError(err error) *Error {
+	if err == nil {
+		return nil
+	}
 	if errors.Is(err, warden.ErrInvalidRequest) {
 		return &Error{Code: CodeInvalidRequest, Message: err.Error()}
 	}

@@ -60,8 +60,12 @@ func RBAC5() Workload {
 // RBAC is casbin's BenchmarkRBACModelSmall/Medium/Large shape: roles
 // "group<i>" each allowed to read "data<i/10>", and users "user<i>" in role
 // "group<i/10>". casbin counts users+roles as its rules: (1000, 100) is
-// small with 1,100, (10000, 1000) medium, (100000, 10000) large.
+// small with 1,100, (10000, 1000) medium, (100000, 10000) large. Sizes
+// too small for that shape are raised: at least one user, and a role for
+// every ten users.
 func RBAC(name string, users, roles int) Workload {
+	users = max(users, 1)
+	roles = max(roles, (users+9)/10)
 	src := &engine.Source{}
 	members := make([][]engine.Member, roles)
 	for u := range users {
@@ -94,8 +98,10 @@ func RBAC(name string, users, roles int) Workload {
 
 // Glob is 100 rules in each of namespaces namespaces, mixing literal,
 // trailing '*', prefix globs, middle '*' and alternatives in resources and
-// actions, over 100 roles, with a few denies.
+// actions, over 100 roles, with a few denies. Fewer than one namespace
+// means one.
 func Glob(namespaces int) Workload {
+	namespaces = max(namespaces, 1)
 	rng := rand.New(rand.NewPCG(3, 4))
 	src := &engine.Source{}
 	const roles = 100
@@ -155,8 +161,12 @@ func allow(id string, item int, s, r, a string) engine.Rule {
 
 // TOML renders a workload's policy as a policy file, so the same workloads
 // exercise the file front end and the CLI. Rule ids become rules.<id> with
-// dots replaced, since the file derives ids from table names.
+// dots replaced, since the file derives ids from table names. A nil src
+// is the empty policy.
 func TOML(src *engine.Source) string {
+	if src == nil {
+		return ""
+	}
 	var b strings.Builder
 	section := func(title string, groups []engine.Group, keep func(engine.Group) bool) {
 		first := true
@@ -212,8 +222,12 @@ func All() []Workload {
 // ReportHeap builds once more, after the timed loop, and reports how long
 // that took (ms/<what>) and the live heap the result holds (heap-MB),
 // measured between two full collections. Benchmarks of compiling and loading
-// share it so their figures mean the same thing.
+// share it so their figures mean the same thing. Without a benchmark or a
+// build function there is nothing to measure, and it does nothing.
 func ReportHeap[T any](b *testing.B, what string, build func() T) {
+	if b == nil || build == nil {
+		return
+	}
 	b.StopTimer()
 	var before, after runtime.MemStats
 	runtime.GC()
