@@ -390,13 +390,13 @@ type kindTxn struct {
 	kind     Kind
 	m        *members
 	base     dynKind
-	parents  *ptxn[[]int32]
-	ids      *ptxn[int32]
-	names    *vtxn[string]
-	children *vtxn[[]int32]
-	closure  *vtxn[[]int32]
-	slots    *vtxn[[]int32]
-	size     *vtxn[int32]
+	parents  ptxn[[]int32]
+	ids      ptxn[int32]
+	names    vtxn[string]
+	children vtxn[[]int32]
+	closure  vtxn[[]int32]
+	slots    vtxn[[]int32]
+	size     vtxn[int32]
 	overrid  int
 	reach    int
 	index    *pattern.Index // the subject index, for new groups' slots
@@ -410,13 +410,14 @@ func newApplier(p *Policy) *applier {
 		old = &data{}
 	}
 	a := &applier{p: p, old: old, inert: old.inert, grantCount: old.grants.n}
-	a.subj = newKindTxn(Subjects, p.subjects, old.subjects)
-	a.res = newKindTxn(Resources, p.resources, old.resources)
+	tag := new(ptxnTag)
+	a.subj = newKindTxn(Subjects, p.subjects, old.subjects, tag)
+	a.res = newKindTxn(Resources, p.resources, old.resources, tag)
 	if p.subjectRoot {
 		a.subj.index = &p.root.ix
 		a.subj.allSlot = p.root.ix.AllSlot()
 	}
-	a.grants = *old.grants.byResource.txn()
+	a.grants = old.grants.byResource.txnTagged(tag)
 	a.blocks = make(map[string]int, len(p.dynamic))
 	for i, b := range p.dynamic {
 		a.blocks[b.ID] = i
@@ -424,16 +425,13 @@ func newApplier(p *Policy) *applier {
 	return a
 }
 
-func newKindTxn(k Kind, m *members, d dynKind) kindTxn {
-	t := kindTxn{kind: k, m: m, base: d, overrid: d.overridden, reach: d.reach}
-	t.parents = d.parents.txn()
-	t.ids = d.ids.txn()
-	t.names = d.names.txn()
-	t.children = d.children.txn()
-	t.closure = d.closure.txn()
-	t.slots = d.slots.txn()
-	t.size = d.size.txn()
-	return t
+func newKindTxn(k Kind, m *members, d dynKind, tag *ptxnTag) kindTxn {
+	return kindTxn{
+		kind: k, m: m, base: d, overrid: d.overridden, reach: d.reach,
+		parents: d.parents.txnTagged(tag), ids: d.ids.txnTagged(tag), names: d.names.txnTagged(tag),
+		children: d.children.txnTagged(tag), closure: d.closure.txnTagged(tag), slots: d.slots.txnTagged(tag),
+		size: d.size.txnTagged(tag),
+	}
 }
 
 func (t *kindTxn) view() kindView {

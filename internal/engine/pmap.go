@@ -27,21 +27,42 @@ type pmap[V any] struct {
 	n    int
 }
 
+// pfan is the fan-out of each of the trie's three levels: 64, so a write
+// copies three 512-byte nodes, and 262,144 leaves hold a few keys each at
+// a million.
+const pfan = 64
+
 type pnode[V any] struct {
-	kids  [256]*pmid[V]
+	kids  [pfan]*pmid[V]
 	owner *ptxnTag
 }
 
 type pmid[V any] struct {
-	leaves [256]*pleaf[V]
+	kids  [pfan]*plow[V]
+	owner *ptxnTag
+}
+
+// plow is the last level: its leaves are slices held in the node itself,
+// so a lookup loads the node, then the leaf's entries, then (on a hit)
+// the key: three cache lines for a name among millions.
+type plow[V any] struct {
+	leaves [pfan]pleaf[V]
 	owner  *ptxnTag
 }
 
+// pleaf holds its entries side by side, ascending by hash, so a lookup
+// reads one array: the hashes it searches and the key it compares share
+// cache lines. owned marks entries a transaction copied and may change in
+// place; a copied node shares its leaves' arrays until then.
 type pleaf[V any] struct {
-	hashes []uint64 // ascending; keys and vals in the same order
-	keys   []string
-	vals   []V
-	owner  *ptxnTag
+	ents  []pent[V]
+	owner *ptxnTag
+}
+
+type pent[V any] struct {
+	h   uint64
+	key string
+	val V
 }
 
 // ptxnTag marks the nodes a transaction copied and may change in place.
@@ -49,29 +70,30 @@ type ptxnTag struct{ _ byte }
 
 var pseed = maphash.MakeSeed()
 
-func phash(key string) (a, b uint8, h uint64) {
+func phash(key string) (a, b, c uint8, h uint64) {
 	h = maphash.String(pseed, key)
-	return uint8(h >> 56), uint8(h >> 48), h
+	return uint8(h >> 58), uint8(h>>52) & (pfan - 1), uint8(h>>46) & (pfan - 1), h
 }
 
 // find returns where key is, or would go, in the leaf: the first entry
 // whose hash is not below h, then past the entries of equal hash whose
 // keys sort before key.
 func (l *pleaf[V]) find(h uint64, key string) (int, bool) {
-	i, j := 0, len(l.hashes)
+	ents := l.ents
+	i, j := 0, len(ents)
 	for i < j {
 		m := int(uint(i+j) >> 1)
-		if l.hashes[m] < h {
+		if ents[m].h < h {
 			i = m + 1
 		} else {
 			j = m
 		}
 	}
-	for ; i < len(l.hashes) && l.hashes[i] == h; i++ {
+	for ; i < len(ents) && ents[i].h == h; i++ {
 		switch {
-		case l.keys[i] == key:
+		case ents[i].key == key:
 			return i, true
-		case l.keys[i] > key:
+		case ents[i].key > key:
 			return i, false
 		}
 	}
@@ -87,20 +109,21 @@ func (m *pmap[V]) get(key string) (V, bool) {
 	if m.root == nil {
 		return zero, false
 	}
-	a, b, h := phash(key)
+	a, b, c, h := phash(key)
 	mid := m.root.kids[a]
 	if mid == nil {
 		return zero, false
 	}
-	l := mid.leaves[b]
-	if l == nil {
+	low := mid.kids[b]
+	if low == nil {
 		return zero, false
 	}
+	l := &low.leaves[c]
 	i, ok := l.find(h, key)
 	if !ok {
 		return zero, false
 	}
-	return l.vals[i], true
+	return l.ents[i].val, true
 }
 
 // each calls fn with every key and value, in no particular order, until
@@ -113,13 +136,15 @@ func (m *pmap[V]) each(fn func(string, V) bool) {
 		if mid == nil {
 			continue
 		}
-		for _, l := range mid.leaves {
-			if l == nil {
+		for _, low := range mid.kids {
+			if low == nil {
 				continue
 			}
-			for i, k := range l.keys {
-				if !fn(k, l.vals[i]) {
-					return
+			for _, l := range low.leaves {
+				for _, e := range l.ents {
+					if !fn(e.key, e.val) {
+						return
+					}
 				}
 			}
 		}
@@ -136,6 +161,10 @@ type ptxn[V any] struct {
 
 func (m pmap[V]) txn() *ptxn[V] { return &ptxn[V]{m: m, tag: new(ptxnTag)} }
 
+// txnTagged starts a transaction that shares tag with others: one batch
+// changes several maps and vectors, and one tag marks them all.
+func (m pmap[V]) txnTagged(tag *ptxnTag) ptxn[V] { return ptxn[V]{m: m, tag: tag} }
+
 // done ends the transaction and returns the new map; the transaction must
 // not be used again.
 func (t *ptxn[V]) done() pmap[V] {
@@ -145,7 +174,7 @@ func (t *ptxn[V]) done() pmap[V] {
 }
 
 func (t *ptxn[V]) leaf(key string, create bool) *pleaf[V] {
-	a, b, _ := phash(key)
+	a, b, c, _ := phash(key)
 	root := t.m.root
 	switch {
 	case root == nil && !create:
@@ -170,16 +199,23 @@ func (t *ptxn[V]) leaf(key string, create bool) *pleaf[V] {
 		mid = &c
 	}
 	root.kids[a] = mid
-	l := mid.leaves[b]
+	low := mid.kids[b]
 	switch {
-	case l == nil && !create:
+	case low == nil && !create:
 		return nil
-	case l == nil:
-		l = &pleaf[V]{owner: t.tag}
-	case l.owner != t.tag:
-		l = &pleaf[V]{hashes: slices.Clone(l.hashes), keys: slices.Clone(l.keys), vals: slices.Clone(l.vals), owner: t.tag}
+	case low == nil:
+		low = &plow[V]{owner: t.tag}
+	case low.owner != t.tag:
+		c := *low
+		c.owner = t.tag
+		low = &c
 	}
-	mid.leaves[b] = l
+	mid.kids[b] = low
+	l := &low.leaves[c]
+	if l.owner != t.tag {
+		l.ents = slices.Clone(l.ents)
+		l.owner = t.tag
+	}
 	return l
 }
 
@@ -189,15 +225,13 @@ func (t *ptxn[V]) get(key string) (V, bool) { return t.m.get(key) }
 // set makes key hold v.
 func (t *ptxn[V]) set(key string, v V) {
 	l := t.leaf(key, true)
-	_, _, h := phash(key)
+	_, _, _, h := phash(key)
 	i, ok := l.find(h, key)
 	if ok {
-		l.vals[i] = v
+		l.ents[i].val = v
 		return
 	}
-	l.hashes = slices.Insert(l.hashes, i, h)
-	l.keys = slices.Insert(l.keys, i, strings.Clone(key))
-	l.vals = slices.Insert(l.vals, i, v)
+	l.ents = slices.Insert(l.ents, i, pent[V]{h: h, key: strings.Clone(key), val: v})
 	t.m.n++
 }
 
@@ -207,13 +241,9 @@ func (t *ptxn[V]) del(key string) {
 		return // no copy for a key that is absent
 	}
 	l := t.leaf(key, false)
-	_, _, h := phash(key)
+	_, _, _, h := phash(key)
 	i, _ := l.find(h, key)
-	var zero V
-	l.vals[i] = zero // let the collector have it
-	l.hashes = slices.Delete(l.hashes, i, i+1)
-	l.keys = slices.Delete(l.keys, i, i+1)
-	l.vals = slices.Delete(l.vals, i, i+1)
+	l.ents = slices.Delete(l.ents, i, i+1) // clears the tail, for the collector
 	t.m.n--
 }
 
@@ -244,6 +274,8 @@ type vtxn[T any] struct {
 }
 
 func (v pvec[T]) txn() *vtxn[T] { return &vtxn[T]{v: v, tag: new(ptxnTag)} }
+
+func (v pvec[T]) txnTagged(tag *ptxnTag) vtxn[T] { return vtxn[T]{v: v, tag: tag} }
 
 func (t *vtxn[T]) done() pvec[T] {
 	v := t.v

@@ -151,3 +151,44 @@ func TestPmapCrowdedLeaves(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkPmapGet looks up random keys of a million-key map, as a
+// decision does a name's data.
+func BenchmarkPmapGet(b *testing.B) {
+	const n = 1000000
+	var m pmap[int]
+	tx := m.txn()
+	keys := make([]string, n)
+	for i := range n {
+		keys[i] = fmt.Sprintf("user%d", i)
+		tx.set(keys[i], i)
+	}
+	m = tx.done()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, ok := m.get(keys[(i*7919)%n]); !ok {
+			b.Fatal("missing")
+		}
+		i++
+	}
+}
+
+// BenchmarkMapGet is BenchmarkPmapGet on a Go map, for scale.
+func BenchmarkMapGet(b *testing.B) {
+	const n = 1000000
+	m := make(map[string]int, n)
+	keys := make([]string, n)
+	for i := range n {
+		keys[i] = fmt.Sprintf("user%d", i)
+		m[keys[i]] = i
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, ok := m[keys[(i*7919)%n]]; !ok {
+			b.Fatal("missing")
+		}
+		i++
+	}
+}
