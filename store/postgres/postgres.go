@@ -49,7 +49,8 @@
 // connection of its own: it LISTENs, and every poll interval (one second
 // unless Options.PollInterval says otherwise) it also reads the revision,
 // so a lost notification only delays a reader, and a silently dead
-// connection is found. When the connection breaks, the listener
+// connection is found. Its application_name is the pool's with
+// " listener" added. When the connection breaks, the listener
 // reconnects with backoff, and reads the revision once it is back.
 //
 // # Errors
@@ -209,9 +210,12 @@ func Open(ctx context.Context, dsn string, opts *Options) (*Store, error) {
 	}
 	sum := sha256.Sum256([]byte(schema))
 	stopCtx, stop := context.WithCancel(context.Background())
+	listenCfg := cfg.ConnConfig.Copy()
+	// So an operator (and a test) can tell the listener in pg_stat_activity.
+	listenCfg.RuntimeParams["application_name"] += " listener"
 	s := &Store{
 		pool:    pool,
-		connCfg: cfg.ConnConfig.Copy(),
+		connCfg: listenCfg,
 		schema:  pgx.Identifier{schema}.Sanitize(),
 		// A channel name is at most 63 bytes and a schema name may be as
 		// long: a digest keeps it short and one per schema.
