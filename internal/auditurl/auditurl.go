@@ -122,3 +122,8 @@ func (p pgStore) Close() error { p.Store.Close(); return nil }
 
 // ErrNoStore is returned where a store is required and none was named.
 var ErrNoStore = errors.New("no audit store: pass --audit URL (jsonl:PATH, sqlite:PATH or postgres://...)")
+
+// PostgresDSN splits a postgres:// URL into the DSN the driver takes and
+// warden's own schema parameter ("" for the default), for every store
+// that accepts such URLs. Its errors never quote the URL.
+func PostgresDSN(url string) (dsn, schema string, err error) { return splitSchema(url) }

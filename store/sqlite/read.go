@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/warden-authz/warden/store"
+	"github.com/warden-authz/warden/store/internal/changelog"
 	"github.com/warden-authz/warden/types"
 )
 
@@ -129,45 +130,9 @@ func decodeEffect(code int64) (types.Effect, error) {
 	return types.EffectNone, fmt.Errorf("unknown effect code %d", code)
 }
 
-const changeCols = `SELECT pos, op, kind, name, grp, rule, effect, subject, resource, action FROM store_changes`
-
-func scanChange(rows *sql.Rows) (store.Change, error) {
-	var p, op, kind int64
-	var name, grp, rule, subject, resource, action sql.NullString
-	var effect sql.NullInt64
-	if err := rows.Scan(&p, &op, &kind, &name, &grp, &rule, &effect, &subject, &resource, &action); err != nil {
-		return store.Change{}, err
-	}
-	rev, index := unpos(p)
-	c := store.Change{Revision: rev, Index: index}
-	switch op {
-	case opAdd:
-		c.Op = store.OpAdd
-	case opRemove:
-		c.Op = store.OpRemove
-	default:
-		return c, fmt.Errorf("change %d.%d has op code %d", rev, index, op)
-	}
-	switch kind {
-	case kindMember:
-		c.Membership = &store.Membership{Member: name.String, Group: grp.String}
-	case kindResource:
-		c.Membership = &store.Membership{Resource: name.String, Group: grp.String}
-	case kindGrant:
-		e, err := decodeEffect(effect.Int64)
-		if err != nil {
-			return c, fmt.Errorf("change %d.%d: %w", rev, index, err)
-		}
-		c.Grant = &store.Grant{Rule: rule.String, Effect: e, Subject: subject.String, Resource: resource.String, Action: action.String}
-	default:
-		return c, fmt.Errorf("change %d.%d has kind %d", rev, index, kind)
-	}
-	return c, nil
-}
-
-// Changes implements store.Store. It reads one row past the limit: if
-// that row's revision is one the page holds, the page stops before it;
-// if the page would then be empty, its first revision is read whole.
+// Changes implements store.Store. It reads the changelog's counts first,
+// to find the revision the page stops at, and then the changes of the
+// revisions up to it.
 func (s *Store) Changes(ctx context.Context, after store.Revision, limit int) ([]store.Change, store.Revision, error) {
 	if err := s.usable(); err != nil {
 		return nil, 0, err
@@ -186,28 +151,30 @@ func (s *Store) Changes(ctx context.Context, after store.Revision, limit int) ([
 		if after > latest {
 			return fmt.Errorf("%w: revision %d is beyond the latest, %d", store.ErrRevisionUnavailable, after, latest)
 		}
-		through = latest
-		if after == latest {
-			return nil
-		}
-		if out, err = s.changes(ctx, tx, changeCols+` WHERE pos >= ? ORDER BY pos LIMIT ?`, pos(after+1, 0), limit+1); err != nil {
+		if through, err = s.pageEnd(ctx, tx, after, latest, limit); err != nil || through == after {
 			return err
 		}
-		if len(out) <= limit {
-			return nil
+		rows, err := tx.QueryContext(ctx, `SELECT revision, count, changes FROM store_changes WHERE revision > ? AND revision <= ? ORDER BY revision`, int64(after), int64(through))
+		if err != nil {
+			return s.fail(err, "reading changes")
 		}
-		cut := out[limit].Revision
-		end := limit
-		for end > 0 && out[end-1].Revision == cut {
-			end--
+		defer rows.Close()
+		for rows.Next() {
+			var rev, count int64
+			var text []byte
+			if err := rows.Scan(&rev, &count, &text); err != nil {
+				return s.fail(err, "reading changes")
+			}
+			cs, err := changelog.Decode(store.Revision(rev), int(count), text)
+			if err != nil {
+				return fmt.Errorf("store/sqlite: %w", err)
+			}
+			out = append(out, cs...)
 		}
-		if end > 0 {
-			out, through = out[:end], cut-1
-			return nil
+		if err := rows.Err(); err != nil {
+			return s.fail(err, "reading changes")
 		}
-		through = cut
-		out, err = s.changes(ctx, tx, changeCols+` WHERE pos >= ? AND pos < ? ORDER BY pos`, pos(cut, 0), pos(cut+1, 0))
-		return err
+		return nil
 	})
 	if err != nil {
 		return nil, 0, err
@@ -215,24 +182,33 @@ func (s *Store) Changes(ctx context.Context, after store.Revision, limit int) ([
 	return out, through, nil
 }
 
-func (s *Store) changes(ctx context.Context, tx *sql.Tx, q string, args ...any) ([]store.Change, error) {
-	rows, err := tx.QueryContext(ctx, q, args...)
+// pageEnd returns the last revision a page of changes after after holds:
+// as many revisions as fit in limit changes, or the first alone if it
+// holds more, or latest when every remaining change fits.
+func (s *Store) pageEnd(ctx context.Context, tx *sql.Tx, after, latest store.Revision, limit int) (store.Revision, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT revision, count FROM store_changes WHERE revision > ? ORDER BY revision`, int64(after))
 	if err != nil {
-		return nil, s.fail(err, "reading changes")
+		return 0, s.fail(err, "reading changes")
 	}
 	defer rows.Close()
-	var out []store.Change
+	total := 0
 	for rows.Next() {
-		c, err := scanChange(rows)
-		if err != nil {
-			return nil, s.fail(err, "reading changes")
+		var rev, count int64
+		if err := rows.Scan(&rev, &count); err != nil {
+			return 0, s.fail(err, "reading changes")
 		}
-		out = append(out, c)
+		if total > 0 && total+int(count) > limit {
+			return store.Revision(rev) - 1, nil
+		}
+		total += int(count)
+		if total >= limit {
+			return store.Revision(rev), nil
+		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, s.fail(err, "reading changes")
+		return 0, s.fail(err, "reading changes")
 	}
-	return out, nil
+	return latest, nil
 }
 
 // List implements store.Store. Memberships and grants are read from

@@ -13,13 +13,15 @@
 //	store_revision        the latest revision (one row)
 //	store_memberships     pos, kind (1 member, 2 resource), name, grp
 //	store_grants          pos, rule, effect (1 allow, 2 deny), subject, resource, action
-//	store_changes         pos, op (1 add, 2 remove), kind (1 member, 2 resource, 3 grant),
-//	                      then the record: name and grp, or rule, effect, subject, resource, action
+//	store_changes         revision, count, changes: one row per revision that changed
+//	                      something, its changes as a JSON array (store/internal/changelog)
 //
-// pos is a record's position, (Added << 20) | Index, and a change's,
-// (Revision << 20) | Index: an INTEGER PRIMARY KEY, so each table is
-// stored in position order, appends at its end, and reads in List's and
-// Changes' order without sorting. Indexes: store_memberships (kind, name,
+// pos is a record's position, (Added << 20) | Index: an INTEGER PRIMARY
+// KEY, so each table is stored in position order, appends at its end, and
+// reads in List's order without sorting. The changelog keeps a revision's
+// changes in one row: a batch then writes one changelog row, not one per
+// change, which was a third of a batch's cost, and Changes returns whole
+// revisions anyway. Indexes: store_memberships (kind, name,
 // grp), unique, finds the record a write names and serves the member and
 // resource filters; (grp) serves the group filter. store_grants (subject,
 // resource, action, rule, effect), unique, finds a grant and serves the
@@ -138,16 +140,9 @@ var migrations = [][]string{
 		`CREATE INDEX store_grants_rule ON store_grants (rule)`,
 		`CREATE INDEX store_grants_resource ON store_grants (resource)`,
 		`CREATE TABLE store_changes (
-			pos      INTEGER PRIMARY KEY,
-			op       INTEGER NOT NULL CHECK (op IN (1, 2)),
-			kind     INTEGER NOT NULL CHECK (kind IN (1, 2, 3)),
-			name     TEXT,
-			grp      TEXT,
-			rule     TEXT,
-			effect   INTEGER,
-			subject  TEXT,
-			resource TEXT,
-			action   TEXT
+			revision INTEGER PRIMARY KEY,
+			count    INTEGER NOT NULL CHECK (count > 0),
+			changes  TEXT    NOT NULL
 		) STRICT`,
 	},
 }
@@ -187,7 +182,7 @@ var stmtSQL = [nStmts]string{
 	stmtRemoveMembership: `DELETE FROM store_memberships WHERE kind = ? AND name = ? AND grp = ?`,
 	stmtAddGrant:         `INSERT INTO store_grants (pos, rule, effect, subject, resource, action) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 	stmtRemoveGrant:      `DELETE FROM store_grants WHERE subject = ? AND resource = ? AND action = ? AND rule = ? AND effect = ?`,
-	stmtChange:           `INSERT INTO store_changes (pos, op, kind, name, grp, rule, effect, subject, resource, action) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	stmtChange:           `INSERT INTO store_changes (revision, count, changes) VALUES (?, ?, ?)`,
 }
 
 // Connection settings, per connection, in the DSN (as audit/sqlite).

@@ -162,7 +162,7 @@ func rawDB(t *testing.T, path string) *sql.DB {
 	return db
 }
 
-func exec(t *testing.T, path string, stmts ...string) {
+func execSQL(t *testing.T, path string, stmts ...string) {
 	t.Helper()
 	db := rawDB(t, path)
 	for _, q := range stmts {
@@ -182,16 +182,16 @@ func TestOpenRefuses(t *testing.T) {
 		prepare func(t *testing.T, path string)
 		want    error
 	}{
-		{"another program's tables", func(t *testing.T, path string) { exec(t, path, "CREATE TABLE unrelated (x)") }, sqlite.ErrNotWardenDB},
-		{"another program's user_version", func(t *testing.T, path string) { exec(t, path, "PRAGMA user_version = 3") }, sqlite.ErrNotWardenDB},
-		{"another application's file", func(t *testing.T, path string) { exec(t, path, "PRAGMA application_id = 305419896") }, sqlite.ErrNotWardenDB},
+		{"another program's tables", func(t *testing.T, path string) { execSQL(t, path, "CREATE TABLE unrelated (x)") }, sqlite.ErrNotWardenDB},
+		{"another program's user_version", func(t *testing.T, path string) { execSQL(t, path, "PRAGMA user_version = 3") }, sqlite.ErrNotWardenDB},
+		{"another application's file", func(t *testing.T, path string) { execSQL(t, path, "PRAGMA application_id = 305419896") }, sqlite.ErrNotWardenDB},
 		{"a newer store schema", func(t *testing.T, path string) {
 			s, err := sqlite.Open(path)
 			if err != nil {
 				t.Fatal(err)
 			}
 			s.Close()
-			exec(t, path, fmt.Sprintf("UPDATE store_schema_version SET version = %d", sqlite.SchemaVersion+1))
+			execSQL(t, path, fmt.Sprintf("UPDATE store_schema_version SET version = %d", sqlite.SchemaVersion+1))
 		}, sqlite.ErrNewerSchema},
 		{"not a database", func(t *testing.T, path string) {
 			if err := os.WriteFile(path, []byte(strings.Repeat("not a database file\n", 20)), 0o600); err != nil {
@@ -242,7 +242,7 @@ func TestOpenRefuses(t *testing.T) {
 	t.Run("refused file is left untouched", func(t *testing.T) {
 		t.Parallel()
 		path := filepath.Join(t.TempDir(), "data.db")
-		exec(t, path, "CREATE TABLE unrelated (x)", "INSERT INTO unrelated VALUES (1)")
+		execSQL(t, path, "CREATE TABLE unrelated (x)", "INSERT INTO unrelated VALUES (1)")
 		if _, err := sqlite.Open(path); !errors.Is(err, sqlite.ErrNotWardenDB) {
 			t.Fatal(err)
 		}

@@ -7,18 +7,15 @@ import (
 	"runtime"
 
 	"github.com/warden-authz/warden/store"
+	"github.com/warden-authz/warden/store/internal/changelog"
 	"github.com/warden-authz/warden/types"
 )
 
 // Codes stored for ops, kinds and effects, independent of the Go
 // constants' values.
 const (
-	opAdd    = 1
-	opRemove = 2
-
 	kindMember   = 1
 	kindResource = 2
-	kindGrant    = 3
 
 	effectAllow = 1
 	effectDeny  = 2
@@ -55,6 +52,7 @@ func (s *Store) Write(ctx context.Context, b store.Batch) (store.Revision, error
 		return 0, fmt.Errorf("store/sqlite: revision %d is the last this store can number", rev)
 	}
 	rev++
+	var changes []store.Change
 	for i := range b.Writes {
 		// As in audit/sqlite: a batch of thousands of writes holds its
 		// core for many milliseconds; yielding lets the requests queued
@@ -62,8 +60,22 @@ func (s *Store) Write(ctx context.Context, b store.Batch) (store.Revision, error
 		if i%64 == 63 {
 			runtime.Gosched()
 		}
-		if err := apply(ctx, &st, rev, i, &b.Writes[i]); err != nil {
+		w := &b.Writes[i]
+		changed, err := apply(ctx, &st, rev, i, w)
+		if err != nil {
 			return 0, s.fail(err, fmt.Sprintf("writes[%d]", i))
+		}
+		if changed {
+			changes = append(changes, store.Change{Revision: rev, Index: i, Op: w.Op, Membership: w.Membership, Grant: w.Grant})
+		}
+	}
+	if len(changes) > 0 {
+		text, err := changelog.Encode(changes)
+		if err != nil {
+			return 0, fmt.Errorf("store/sqlite: %w", err)
+		}
+		if _, err := st[stmtChange].ExecContext(ctx, int64(rev), len(changes), string(text)); err != nil {
+			return 0, s.fail(err, "writing the changelog")
 		}
 	}
 	if _, err := st[stmtSetRevision].ExecContext(ctx, int64(rev)); err != nil {
@@ -76,15 +88,11 @@ func (s *Store) Write(ctx context.Context, b store.Batch) (store.Revision, error
 	return rev, nil
 }
 
-// apply applies one write and, when it changed something, appends it to
-// the changelog. Adding an existing record is a conflict the insert
-// ignores, removing an absent one deletes nothing: neither is a change.
-func apply(ctx context.Context, st *[nStmts]*sql.Stmt, rev store.Revision, index int, w *store.Write) error {
+// apply applies one write and reports whether it changed something.
+// Adding an existing record is a conflict the insert ignores, removing an
+// absent one deletes nothing: neither is a change.
+func apply(ctx context.Context, st *[nStmts]*sql.Stmt, rev store.Revision, index int, w *store.Write) (bool, error) {
 	p := pos(rev, index)
-	op := int64(opAdd)
-	if w.Op == store.OpRemove {
-		op = opRemove
-	}
 	var (
 		res sql.Result
 		err error
@@ -94,29 +102,21 @@ func apply(ctx context.Context, st *[nStmts]*sql.Stmt, rev store.Revision, index
 		if name == "" {
 			kind, name = kindResource, m.Resource
 		}
-		if op == opAdd {
+		if w.Op == store.OpAdd {
 			res, err = st[stmtAddMembership].ExecContext(ctx, p, kind, name, m.Group)
 		} else {
 			res, err = st[stmtRemoveMembership].ExecContext(ctx, kind, name, m.Group)
 		}
-		if changed, err := affected(res, err); err != nil || !changed {
-			return err
-		}
-		_, err = st[stmtChange].ExecContext(ctx, p, op, kind, name, m.Group, nil, nil, nil, nil, nil)
-		return err
+		return affected(res, err)
 	}
 	g := w.Grant
 	effect := effectCode(g.Effect)
-	if op == opAdd {
+	if w.Op == store.OpAdd {
 		res, err = st[stmtAddGrant].ExecContext(ctx, p, g.Rule, effect, g.Subject, g.Resource, g.Action)
 	} else {
 		res, err = st[stmtRemoveGrant].ExecContext(ctx, g.Subject, g.Resource, g.Action, g.Rule, effect)
 	}
-	if changed, err := affected(res, err); err != nil || !changed {
-		return err
-	}
-	_, err = st[stmtChange].ExecContext(ctx, p, op, kindGrant, nil, nil, g.Rule, effect, g.Subject, g.Resource, g.Action)
-	return err
+	return affected(res, err)
 }
 
 func affected(res sql.Result, err error) (bool, error) {

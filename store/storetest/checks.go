@@ -45,7 +45,7 @@ func testRevisionsConcurrent(t *testing.T, s *st) {
 	defer cancel()
 	var mu sync.Mutex
 	batches := map[store.Revision]store.Batch{}
-	errs := make(chan error, writers+2)
+	var errs errList
 	var writing, reading sync.WaitGroup
 	for w := range writers {
 		writing.Go(func() {
@@ -60,12 +60,12 @@ func testRevisionsConcurrent(t *testing.T, s *st) {
 				b := batch(ws...)
 				r, err := s.Write(ctx, b)
 				if err != nil {
-					errs <- fmt.Errorf("writer %d: Write: %w", w, err)
+					errs.add(fmt.Errorf("writer %d: Write: %w", w, err))
 					return
 				}
 				mu.Lock()
 				if _, dup := batches[r]; dup {
-					errs <- fmt.Errorf("revision %d was given to two batches", r)
+					errs.add(fmt.Errorf("revision %d was given to two batches", r))
 				}
 				batches[r] = b
 				mu.Unlock()
@@ -79,12 +79,12 @@ func testRevisionsConcurrent(t *testing.T, s *st) {
 				r, err := s.Revision(ctx)
 				if err != nil {
 					if ctx.Err() == nil {
-						errs <- fmt.Errorf("Revision during writes: %w", err)
+						errs.add(fmt.Errorf("Revision during writes: %w", err))
 					}
 					return
 				}
 				if r < last {
-					errs <- fmt.Errorf("Revision went back from %d to %d", last, r)
+					errs.add(fmt.Errorf("Revision went back from %d to %d", last, r))
 					return
 				}
 				last = r
@@ -94,10 +94,7 @@ func testRevisionsConcurrent(t *testing.T, s *st) {
 	writing.Wait()
 	cancel()
 	reading.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
+	errs.report(t)
 	if t.Failed() {
 		return
 	}
@@ -227,18 +224,18 @@ func testIfRevisionConcurrent(t *testing.T, s *st) {
 	var mu sync.Mutex
 	winners := map[store.Revision]store.Batch{}
 	conflicts := 0
-	errs := make(chan error, writers)
+	var errs errList
 	var wg sync.WaitGroup
 	for w := range writers {
 		wg.Go(func() {
 			for won, try := 0, 0; won < wins; try++ {
 				if try > 10000 {
-					errs <- fmt.Errorf("writer %d won %d times in %d tries", w, won, try)
+					errs.add(fmt.Errorf("writer %d won %d times in %d tries", w, won, try))
 					return
 				}
 				r, err := s.Revision(ctx)
 				if err != nil {
-					errs <- err
+					errs.add(err)
 					return
 				}
 				b := ifRevision(r, addMember(fmt.Sprintf("user%d", w), fmt.Sprintf("team%d", won)))
@@ -250,16 +247,16 @@ func testIfRevisionConcurrent(t *testing.T, s *st) {
 					continue
 				}
 				if err != nil {
-					errs <- fmt.Errorf("writer %d: %w", w, err)
+					errs.add(fmt.Errorf("writer %d: %w", w, err))
 					return
 				}
 				if got != r+1 {
-					errs <- fmt.Errorf("Write(if_revision %d) committed as revision %d", r, got)
+					errs.add(fmt.Errorf("Write(if_revision %d) committed as revision %d", r, got))
 					return
 				}
 				mu.Lock()
 				if _, dup := winners[got]; dup {
-					errs <- fmt.Errorf("two conditional writes at revision %d both won", r)
+					errs.add(fmt.Errorf("two conditional writes at revision %d both won", r))
 				}
 				winners[got] = b
 				mu.Unlock()
@@ -268,10 +265,7 @@ func testIfRevisionConcurrent(t *testing.T, s *st) {
 		})
 	}
 	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
+	errs.report(t)
 	if t.Failed() {
 		return
 	}
@@ -545,7 +539,7 @@ func testSnapshotConcurrent(t *testing.T, s *st) {
 	var mu sync.Mutex
 	batches := map[store.Revision]store.Batch{}
 	var snaps []snap
-	errs := make(chan error, writers+readers)
+	var errs errList
 	var writing, reading sync.WaitGroup
 	for w := range writers {
 		writing.Go(func() {
@@ -561,7 +555,7 @@ func testSnapshotConcurrent(t *testing.T, s *st) {
 				b := batch(ws...)
 				r, err := s.Write(ctx, b)
 				if err != nil {
-					errs <- err
+					errs.add(err)
 					return
 				}
 				mu.Lock()
@@ -577,7 +571,7 @@ func testSnapshotConcurrent(t *testing.T, s *st) {
 				rev, err := s.Snapshot(ctx, func(r store.Record) error { recs = append(recs, r); return nil })
 				if err != nil {
 					if ctx.Err() == nil {
-						errs <- fmt.Errorf("Snapshot during writes: %w", err)
+						errs.add(fmt.Errorf("Snapshot during writes: %w", err))
 					}
 					return
 				}
@@ -591,10 +585,7 @@ func testSnapshotConcurrent(t *testing.T, s *st) {
 	writing.Wait()
 	cancel()
 	reading.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
+	errs.report(t)
 	if t.Failed() {
 		return
 	}
@@ -797,5 +788,36 @@ func checkClosed(t *testing.T, s store.Store, what string) {
 				t.Errorf("Close #%d %s = %v; want nil: Close may be called again", i+1, what, err)
 			}
 		}()
+	}
+}
+
+// errList collects the errors of concurrent goroutines without ever
+// blocking one, however many there are.
+type errList struct {
+	mu   sync.Mutex
+	errs []error
+	more int
+}
+
+func (l *errList) add(err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.errs) < 20 {
+		l.errs = append(l.errs, err)
+	} else {
+		l.more++
+	}
+}
+
+// report fails t with the errors collected.
+func (l *errList) report(t *testing.T) {
+	t.Helper()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, err := range l.errs {
+		t.Error(err)
+	}
+	if l.more > 0 {
+		t.Errorf("and %d more errors", l.more)
 	}
 }

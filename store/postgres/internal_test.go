@@ -1,0 +1,139 @@
+package postgres
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/warden-authz/warden/store"
+)
+
+func openInternal(t *testing.T, dsnSuffix string, opts Options) *Store {
+	t.Helper()
+	dsn := os.Getenv("WARDEN_TEST_POSTGRES")
+	if dsn == "" {
+		t.Skip("WARDEN_TEST_POSTGRES is not set")
+	}
+	var b [6]byte
+	rand.Read(b[:])
+	opts.Schema = "warden_test_" + hex.EncodeToString(b[:])
+	t.Cleanup(func() {
+		c, err := pgx.Connect(context.Background(), dsn)
+		if err == nil {
+			c.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+pgx.Identifier{opts.Schema}.Sanitize()+" CASCADE")
+			c.Close(context.Background())
+		}
+	})
+	sep := "?"
+	if strings.Contains(dsn, "?") {
+		sep = "&"
+	}
+	s, err := Open(context.Background(), dsn+sep+strings.TrimPrefix(dsnSuffix, "&"), &opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// A connection string or server that turns synchronous_commit off does
+// not make the store acknowledge batches before they are durable.
+func TestSynchronousCommitStaysOn(t *testing.T) {
+	t.Parallel()
+	s := openInternal(t, "options=-c%20synchronous_commit%3Doff", Options{})
+	var v string
+	if err := s.pool.QueryRow(context.Background(), "SHOW synchronous_commit").Scan(&v); err != nil {
+		t.Fatal(err)
+	}
+	if v == "off" {
+		t.Fatalf("synchronous_commit is %q on the store's connections", v)
+	}
+}
+
+// The listener keeps its connection across polls: a poll that times out
+// waiting for a notification leaves it usable.
+func TestListenerKeepsItsConnection(t *testing.T) {
+	t.Parallel()
+	s := openInternal(t, "", Options{PollInterval: 20 * time.Millisecond})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if _, err := s.Wait(ctx, 0); err == nil {
+		t.Fatal("Wait(0) on an empty store returned")
+	}
+	s.mu.Lock()
+	n := s.connects
+	s.mu.Unlock()
+	if n != 1 {
+		t.Fatalf("the listener connected %d times in a second of 20 ms polls, want once", n)
+	}
+	if _, err := s.Write(context.Background(), store.Batch{}); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := s.Wait(context.Background(), 0); err != nil || r != 1 {
+		t.Fatalf("Wait(0) = %d, %v", r, err)
+	}
+}
+
+// TestListenerReconnects terminates the listener's backend: it
+// reconnects and sees a commit made while it was away.
+func TestListenerReconnects(t *testing.T) {
+	t.Parallel()
+	var b [4]byte
+	rand.Read(b[:])
+	app := "warden_listen_" + hex.EncodeToString(b[:])
+	s := openInternal(t, "application_name="+app, Options{PollInterval: time.Hour})
+	if _, err := s.Write(context.Background(), store.Batch{}); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := s.Wait(context.Background(), 0); err != nil || r != 1 {
+		t.Fatalf("Wait(0) = %d, %v", r, err)
+	}
+	c, err := pgx.Connect(context.Background(), os.Getenv("WARDEN_TEST_POSTGRES"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(context.Background())
+	// The Write woke Wait itself; the listener may still be connecting.
+	var killed int
+	for deadline := time.Now().Add(30 * time.Second); killed == 0 && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if err := c.QueryRow(context.Background(), `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1`, app+" listener").Scan(&killed); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if killed != 1 {
+		t.Fatalf("terminated %d listening backends, want 1", killed)
+	}
+	// Committed as Write commits, maybe before the listener is back
+	// (then only its reading of the revision on reconnecting finds it),
+	// maybe after (then the notification does); with no poll for an
+	// hour, either way only a reconnected listener wakes Wait.
+	tx, err := c.Begin(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(context.Background(), `UPDATE `+s.schema+`.store_revision SET revision = revision + 1`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(context.Background(), `SELECT pg_notify($1, '2')`, s.channel); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if r, err := s.Wait(ctx, 1); err != nil || r != 2 {
+		t.Fatalf("Wait(1) after the listener's connection was terminated = %d, %v; want 2", r, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.connects < 2 {
+		t.Fatalf("the listener connected %d times, want a reconnection", s.connects)
+	}
+}

@@ -1,0 +1,111 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/warden-authz/warden/store"
+)
+
+// Reconnection backoff of the listener.
+const (
+	minBackoff = 50 * time.Millisecond
+	maxBackoff = 5 * time.Second
+)
+
+// Wait implements store.Notifier. The first call starts the listener
+// (package doc); every call then waits for it, or for a Write through
+// this Store, to see a revision past after.
+func (s *Store) Wait(ctx context.Context, after store.Revision) (store.Revision, error) {
+	if err := s.usable(); err != nil {
+		return 0, err
+	}
+	for {
+		s.mu.Lock()
+		if !s.listening && !s.closed.Load() {
+			s.listening = true
+			s.done = make(chan struct{})
+			go s.listen(s.done)
+		}
+		known, wake := s.known, s.wake
+		s.mu.Unlock()
+		if s.closed.Load() {
+			return 0, store.ErrClosed
+		}
+		if known > after {
+			return known, nil
+		}
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	}
+}
+
+// listen keeps a listening connection until the store closes,
+// reconnecting with backoff when it breaks.
+func (s *Store) listen(done chan struct{}) {
+	defer close(done)
+	backoff := minBackoff
+	for s.stopCtx.Err() == nil {
+		connected := s.listenOnce()
+		if connected {
+			backoff = minBackoff
+		}
+		select {
+		case <-s.stopCtx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, maxBackoff)
+	}
+}
+
+// listenOnce connects, LISTENs and follows the revision until the
+// connection fails or the store closes. It reports whether it got as far
+// as listening.
+func (s *Store) listenOnce() (connected bool) {
+	ctx := s.stopCtx
+	conn, err := pgx.ConnectConfig(ctx, s.connCfg.Copy())
+	if err != nil {
+		return false
+	}
+	defer conn.Close(context.Background())
+	s.mu.Lock()
+	s.connects++
+	s.mu.Unlock()
+	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{s.channel}.Sanitize()); err != nil {
+		return false
+	}
+	// Read the revision now that notifications flow, so nothing committed
+	// while the listener was away is missed; then at every poll.
+	for {
+		rev, err := s.revisionIn(ctx, conn)
+		if err != nil {
+			return true
+		}
+		s.publish(rev)
+		for {
+			wctx, cancel := context.WithTimeout(ctx, s.poll)
+			n, err := conn.WaitForNotification(wctx)
+			cancel()
+			if err != nil {
+				if ctx.Err() == nil && (pgconn.Timeout(err) || errors.Is(err, context.DeadlineExceeded)) && !conn.IsClosed() {
+					break // poll
+				}
+				return true
+			}
+			if r, err := strconv.ParseUint(n.Payload, 10, 64); err == nil {
+				s.publish(r)
+			} else {
+				break // not ours to parse: read the revision instead
+			}
+		}
+	}
+}
