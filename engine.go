@@ -157,3 +157,17 @@ func (e *Engine) Close() error {
 	}
 	return e.f.Close()
 }
+
+// CheckWrites checks writes against the policy before they reach a store
+// (SPEC 10.2): each grant names a block the policy declares dynamic, and
+// no membership lists a role in a group. Engine.Write checks this itself;
+// programs that write to a store directly call it first.
+func (p *Policy) CheckWrites(writes []store.Write) error {
+	if p == nil || p.c == nil {
+		return ErrNoPolicy
+	}
+	if err := (store.Batch{Writes: writes}).Check(); err != nil {
+		return err
+	}
+	return p.c.CheckWrites(writes)
+}
