@@ -171,3 +171,25 @@ func (p *Policy) CheckWrites(writes []store.Write) error {
 	}
 	return p.c.CheckWrites(writes)
 }
+
+// WithData returns the policy as if its file declared the records: each
+// membership a member of its group, each grant an item of its dynamic
+// block, in document order (records as a store's Snapshot gives them).
+// Decisions carry rev. It compiles the whole policy again: it is for
+// tools that read a whole policy, such as Who, Can and diff; an Engine
+// applies data without recompiling.
+func (p *Policy) WithData(rev store.Revision, records []store.Record) (*Policy, error) {
+	if p == nil || p.c == nil || p.src == nil {
+		return nil, ErrNoPolicy
+	}
+	src := engine.MergeSource(p.src, records)
+	c, errs := engine.Compile(src)
+	if len(errs) > 0 {
+		return nil, &PolicyError{Diagnostics: errs}
+	}
+	c, err := c.Apply(rev, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &Policy{c: c, src: src}, nil
+}

@@ -11,6 +11,7 @@ import (
 
 func newCan() *cobra.Command {
 	var (
+		storeURL string
 		config string
 		asJSON bool
 	)
@@ -30,7 +31,7 @@ Exit codes: 0 answered, 2 usage or input error.`,
   warden can --config policy.toml --json user1`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := loadPolicy(config)
+			p, err := loadPolicyData(cmd.Context(), config, storeURL)
 			if err != nil {
 				return err
 			}
@@ -55,6 +56,7 @@ Exit codes: 0 answered, 2 usage or input error.`,
 		},
 	}
 	configFlag(cmd, &config)
+	storeFlag(cmd, &storeURL)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the permissions as JSON")
 	return cmd
 }

@@ -356,3 +356,38 @@ changes and prints them as they commit, until interrupted.`,
 	cmd.Flags().BoolVar(&asJSON, "json", false, "one JSON change a line")
 	return cmd
 }
+
+// snapshot reads every record of the store at url, and its revision.
+func snapshot(ctx context.Context, url string) (store.Revision, []store.Record, error) {
+	st, err := openStore(ctx, url)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer st.Close()
+	var recs []store.Record
+	rev, err := st.Snapshot(ctx, func(r store.Record) error {
+		recs = append(recs, r)
+		return nil
+	})
+	if err != nil {
+		return 0, nil, &exitError{code: ExitUsage, err: err}
+	}
+	return rev, recs, nil
+}
+
+// loadPolicyData loads the policy and, with a store URL, the store's data
+// merged into it, for the commands that read a whole policy (SPEC 10.7).
+func loadPolicyData(ctx context.Context, config, storeURL string) (*warden.Policy, error) {
+	p, err := loadPolicy(config)
+	if err != nil || storeURL == "" {
+		return p, err
+	}
+	rev, recs, err := snapshot(ctx, storeURL)
+	if err != nil {
+		return nil, err
+	}
+	if p, err = p.WithData(rev, recs); err != nil {
+		return nil, &exitError{code: ExitUsage, err: err}
+	}
+	return p, nil
+}

@@ -96,3 +96,39 @@ func TestDataRefusesBadWrites(t *testing.T) {
 		t.Errorf("the refused writes changed the store: %+v", r)
 	}
 }
+
+// TestToolsSeeStoreData: who, can, explain, lint and diff read the
+// store's data with --store (SPEC 10.7), and without it see the file
+// alone.
+func TestToolsSeeStoreData(t *testing.T) {
+	t.Parallel()
+	url := "sqlite:" + filepath.Join(t.TempDir(), "data.db")
+	policy := writeFile(t, dataPolicy)
+	for _, args := range [][]string{
+		{"member", "alice", "editors"},
+		{"grant", "rules.shares", "allow", "bob", "doc:7", "edit"},
+		{"member", "edtiors", "editors"}, // a data group one letter from a file group
+	} {
+		if r := run(t, "", append([]string{"data", "add", "--store", url}, args...)...); r.code != 0 {
+			t.Fatalf("data add %q: %+v", args, r)
+		}
+	}
+	for _, tc := range []struct {
+		args      []string
+		code      int
+		with, not string
+	}{
+		{[]string{"who", "--config", policy, "--store", url, "doc:7", "edit"}, 0, "bob", ""},
+		{[]string{"who", "--config", policy, "--store", url, "doc:1", "edit"}, 0, "alice", "bob"},
+		{[]string{"who", "--config", policy, "doc:1", "edit"}, 0, "", "alice"},
+		{[]string{"can", "--config", policy, "--store", url, "bob"}, 0, "doc:7", ""},
+		{[]string{"explain", "--config", policy, "--store", url, "bob", "doc:7", "edit"}, 0, "rules.shares", ""},
+		{[]string{"explain", "--config", policy, "bob", "doc:7", "edit"}, 1, "no rule matched", ""},
+		{[]string{"diff", "--store", url, policy, policy}, 0, "", "bob"},
+	} {
+		r := run(t, "", tc.args...)
+		if r.code != tc.code || tc.with != "" && !strings.Contains(r.stdout, tc.with) || tc.not != "" && strings.Contains(r.stdout, tc.not) {
+			t.Errorf("%q: exit %d, stdout:\n%s\nstderr: %s\nwant exit %d, with %q, without %q", tc.args, r.code, r.stdout, r.stderr, tc.code, tc.with, tc.not)
+		}
+	}
+}

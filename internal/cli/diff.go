@@ -10,6 +10,8 @@ import (
 	"github.com/warden-authz/warden/internal/analysis"
 	"github.com/warden-authz/warden/internal/config"
 	"github.com/warden-authz/warden/internal/diag"
+	"github.com/warden-authz/warden/internal/engine"
+	"github.com/warden-authz/warden/store"
 )
 
 // Exit codes of diff: whether anything changed.
@@ -19,7 +21,10 @@ const (
 )
 
 func newDiff() *cobra.Command {
-	var asJSON bool
+	var (
+		asJSON   bool
+		storeURL string
+	)
 	cmd := &cobra.Command{
 		Use:   "diff OLD NEW",
 		Short: "List the requests whose decision differs between two versions of a policy",
@@ -36,11 +41,18 @@ input error (either file does not load).`,
   git show HEAD:policy.toml > /tmp/old.toml && warden diff --json /tmp/old.toml policy.toml`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			old, err := loadModel(args[0])
+			var recs []store.Record
+			if storeURL != "" {
+				var err error
+				if _, recs, err = snapshot(cmd.Context(), storeURL); err != nil {
+					return err
+				}
+			}
+			old, err := loadModel(args[0], recs)
 			if err != nil {
 				return err
 			}
-			nw, err := loadModel(args[1])
+			nw, err := loadModel(args[1], recs)
 			if err != nil {
 				return err
 			}
@@ -64,11 +76,21 @@ input error (either file does not load).`,
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the changes as JSON")
+	storeFlag(cmd, &storeURL)
 	return cmd
 }
 
-func loadModel(path string) (*analysis.Model, error) {
+// loadModel loads a policy file for analysis, with the store's records
+// merged into it when there are any.
+func loadModel(path string, records []store.Record) (*analysis.Model, error) {
 	src, p, err := config.Load(path)
+	if err == nil && len(records) > 0 {
+		src = engine.MergeSource(src, records)
+		var errs diag.List
+		if p, errs = engine.Compile(src); len(errs) > 0 {
+			err = errs
+		}
+	}
 	if err != nil {
 		var list diag.List
 		if errors.As(err, &list) {

@@ -8,6 +8,7 @@ import (
 
 func newExplain() *cobra.Command {
 	var (
+		storeURL string
 		config string
 		asJSON bool
 	)
@@ -21,7 +22,7 @@ match, marks the one that decided, and says how the strategy chose it.
 Exit codes: 0 allowed, 1 denied, 2 usage or input error.`,
 		Args: cobra.ExactArgs(3),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := loadPolicy(config)
+			p, err := loadPolicyData(cmd.Context(), config, storeURL)
 			if err != nil {
 				return err
 			}
@@ -44,6 +45,7 @@ Exit codes: 0 allowed, 1 denied, 2 usage or input error.`,
 		},
 	}
 	configFlag(cmd, &config)
+	storeFlag(cmd, &storeURL)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the explanation as JSON")
 	return cmd
 }

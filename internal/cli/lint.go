@@ -49,9 +49,9 @@ type lintResult struct {
 
 func newLint() *cobra.Command {
 	var (
-		cfg    string
-		asJSON bool
-		strict bool
+		cfg, storeURL string
+		asJSON        bool
+		strict        bool
 	)
 	cmd := &cobra.Command{
 		Use:   "lint --config FILE",
@@ -77,6 +77,13 @@ Exit codes: 0 nothing at the gating severity, 1 errors found (or, with
 				return &exitError{code: ExitUsage, err: err}
 			}
 			src, errs := config.Parse(cfg, data)
+			if storeURL != "" && len(errs) == 0 {
+				_, recs, err := snapshot(cmd.Context(), storeURL)
+				if err != nil {
+					return err
+				}
+				src = engine.MergeSource(src, recs)
+			}
 			p, cerrs := engine.Compile(src)
 			errs = append(errs, cerrs...)
 			errs.Sort()
@@ -117,6 +124,7 @@ Exit codes: 0 nothing at the gating severity, 1 errors found (or, with
 		},
 	}
 	configFlag(cmd, &cfg)
+	storeFlag(cmd, &storeURL)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the findings as JSON")
 	cmd.Flags().BoolVar(&strict, "strict", false, "exit 1 on warnings too, not only on errors")
 	return cmd

@@ -11,6 +11,7 @@ import (
 
 func newWho() *cobra.Command {
 	var (
+		storeURL string
 		config string
 		asJSON bool
 	)
@@ -32,7 +33,7 @@ error.`,
   warden who --config policy.toml --json part_b GET`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := loadPolicy(config)
+			p, err := loadPolicyData(cmd.Context(), config, storeURL)
 			if err != nil {
 				return err
 			}
@@ -58,6 +59,7 @@ error.`,
 		},
 	}
 	configFlag(cmd, &config)
+	storeFlag(cmd, &storeURL)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the subjects as JSON")
 	return cmd
 }
