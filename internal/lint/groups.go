@@ -50,7 +50,7 @@ func (l *linter) groups() {
 		for _, g := range k.groups {
 			if len(g.Members) == 0 {
 				l.add(Warning, CodeEmptyGroup, g.Pos,
-					fmt.Sprintf("add members to %q, or remove it and the rules that name it", g.Name),
+					fmt.Sprintf("add members to %q, or remove it and the rules that name it; if runtime data gives it members, lint with --store to see them", g.Name),
 					"%s %q has no members, so rules that name it match nothing but the name %q itself", section(g), g.Name, g.Name)
 			}
 		}

@@ -48,7 +48,7 @@ func (l *linter) names() {
 					"%s %q in %s is not declared anywhere; %q, one letter away, is", kd, name, itemName(r.src), s)
 			case kd == engine.Subjects && len(l.src.Groups) > 0:
 				l.add(Info, CodeUndeclared, pos,
-					fmt.Sprintf("if %q is a user, add it to a group or role; otherwise correct the name", name),
+					fmt.Sprintf("if %q is a user, add it to a group or role; if runtime data makes it a group, lint with --store to see that; otherwise correct the name", name),
 					"subject %q in %s is in no group or role, so this rule applies to that one name only", name, itemName(r.src))
 			}
 		}
