@@ -12,15 +12,15 @@
 //	store_revision        the latest revision (one row, locked by every write)
 //	store_memberships     pos, kind (1 member, 2 resource), name, grp
 //	store_grants          pos, rule, effect (1 allow, 2 deny), subject, resource, action
-//	store_changes         pos, op (1 add, 2 remove), kind (1 member, 2 resource, 3 grant),
-//	                      then the record: name and grp, or rule, effect, subject, resource, action
+//	store_changes         revision, count, changes: one row per revision that changed
+//	                      something, its changes as a JSON array (store/internal/changelog)
 //
-// pos is a record's position, (Added << 20) | Index, or a change's,
-// (Revision << 20) | Index, and each table's primary key. Unique keys
-// (kind, name, grp) and (subject, resource, action, rule, effect) find the
-// record a write names and serve the member, resource and subject
-// filters; indexes (grp, pos), (rule, pos) and (resource, pos) serve the
-// others in position order. Text columns use COLLATE "C", so names
+// pos is a record's position, (Added << 20) | Index, and the records'
+// tables' primary key. Unique keys (kind, name, grp) and (resource,
+// action, subject, rule, effect) find the record a write names and serve
+// the member and resource filters; indexes (grp, pos), (subject, pos) and
+// (rule, pos) serve the others in position order. The layout is
+// store/sqlite's, for the reasons given there. Text columns use COLLATE "C", so names
 // compare bytewise. Every name is a valid name (store.Batch.Check), which
 // holds neither NUL nor invalid UTF-8, so PostgreSQL text stores it as it
 // is.
@@ -137,21 +137,14 @@ var migrations = [][]string{
 			subject  text COLLATE "C" NOT NULL,
 			resource text COLLATE "C" NOT NULL,
 			action   text COLLATE "C" NOT NULL,
-			CONSTRAINT store_grants_key UNIQUE (subject, resource, action, rule, effect)
+			CONSTRAINT store_grants_key UNIQUE (resource, action, subject, rule, effect)
 		)`,
+		`CREATE INDEX store_grants_subject ON %[1]s.store_grants (subject, pos)`,
 		`CREATE INDEX store_grants_rule ON %[1]s.store_grants (rule, pos)`,
-		`CREATE INDEX store_grants_resource ON %[1]s.store_grants (resource, pos)`,
 		`CREATE TABLE %[1]s.store_changes (
-			pos      bigint   PRIMARY KEY,
-			op       smallint NOT NULL CHECK (op IN (1, 2)),
-			kind     smallint NOT NULL CHECK (kind IN (1, 2, 3)),
-			name     text COLLATE "C",
-			grp      text COLLATE "C",
-			rule     text COLLATE "C",
-			effect   smallint,
-			subject  text COLLATE "C",
-			resource text COLLATE "C",
-			action   text COLLATE "C"
+			revision bigint  PRIMARY KEY,
+			count    integer NOT NULL CHECK (count > 0),
+			changes  text    NOT NULL
 		)`,
 	},
 }

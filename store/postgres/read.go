@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/warden-authz/warden/store"
+	"github.com/warden-authz/warden/store/internal/changelog"
 	"github.com/warden-authz/warden/types"
 )
 
@@ -139,53 +140,8 @@ func decodeEffect(code int16) (types.Effect, error) {
 	return types.EffectNone, fmt.Errorf("unknown effect code %d", code)
 }
 
-func scanChange(rows pgx.Rows) (store.Change, error) {
-	var p int64
-	var op, kind int16
-	var name, grp, rule, subject, resource, action *string
-	var effect *int16
-	if err := rows.Scan(&p, &op, &kind, &name, &grp, &rule, &effect, &subject, &resource, &action); err != nil {
-		return store.Change{}, err
-	}
-	rev, index := unpos(p)
-	c := store.Change{Revision: rev, Index: index}
-	switch op {
-	case opAdd:
-		c.Op = store.OpAdd
-	case opRemove:
-		c.Op = store.OpRemove
-	default:
-		return c, fmt.Errorf("change %d.%d has op code %d", rev, index, op)
-	}
-	str := func(p *string) string {
-		if p == nil {
-			return ""
-		}
-		return *p
-	}
-	switch kind {
-	case kindMember:
-		c.Membership = &store.Membership{Member: str(name), Group: str(grp)}
-	case kindResource:
-		c.Membership = &store.Membership{Resource: str(name), Group: str(grp)}
-	case kindGrant:
-		code := int16(0)
-		if effect != nil {
-			code = *effect
-		}
-		e, err := decodeEffect(code)
-		if err != nil {
-			return c, fmt.Errorf("change %d.%d: %w", rev, index, err)
-		}
-		c.Grant = &store.Grant{Rule: str(rule), Effect: e, Subject: str(subject), Resource: str(resource), Action: str(action)}
-	default:
-		return c, fmt.Errorf("change %d.%d has kind %d", rev, index, kind)
-	}
-	return c, nil
-}
-
-// Changes implements store.Store, as store/sqlite does: one row past the
-// limit shows where the page must stop.
+// Changes implements store.Store, as store/sqlite does: the changelog's
+// counts show where the page stops, then its revisions' rows are read.
 func (s *Store) Changes(ctx context.Context, after store.Revision, limit int) ([]store.Change, store.Revision, error) {
 	if err := s.usable(); err != nil {
 		return nil, 0, err
@@ -194,7 +150,6 @@ func (s *Store) Changes(ctx context.Context, after store.Revision, limit int) ([
 	if err != nil {
 		return nil, 0, err
 	}
-	cols := `SELECT pos, op, kind, name, grp, rule, effect, subject, resource, action FROM ` + s.schema + `.store_changes`
 	var out []store.Change
 	var through store.Revision
 	err = s.read(ctx, "reading changes", func(tx pgx.Tx) error {
@@ -205,28 +160,31 @@ func (s *Store) Changes(ctx context.Context, after store.Revision, limit int) ([
 		if after > latest {
 			return fmt.Errorf("%w: revision %d is beyond the latest, %d", store.ErrRevisionUnavailable, after, latest)
 		}
-		through = latest
-		if after == latest {
-			return nil
-		}
-		if out, err = s.changes(ctx, tx, cols+` WHERE pos >= $1 ORDER BY pos LIMIT $2`, pos(after+1, 0), limit+1); err != nil {
+		if through, err = s.pageEnd(ctx, tx, after, latest, limit); err != nil || through == after {
 			return err
 		}
-		if len(out) <= limit {
-			return nil
+		rows, err := tx.Query(ctx, `SELECT revision, count, changes FROM `+s.schema+`.store_changes WHERE revision > $1 AND revision <= $2 ORDER BY revision`, int64(after), int64(through))
+		if err != nil {
+			return s.fail(ctx, err, "reading changes")
 		}
-		cut := out[limit].Revision
-		end := limit
-		for end > 0 && out[end-1].Revision == cut {
-			end--
+		defer rows.Close()
+		for rows.Next() {
+			var rev int64
+			var count int32
+			var text []byte
+			if err := rows.Scan(&rev, &count, &text); err != nil {
+				return s.fail(ctx, err, "reading changes")
+			}
+			cs, err := changelog.Decode(store.Revision(rev), int(count), text)
+			if err != nil {
+				return fmt.Errorf("store/postgres: %w", err)
+			}
+			out = append(out, cs...)
 		}
-		if end > 0 {
-			out, through = out[:end], cut-1
-			return nil
+		if err := rows.Err(); err != nil {
+			return s.fail(ctx, err, "reading changes")
 		}
-		through = cut
-		out, err = s.changes(ctx, tx, cols+` WHERE pos >= $1 AND pos < $2 ORDER BY pos`, pos(cut, 0), pos(cut+1, 0))
-		return err
+		return nil
 	})
 	if err != nil {
 		return nil, 0, err
@@ -234,24 +192,35 @@ func (s *Store) Changes(ctx context.Context, after store.Revision, limit int) ([
 	return out, through, nil
 }
 
-func (s *Store) changes(ctx context.Context, tx pgx.Tx, q string, args ...any) ([]store.Change, error) {
-	rows, err := tx.Query(ctx, q, args...)
+// pageEnd returns the last revision a page of changes after after holds:
+// as many revisions as fit in limit changes, or the first alone if it
+// holds more, or latest when every remaining change fits. It reads
+// counts, a row at a time, only as far as the page goes.
+func (s *Store) pageEnd(ctx context.Context, tx pgx.Tx, after, latest store.Revision, limit int) (store.Revision, error) {
+	rows, err := tx.Query(ctx, `SELECT revision, count FROM `+s.schema+`.store_changes WHERE revision > $1 ORDER BY revision LIMIT $2`, int64(after), limit+1)
 	if err != nil {
-		return nil, s.fail(ctx, err, "reading changes")
+		return 0, s.fail(ctx, err, "reading changes")
 	}
 	defer rows.Close()
-	var out []store.Change
+	total := 0
 	for rows.Next() {
-		c, err := scanChange(rows)
-		if err != nil {
-			return nil, s.fail(ctx, err, "reading changes")
+		var rev int64
+		var count int32
+		if err := rows.Scan(&rev, &count); err != nil {
+			return 0, s.fail(ctx, err, "reading changes")
 		}
-		out = append(out, c)
+		if total > 0 && total+int(count) > limit {
+			return store.Revision(rev) - 1, nil
+		}
+		total += int(count)
+		if total >= limit {
+			return store.Revision(rev), nil
+		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, s.fail(ctx, err, "reading changes")
+		return 0, s.fail(ctx, err, "reading changes")
 	}
-	return out, nil
+	return latest, nil
 }
 
 // List implements store.Store, as store/sqlite does: each table read in

@@ -8,18 +8,15 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/warden-authz/warden/store"
+	"github.com/warden-authz/warden/store/internal/changelog"
 	"github.com/warden-authz/warden/types"
 )
 
 // Codes stored for ops, kinds and effects, independent of the Go
 // constants' values.
 const (
-	opAdd    = 1
-	opRemove = 2
-
 	kindMember   = 1
 	kindResource = 2
-	kindGrant    = 3
 
 	effectAllow = 1
 	effectDeny  = 2
@@ -82,10 +79,12 @@ func (s *Store) Write(ctx context.Context, b store.Batch) (store.Revision, error
 			SELECT * FROM unnest($1::bigint[], $2::text[], $3::smallint[], $4::text[], $5::text[], $6::text[])`,
 			p.insG.pos, p.insG.rule, p.insG.effect, p.insG.subject, p.insG.resource, p.insG.action)
 	}
-	if c := &p.changes; len(c.pos) > 0 {
-		batch.Queue(`INSERT INTO `+s.schema+`.store_changes (pos, op, kind, name, grp, rule, effect, subject, resource, action)
-			SELECT * FROM unnest($1::bigint[], $2::smallint[], $3::smallint[], $4::text[], $5::text[], $6::text[], $7::smallint[], $8::text[], $9::text[], $10::text[])`,
-			c.pos, c.op, c.kind, c.name, c.grp, c.rule, c.effect, c.subject, c.resource, c.action)
+	if len(p.changes) > 0 {
+		text, err := changelog.Encode(p.changes)
+		if err != nil {
+			return 0, fmt.Errorf("store/postgres: %w", err)
+		}
+		batch.Queue(`INSERT INTO `+s.schema+`.store_changes (revision, count, changes) VALUES ($1, $2, $3)`, int64(rev), len(p.changes), string(text))
 	}
 	batch.Queue(`UPDATE `+s.schema+`.store_revision SET revision = $1 WHERE id`, int64(rev))
 	// Delivered to listeners only when the transaction commits.
@@ -125,7 +124,7 @@ type plan struct {
 	delG    grantCols
 	insM    memberCols
 	insG    grantCols
-	changes changeCols
+	changes []store.Change
 }
 
 // keyState follows one record through a batch.
@@ -147,14 +146,6 @@ type grantCols struct {
 	rule                      []string
 	effect                    []int16
 	subject, resource, action []string
-}
-
-type changeCols struct {
-	pos                       []int64
-	op, kind                  []int16
-	name, grp, rule           []*string
-	effect                    []*int16
-	subject, resource, action []*string
 }
 
 func newPlan(ws []store.Write) *plan {
@@ -287,23 +278,7 @@ func (p *plan) replay(ws []store.Write, rev store.Revision) {
 }
 
 func (p *plan) logChange(w *store.Write, rev store.Revision, index int) {
-	c := &p.changes
-	op := int16(opAdd)
-	if w.Op == store.OpRemove {
-		op = opRemove
-	}
-	c.pos, c.op = append(c.pos, pos(rev, index)), append(c.op, op)
-	if m := w.Membership; m != nil {
-		k := mkey(m)
-		c.kind = append(c.kind, k.kind)
-		c.name, c.grp = append(c.name, &k.name), append(c.grp, &k.grp)
-		c.rule, c.effect, c.subject, c.resource, c.action = append(c.rule, nil), append(c.effect, nil), append(c.subject, nil), append(c.resource, nil), append(c.action, nil)
-		return
-	}
-	k := gkey(w.Grant)
-	c.kind = append(c.kind, kindGrant)
-	c.name, c.grp = append(c.name, nil), append(c.grp, nil)
-	c.rule, c.effect, c.subject, c.resource, c.action = append(c.rule, &k.rule), append(c.effect, &k.effect), append(c.subject, &k.subject), append(c.resource, &k.resource), append(c.action, &k.action)
+	p.changes = append(p.changes, store.Change{Revision: rev, Index: index, Op: w.Op, Membership: w.Membership, Grant: w.Grant})
 }
 
 // effectCode maps an effect to its stored code; Batch.Check allowed only

@@ -37,13 +37,13 @@ func TestQueryPlans(t *testing.T) {
 			"SEARCH store_memberships USING INDEX store_memberships_grp (grp=? AND rowid>?)", ""},
 		{"resource", store.Filter{Resource: "doc:1"},
 			"SEARCH store_memberships USING COVERING INDEX store_memberships_key (kind=? AND name=?); USE TEMP B-TREE FOR ORDER BY",
-			"SEARCH store_grants USING INDEX store_grants_resource (resource=? AND rowid>?)"},
+			"SEARCH store_grants USING COVERING INDEX store_grants_key (resource=?); USE TEMP B-TREE FOR ORDER BY"},
 		{"subject", store.Filter{Subject: "bob"}, "",
-			"SEARCH store_grants USING COVERING INDEX store_grants_key (subject=?); USE TEMP B-TREE FOR ORDER BY"},
+			"SEARCH store_grants USING INDEX store_grants_subject (subject=? AND rowid>?)"},
 		{"rule", store.Filter{Rule: "rules.shares"}, "",
 			"SEARCH store_grants USING INDEX store_grants_rule (rule=? AND rowid>?)"},
 		{"subject and resource", store.Filter{Subject: "bob", Resource: "doc:1"}, "",
-			"SEARCH store_grants USING INDEX store_grants_resource (resource=? AND rowid>?)"},
+			"SEARCH store_grants USING INDEX store_grants_subject (subject=? AND rowid>?)"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -54,10 +54,11 @@ func (s *Store) Snapshot(ctx context.Context, fn func(store.Record) error) (stor
 		if rev, err = revisionIn(ctx, tx); err != nil {
 			return s.fail(err, "snapshot")
 		}
-		if err := s.scan(ctx, tx, "snapshot", `SELECT pos, kind, name, grp FROM store_memberships ORDER BY pos`, nil, scanMembership, fn); err != nil {
+		n := names{}
+		if err := s.scan(ctx, tx, "snapshot", `SELECT pos, kind, name, grp FROM store_memberships ORDER BY pos`, nil, n.membership, fn); err != nil {
 			return err
 		}
-		return s.scan(ctx, tx, "snapshot", `SELECT pos, rule, effect, subject, resource, action FROM store_grants ORDER BY pos`, nil, scanGrant, fn)
+		return s.scan(ctx, tx, "snapshot", `SELECT pos, rule, effect, subject, resource, action FROM store_grants ORDER BY pos`, nil, n.grant, fn)
 	})
 	if err != nil {
 		return 0, err
@@ -87,13 +88,33 @@ func (s *Store) scan(ctx context.Context, tx *sql.Tx, what, q string, args []any
 	return nil
 }
 
-func scanMembership(rows *sql.Rows) (store.Record, error) {
+// names interns the groups, rules and actions of one read. A snapshot
+// of a large store repeats a few of them a million times; holding each
+// once saves an allocation a record, and a reader that keeps the records
+// (an engine loading them) the memory of every copy. Members, subjects
+// and resources are mostly distinct, so they are not interned. The map is
+// bounded, and dropped with the read.
+type names map[string]string
+
+func (n names) get(b sql.RawBytes) string {
+	if s, ok := n[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	if len(n) < 1<<16 {
+		n[s] = s
+	}
+	return s
+}
+
+func (n names) membership(rows *sql.Rows) (store.Record, error) {
 	var p, kind int64
-	var name, grp string
+	var name string
+	var grp sql.RawBytes
 	if err := rows.Scan(&p, &kind, &name, &grp); err != nil {
 		return store.Record{}, err
 	}
-	m := &store.Membership{Group: grp}
+	m := &store.Membership{Group: n.get(grp)}
 	switch kind {
 	case kindMember:
 		m.Member = name
@@ -106,12 +127,14 @@ func scanMembership(rows *sql.Rows) (store.Record, error) {
 	return store.Record{Membership: m, Added: added, Index: index}, nil
 }
 
-func scanGrant(rows *sql.Rows) (store.Record, error) {
+func (n names) grant(rows *sql.Rows) (store.Record, error) {
 	var p, effect int64
+	var rule, action sql.RawBytes
 	g := &store.Grant{}
-	if err := rows.Scan(&p, &g.Rule, &effect, &g.Subject, &g.Resource, &g.Action); err != nil {
+	if err := rows.Scan(&p, &rule, &effect, &g.Subject, &g.Resource, &action); err != nil {
 		return store.Record{}, err
 	}
+	g.Rule, g.Action = n.get(rule), n.get(action)
 	var err error
 	if g.Effect, err = decodeEffect(effect); err != nil {
 		return store.Record{}, fmt.Errorf("grant at position %d: %w", p, err)
@@ -236,12 +259,12 @@ func (s *Store) List(ctx context.Context, f store.Filter) ([]store.Record, strin
 			return func(r store.Record) error { *dst = append(*dst, r); return nil }
 		}
 		if q, args, ok := membershipQuery(f, from, limit+1); ok {
-			if err := s.scan(ctx, tx, "listing", q, args, scanMembership, collect(&ms)); err != nil {
+			if err := s.scan(ctx, tx, "listing", q, args, names{}.membership, collect(&ms)); err != nil {
 				return err
 			}
 		}
 		if q, args, ok := grantQuery(f, from, limit+1); ok {
-			return s.scan(ctx, tx, "listing", q, args, scanGrant, collect(&gs))
+			return s.scan(ctx, tx, "listing", q, args, names{}.grant, collect(&gs))
 		}
 		return nil
 	})
