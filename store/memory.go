@@ -25,6 +25,8 @@ type Memory struct {
 	dead    int               // removed entries still in order
 	changes []Change          // the changelog, in (Revision, Index) order
 	wake    chan struct{}     // closed, and replaced, at each commit and at Close
+	// policies is the policy history, oldest first (Policies).
+	policies []PolicyVersion
 }
 
 // entry is a record as Memory holds it. rec and its Membership or Grant
@@ -79,9 +81,15 @@ func (m *Memory) Write(ctx context.Context, b Batch) (Revision, error) {
 	if m.dead > len(m.order)/2 {
 		m.compact()
 	}
+	m.wakeAll()
+	return m.rev, nil
+}
+
+// wakeAll wakes every waiter, of data and of policies; it is called with
+// mu held for writing.
+func (m *Memory) wakeAll() {
 	close(m.wake)
 	m.wake = make(chan struct{})
-	return m.rev, nil
 }
 
 // compact drops the removed entries from order.
