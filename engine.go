@@ -37,14 +37,16 @@ type EngineOptions struct {
 	// Poll is how often the store is asked for changes when nothing woke
 	// the engine; 0 means 1s.
 	Poll time.Duration
+	// FollowPolicy makes the engine serve the store's published policy
+	// versions (SPEC 11.3): NewEngine may then be given no policy, and
+	// starts with the current version. The store must keep policies
+	// (store.Policies).
+	FollowPolicy bool
 }
 
 // NewEngine loads the store's data onto the policy and starts following
 // the store. It returns once the data is loaded.
 func NewEngine(ctx context.Context, p *Policy, st store.Store, opts *EngineOptions) (*Engine, error) {
-	if p == nil || p.c == nil {
-		return nil, ErrNoPolicy
-	}
 	if st == nil {
 		return nil, errors.New("warden: NewEngine: no store")
 	}
@@ -55,7 +57,21 @@ func NewEngine(ctx context.Context, p *Policy, st store.Store, opts *EngineOptio
 	if e.opts.RevisionWait <= 0 {
 		e.opts.RevisionWait = time.Second
 	}
-	f, err := live.Start(ctx, p.c, live.Config{Store: st, Poll: e.opts.Poll})
+	cfg := live.Config{Store: st, Poll: e.opts.Poll}
+	var c *engine.Policy
+	if p != nil {
+		c = p.c
+	}
+	if e.opts.FollowPolicy {
+		ps, ok := st.(store.Policies)
+		if !ok {
+			return nil, fmt.Errorf("warden: NewEngine: the store %T keeps no policy versions", st)
+		}
+		cfg.Policies, cfg.Compile = ps, compileVersion
+	} else if c == nil {
+		return nil, ErrNoPolicy
+	}
+	f, err := live.Start(ctx, c, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("warden: %w", err)
 	}
@@ -192,4 +208,28 @@ func (p *Policy) WithData(rev store.Revision, records []store.Record) (*Policy, 
 		return nil, err
 	}
 	return &Policy{c: c, src: src}, nil
+}
+
+// compileVersion compiles a policy version kept in a store.
+func compileVersion(v store.PolicyVersion) (*engine.Policy, error) {
+	p, err := Parse(v.Name, v.Text)
+	if err != nil {
+		return nil, err
+	}
+	return p.c, nil
+}
+
+// Publish checks that a policy file loads and stores it in st as the new
+// current version, which engines following the store switch to (SPEC
+// 11.3). A file that does not load is never published: the error lists
+// its problems, as Parse's does.
+func Publish(ctx context.Context, st store.Policies, name string, text []byte) (store.PolicyVersion, error) {
+	if st == nil {
+		return store.PolicyVersion{}, errors.New("warden: Publish: no store")
+	}
+	p, err := Parse(name, text)
+	if err != nil {
+		return store.PolicyVersion{}, err
+	}
+	return st.Publish(ctx, store.PolicyVersion{Version: p.Version(), Name: name, Text: text})
 }

@@ -3,6 +3,7 @@ package warden_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -96,3 +97,55 @@ func TestEngineZero(t *testing.T) {
 		t.Error("NewEngine without a store")
 	}
 }
+
+// TestEngineFollowsPublishedPolicies: an engine with no policy of its own
+// serves the store's published version and switches when a new one is
+// published; a file that does not load is never published.
+func TestEngineFollowsPublishedPolicies(t *testing.T) {
+	t.Parallel()
+	st := store.NewMemory()
+	ctx := context.Background()
+	if _, err := warden.Publish(ctx, st, "bad.toml", []byte("[rules.x]\nallow = [['a::b', 'c', 'd']]\n")); err == nil {
+		t.Fatal("a broken policy was published")
+	}
+	if _, err := warden.NewEngine(ctx, nil, st, &warden.EngineOptions{FollowPolicy: true}); !errors.Is(err, store.ErrNoPolicy) {
+		t.Fatalf("an engine started on a store with no policy: %v", err)
+	}
+	v1, err := warden.Publish(ctx, st, "sharing.toml", []byte(sharingPolicy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := warden.NewEngine(ctx, nil, st, &warden.EngineOptions{FollowPolicy: true, Poll: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	req := warden.Request{Subject: "editors", Resource: "doc:1", Action: "edit"}
+	if d, _ := eng.Decide(ctx, req); !d.Allowed || d.PolicyVersion != v1.Version {
+		t.Fatalf("version 1: %+v", d)
+	}
+	v2, err := warden.Publish(ctx, st, "sharing.toml", []byte(strings.Replace(sharingPolicy, "'edit'", "'review'", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		d, _ := eng.Decide(ctx, req)
+		if d.PolicyVersion == v2.Version {
+			if d.Allowed {
+				t.Fatalf("version 2 still allows edit: %+v", d)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("version 2 not served: %+v", d)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if _, err := warden.NewEngine(ctx, nil, plainStore{st}, &warden.EngineOptions{FollowPolicy: true}); err == nil {
+		t.Error("followed policies on a store that keeps none")
+	}
+}
+
+// plainStore hides a store's policy versions.
+type plainStore struct{ store.Store }

@@ -35,6 +35,13 @@ type Config struct {
 	Logger *slog.Logger
 	// Clock gives the times of Status; nil means time.Now.
 	Clock func() time.Time
+	// Policies, when set, makes the follower follow the store's current
+	// policy version (SPEC 11.3): Start loads it when no policy is given,
+	// and each version published or rolled back later is compiled with
+	// Compile and swapped in. A version that does not compile is
+	// reported (Status.PolicyErr) and the current policy keeps serving.
+	Policies store.Policies
+	Compile  func(store.PolicyVersion) (*engine.Policy, error)
 }
 
 // Follower holds the current state and keeps it current. It is safe for
@@ -65,6 +72,10 @@ type Status struct {
 	Since time.Time
 	// Checked is when the store last answered.
 	Checked time.Time
+	// PolicySeq is the store's policy version serving (0 when the policy
+	// came from elsewhere); PolicyErr why the newest version is not.
+	PolicySeq uint64
+	PolicyErr error
 }
 
 type policySwap struct {
@@ -79,11 +90,25 @@ var ErrClosed = errors.New("live: follower closed")
 // store. It returns once the state is loaded, so a server is ready when
 // it returns (SPEC 11.4); an error loading it is returned.
 func Start(ctx context.Context, p *engine.Policy, cfg Config) (*Follower, error) {
-	if p == nil {
-		return nil, engine.ErrNoPolicy
-	}
 	if cfg.Store == nil {
 		return nil, errors.New("live: no store")
+	}
+	if cfg.Policies != nil && cfg.Compile == nil {
+		return nil, errors.New("live: following policy versions needs Compile")
+	}
+	var seq uint64
+	if p == nil && cfg.Policies != nil {
+		v, err := cfg.Policies.CurrentPolicy(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("live: the store's policy: %w", err)
+		}
+		if p, err = cfg.Compile(v); err != nil {
+			return nil, fmt.Errorf("live: the store's policy version %d (%s): %w", v.Seq, v.Version, err)
+		}
+		seq = v.Seq
+	}
+	if p == nil {
+		return nil, engine.ErrNoPolicy
 	}
 	if cfg.Poll <= 0 {
 		cfg.Poll = time.Second
@@ -107,7 +132,7 @@ func Start(ctx context.Context, p *engine.Policy, cfg Config) (*Follower, error)
 	}
 	f.publish(loaded)
 	now := cfg.Clock()
-	f.status.Store(&Status{Applied: loaded.Revision(), Latest: loaded.Revision(), Checked: now})
+	f.status.Store(&Status{Applied: loaded.Revision(), Latest: loaded.Revision(), Checked: now, PolicySeq: seq})
 	go f.follow()
 	return f, nil
 }
@@ -254,6 +279,10 @@ func (f *Follower) follow() {
 	if notifier != nil {
 		go f.listen(ctx, notifier, woken)
 	}
+	published := make(chan uint64, 1)
+	if f.cfg.Policies != nil {
+		go f.listenPolicies(ctx, published)
+	}
 	timer := time.NewTimer(f.cfg.Poll)
 	defer timer.Stop()
 	for {
@@ -265,10 +294,71 @@ func (f *Follower) follow() {
 			s.done <- f.swapPolicy(ctx, s.p)
 		case <-f.wake:
 		case <-woken:
+		case <-published:
+			f.followPolicy(ctx)
 		case <-timer.C:
+			f.followPolicy(ctx)
 			timer.Reset(f.cfg.Poll)
 		}
 	}
+}
+
+// listenPolicies passes on the store's policy notifications.
+func (f *Follower) listenPolicies(ctx context.Context, published chan<- uint64) {
+	for ctx.Err() == nil {
+		seq, err := f.cfg.Policies.WaitPolicy(ctx, f.status.Load().PolicySeq)
+		if err != nil {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(f.cfg.Poll):
+			}
+			continue
+		}
+		select {
+		case published <- seq:
+		default:
+		}
+		// Let the follower switch before waiting past it.
+		for ctx.Err() == nil && f.status.Load().PolicySeq < seq {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+	}
+}
+
+// followPolicy switches to the store's current policy version when it is
+// newer than the one serving (SPEC 11.3).
+func (f *Follower) followPolicy(ctx context.Context) {
+	if f.cfg.Policies == nil {
+		return
+	}
+	v, err := f.cfg.Policies.CurrentPolicy(ctx)
+	if err != nil || v.Seq <= f.status.Load().PolicySeq {
+		return
+	}
+	s := *f.status.Load()
+	p, err := f.cfg.Compile(v)
+	if err == nil {
+		err = f.swapPolicy(ctx, p)
+	}
+	if err != nil {
+		// The version stays unapplied; the next one may load. Marking
+		// it seen keeps a bad version from being compiled every poll.
+		s = *f.status.Load()
+		s.PolicySeq = v.Seq
+		s.PolicyErr = fmt.Errorf("live: policy version %d (%s) not applied: %w", v.Seq, v.Version, err)
+		f.status.Store(&s)
+		f.log.Error("published policy not applied; keeping the one serving", "seq", v.Seq, "version", v.Version, "error", err)
+		return
+	}
+	s = *f.status.Load()
+	s.PolicySeq, s.PolicyErr = v.Seq, nil
+	f.status.Store(&s)
+	f.log.Info("switched to the published policy", "seq", v.Seq, "version", v.Version)
 }
 
 // listen waits on the store's notifications and passes them on; after an

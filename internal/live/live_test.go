@@ -303,3 +303,74 @@ func TestStartRefuses(t *testing.T) {
 		t.Errorf("started on a closed store: %v", err)
 	}
 }
+
+// TestFollowsPublishedPolicies: a follower started with no policy loads
+// the store's current version, switches to each one published later,
+// keeps serving when one does not compile, and reports it.
+func TestFollowsPublishedPolicies(t *testing.T) {
+	t.Parallel()
+	st := store.NewMemory()
+	ctx := context.Background()
+	// The "file" is one rule: its text is the action the editors may do.
+	compile := func(v store.PolicyVersion) (*engine.Policy, error) {
+		action := string(v.Text)
+		if action == "broken" {
+			return nil, errors.New("does not compile")
+		}
+		p, errs := engine.Compile(&engine.Source{
+			Groups: []engine.Group{{Name: "editors", Section: "groups"}},
+			Rules:  []engine.Rule{{ID: "rules.edit", Item: 1, Effect: engine.EffectAllow, Subject: "editors", Resource: "doc:*", Action: action}},
+		})
+		return p, errs.Err()
+	}
+	publish := func(text string) {
+		if _, err := st.Publish(ctx, store.PolicyVersion{Version: "v-" + text, Name: "p.toml", Text: []byte(text)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := live.Start(ctx, nil, live.Config{Store: st, Policies: st, Compile: compile}); !errors.Is(err, store.ErrNoPolicy) {
+		t.Fatalf("start on a store with no policy: %v", err)
+	}
+	publish("edit")
+	st.Write(ctx, store.Batch{Writes: []store.Write{member("alice", "editors")}})
+	f, err := live.Start(ctx, nil, live.Config{Store: st, Policies: st, Compile: compile, Poll: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if !allowed(t, f.Policy(), "alice", "doc:1") || f.Status().PolicySeq != 1 {
+		t.Fatal("the published policy with its data does not decide")
+	}
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for !ok() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s; status %+v", what, f.Status())
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	publish("publish")
+	waitFor("version 2", func() bool { return f.Status().PolicySeq == 2 })
+	if allowed(t, f.Policy(), "alice", "doc:1") {
+		t.Error("version 2 does not serve")
+	}
+	d, _ := f.Policy().Decide(&engine.Query{Subject: "alice", Resource: "doc:1", Action: "publish"})
+	if !d.Allowed {
+		t.Error("version 2 lost the data")
+	}
+	publish("broken")
+	waitFor("version 3 refused", func() bool { return f.Status().PolicySeq == 3 && f.Status().PolicyErr != nil })
+	d, _ = f.Policy().Decide(&engine.Query{Subject: "alice", Resource: "doc:1", Action: "publish"})
+	if !d.Allowed {
+		t.Error("a broken version stopped the good one serving")
+	}
+	if _, err := st.Rollback(ctx, "v-edit"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("the rollback", func() bool { return f.Status().PolicySeq == 4 && f.Status().PolicyErr == nil })
+	if !allowed(t, f.Policy(), "alice", "doc:1") {
+		t.Error("the rollback does not serve")
+	}
+}
