@@ -83,7 +83,7 @@ Exit codes: 0 allowed (or valid), 1 denied, 2 usage or input error.`,
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newCheck(), newExplain(), newValidate(), newAudit(), newLint(), newServe(), newTest(), newWho(), newCan(), newDiff(), newData(), newChanges())
+	root.AddCommand(newCheck(), newExplain(), newValidate(), newAudit(), newLint(), newServe(), newTest(), newWho(), newCan(), newDiff(), newData(), newChanges(), newPublish(), newPolicy())
 	return root
 }
 
