@@ -318,9 +318,9 @@ type Store interface {
 // Notifier is a Store that can wake its readers when a batch commits, so
 // that they need not poll. Wait returns the latest revision once it is
 // past after, ctx's error once ctx is done, or ErrClosed once the store
-// is closed. A store shared by several processes (PostgreSQL) wakes on
-// commits made by any of them. Wait does not report outages: a reader
-// learns of them from Changes.
+// is closed. A store shared by several processes wakes on commits made
+// by any of them (PostgreSQL by notification, SQLite by polling). Wait
+// does not report outages: a reader learns of them from Changes.
 type Notifier interface {
 	Wait(ctx context.Context, after Revision) (Revision, error)
 }

@@ -37,9 +37,7 @@ func dsn(t testing.TB) string {
 func newSchema(t testing.TB) string {
 	t.Helper()
 	d := dsn(t)
-	var b [6]byte
-	rand.Read(b[:])
-	name := "warden_test_" + hex.EncodeToString(b[:])
+	name := randomSchema()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
@@ -54,6 +52,13 @@ func newSchema(t testing.TB) string {
 		}
 	})
 	return name
+}
+
+// randomSchema returns a schema name no concurrent run uses.
+func randomSchema() string {
+	var b [6]byte
+	rand.Read(b[:])
+	return "warden_test_" + hex.EncodeToString(b[:])
 }
 
 // openSchema opens a store on schema, closed when the test ends.

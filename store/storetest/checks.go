@@ -683,7 +683,7 @@ func testNotifier(t *testing.T, s *st) {
 	}
 	ctx := context.Background()
 	r := s.mustWrite(t, addMember("alice", "team"))
-	if got, err := n.Wait(ctx, r-1); err != nil || got < r {
+	if got, err := returns(t, "Wait for a revision already past", func() (store.Revision, error) { return n.Wait(ctx, r-1) }); err != nil || got < r {
 		t.Fatalf("Wait(%d) with the store at %d = %d, %v; want %d at once", r-1, r, got, err, r)
 	}
 
@@ -712,12 +712,12 @@ func testNotifier(t *testing.T, s *st) {
 
 	tctx, cancel := context.WithTimeout(ctx, timeMillis(50))
 	defer cancel()
-	if got, err := n.Wait(tctx, r+1); !errors.Is(err, context.DeadlineExceeded) {
+	if got, err := returns(t, "Wait with a context that expires", func() (store.Revision, error) { return n.Wait(tctx, r+1) }); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Wait with a context that expires = %d, %v; want context.DeadlineExceeded", got, err)
 	}
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
-	if got, err := n.Wait(cctx, r+1); !errors.Is(err, context.Canceled) {
+	if got, err := returns(t, "Wait with a cancelled context", func() (store.Revision, error) { return n.Wait(cctx, r+1) }); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Wait with a cancelled context = %d, %v; want context.Canceled", got, err)
 	}
 
@@ -738,6 +738,25 @@ func testNotifier(t *testing.T, s *st) {
 		}
 	case <-timeAfter(30000):
 		t.Fatal("a Wait running when the store closed did not return within 30 s")
+	}
+}
+
+// returns runs a call that must return, and fails the test if it has
+// not within 10 s, rather than hang the suite.
+func returns(t *testing.T, what string, call func() (store.Revision, error)) (store.Revision, error) {
+	t.Helper()
+	type result struct {
+		r   store.Revision
+		err error
+	}
+	done := make(chan result, 1)
+	go func() { r, err := call(); done <- result{r, err} }()
+	select {
+	case res := <-done:
+		return res.r, res.err
+	case <-timeAfter(10000):
+		t.Fatalf("%s did not return within 10 s", what)
+		return 0, nil
 	}
 }
 

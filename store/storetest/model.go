@@ -88,11 +88,17 @@ func selects(f store.Filter, r store.Record) bool {
 
 // changesAfter returns every change after revision after.
 func (m *model) changesAfter(after store.Revision) []store.Change {
+	if after > m.rev {
+		return nil
+	}
 	return slices.Clone(m.changes[m.ends[after]:])
 }
 
 // changesOf returns the changes of revision r alone.
 func (m *model) changesOf(r store.Revision) []store.Change {
+	if r == 0 || r > m.rev {
+		return nil
+	}
 	return slices.Clone(m.changes[m.ends[r-1]:m.ends[r]])
 }
 

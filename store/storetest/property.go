@@ -59,7 +59,7 @@ func testProperty(t *testing.T, newStore func(*testing.T) store.Store) {
 		s := wrap(t, newStore(t))
 		defer s.Close()
 		ctx := context.Background()
-		maxSteps := 25
+		maxSteps := 15
 		if raceEnabled {
 			maxSteps = 6 // the concurrency checks are the ones for -race
 		}
