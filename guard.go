@@ -214,33 +214,25 @@ func (g *Guard) Check(ctx context.Context, values ...any) (Decision, error) {
 	return d, err
 }
 
-// record sends the event of one guarded call to the sink.
+// record sends the event of one guarded call to the sink. A denial is a
+// decision, not an error; every other error (no actor, an index that
+// cannot be filled) makes an error event.
 func (g *Guard) record(ctx context.Context, sink audit.Sink, start, end time.Time, d Decision, index string, err error) error {
-	id, iderr := audit.NewID()
-	if iderr != nil {
-		return iderr
-	}
-	e := &audit.Event{
-		ID: id, Time: start.UTC(), Action: g.scope, Resource: index,
-		Allowed: d.Allowed && err == nil, Rule: d.Rule, Reason: d.Reason,
-		Latency: end.Sub(start), PolicyVersion: d.PolicyVersion, Fields: audit.Fields(ctx),
-	}
+	req := Request{Action: g.scope, Resource: index, Context: audit.Fields(ctx)}
 	if a := ActorFrom(ctx); a != nil {
-		e.Subject = a.ID()
+		req.Subject = a.ID()
 	}
 	if g.roles != nil {
-		e.Action = "role:" + strings.Join(g.roles, ",")
+		req.Action = "role:" + strings.Join(g.roles, ",")
 	}
-	switch {
-	case e.Allowed:
-		e.Status = audit.StatusAllowed
-	case err == nil || errors.Is(err, ErrAccessDenied):
-		e.Status = audit.StatusDenied
-	default:
-		e.Status = audit.StatusError
-		e.Error = err.Error()
+	if errors.Is(err, ErrAccessDenied) {
+		err = nil
 	}
-	return sink.Record(ctx, e)
+	e, eerr := audit.NewEvent(req, d, err, start, end)
+	if eerr != nil {
+		return eerr
+	}
+	return sink.Record(ctx, &e)
 }
 
 // check decides one call and returns the decision and the index it was
