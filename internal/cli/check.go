@@ -15,7 +15,6 @@ import (
 
 	"github.com/warden-authz/warden"
 	"github.com/warden-authz/warden/audit"
-	"github.com/warden-authz/warden/internal/server"
 	"github.com/warden-authz/warden/internal/wire"
 	"github.com/warden-authz/warden/types"
 )
@@ -80,7 +79,7 @@ unless the input itself could not be read.`,
 				if asJSON {
 					// Scripts read stdout: give them the error object of
 					// SPEC 9.3, never a decision.
-					if werr := writeJSON(out, wire.ErrorBody{Error: wire.FromDecideError(err)}); werr != nil {
+					if _, werr := out.Write(append(wire.AppendError(nil, wire.FromDecideError(err)), '\n')); werr != nil {
 						return werr
 					}
 					return &exitError{code: ExitUsage}
@@ -88,7 +87,7 @@ unless the input itself could not be read.`,
 				return &exitError{code: ExitUsage, err: err}
 			}
 			if asJSON {
-				if err := writeJSON(out, e.Decision); err != nil {
+				if _, err := out.Write(append(wire.AppendDecision(nil, &e.Decision), '\n')); err != nil {
 					return err
 				}
 			} else {
@@ -150,24 +149,28 @@ func printDecision(w io.Writer, req warden.Request, d warden.Decision, p *warden
 func runBatch(p *warden.Policy, in io.Reader, out io.Writer, log *auditLog) error {
 	r := bufio.NewReaderSize(in, 64<<10)
 	w := bufio.NewWriterSize(out, 64<<10)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
+	var buf []byte
 	var pending []pendingLine // oldest first
 	var auditErr error
 	// emit prints the oldest n pending lines, each once its event is
 	// durable.
 	emit := func(n int) error {
 		for _, pl := range pending[:n] {
-			v := pl.v
 			if pl.wait {
 				if err := pl.receipt.Wait(context.Background()); err != nil {
 					if auditErr == nil {
 						auditErr = fmt.Errorf("line %d: %w", pl.line, err)
 					}
-					v = errorBody(wire.Errorf(server.CodeAuditFailed, "the decision could not be recorded in the audit log: %v", err), pl.line)
+					pl.err = wire.Errorf(wire.CodeAuditFailed, "the decision could not be recorded in the audit log: %v", err)
 				}
 			}
-			if err := enc.Encode(v); err != nil {
+			if pl.err != nil {
+				pl.err.Line = pl.line
+				buf = wire.AppendError(buf[:0], pl.err)
+			} else {
+				buf = wire.AppendDecision(buf[:0], &pl.d)
+			}
+			if _, err := w.Write(append(buf, '\n')); err != nil {
 				return &exitError{code: ExitUsage, err: fmt.Errorf("writing output: %w", err)}
 			}
 		}
@@ -198,9 +201,9 @@ func runBatch(p *warden.Policy, in io.Reader, out io.Writer, log *auditLog) erro
 		pl := pendingLine{line: line}
 		switch {
 		case tooLong:
-			pl.v = errorBody(wire.Errorf(wire.CodeTooLarge, "request is over the limit of %d bytes", wire.MaxRequestBytes), line)
+			pl.err = wire.Errorf(wire.CodeTooLarge, "request is over the limit of %d bytes", wire.MaxRequestBytes)
 		case len(bytes.TrimSpace(data)) == 0:
-			pl.v = errorBody(wire.Errorf(wire.CodeInvalidJSON, "empty line"), line)
+			pl.err = wire.Errorf(wire.CodeInvalidJSON, "empty line")
 		default:
 			var lerr error
 			if pl, lerr = decideLine(p, data, line, log); lerr != nil {
@@ -239,16 +242,17 @@ const maxPendingLines = 4096
 // pendingLine is a decided line waiting for its event to be stored.
 type pendingLine struct {
 	line    int
-	v       any           // the decision or error object to print
-	wait    bool          // print v only once receipt says the event is stored
-	receipt audit.Receipt // the event's receipt, when wait
+	d       warden.Decision // the decision to print, unless err
+	err     *wire.Error     // the error object to print instead
+	wait    bool            // print only once receipt says the event is stored
+	receipt audit.Receipt   // the event's receipt, when wait
 }
 
 func decideLine(p *warden.Policy, data []byte, line int, log *auditLog) (pendingLine, error) {
 	pl := pendingLine{line: line}
 	req, werr := wire.DecodeRequest(data)
 	if werr != nil {
-		pl.v = errorBody(werr, line)
+		pl.err = werr
 		return pl, nil
 	}
 	start := time.Now()
@@ -261,16 +265,11 @@ func decideLine(p *warden.Policy, data []byte, line int, log *auditLog) (pending
 		pl.wait, pl.receipt = true, rc
 	}
 	if err != nil {
-		pl.v = errorBody(wire.FromDecideError(err), line)
+		pl.err = wire.FromDecideError(err)
 		return pl, nil
 	}
-	pl.v = e.Decision
+	pl.d = e.Decision
 	return pl, nil
-}
-
-func errorBody(e *wire.Error, line int) wire.ErrorBody {
-	e.Line = line
-	return wire.ErrorBody{Error: e}
 }
 
 // readLine reads one line without its line ending. A line longer than max

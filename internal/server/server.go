@@ -67,26 +67,12 @@ import (
 	"github.com/warden-authz/warden/internal/wire"
 )
 
-// MaxBatch is the most requests one /v1/check/batch call may carry; a
-// larger batch is refused whole with 413 batch_too_large. It bounds the
-// work and memory one call can demand while leaving batches big enough
-// that per-call overhead vanishes (at 1,000 it is already under 1%).
-const MaxBatch = 10000
-
-// MaxBatchBytes bounds a /v1/check/batch body: MaxBatch requests of about
-// 3 KiB each. A single /v1/check body is bounded by wire.MaxRequestBytes.
-const MaxBatchBytes = 32 << 20
-
-// Error codes the service adds to those of package wire.
+// MaxBatch is the most requests one /v1/check/batch call may carry, and
+// MaxBatchBytes the most bytes; package wire sets both (SPEC 9.3). A
+// single /v1/check body is bounded by wire.MaxRequestBytes.
 const (
-	CodeBatchTooLarge   = "batch_too_large"
-	CodeUnauthorized    = "unauthorized"
-	CodeUnsupportedType = "unsupported_media_type"
-	CodeMethod          = "method_not_allowed"
-	CodeNotFound        = "not_found"
-	CodeNoPolicy        = "no_policy"
-	CodeInvalidQuery    = "invalid_query"
-	CodeAuditFailed     = "audit_failed"
+	MaxBatch      = wire.MaxBatch
+	MaxBatchBytes = wire.MaxBatchBytes
 )
 
 // AuditStore is where decisions are recorded and read back from: every

@@ -1,11 +1,11 @@
-package server
+package wire
 
 import (
 	"bytes"
 	"encoding/json"
 	"testing"
 
-	"github.com/warden-authz/warden"
+	"github.com/warden-authz/warden/types"
 )
 
 func marshalNoHTML(t testing.TB, v any) []byte {
@@ -20,23 +20,23 @@ func marshalNoHTML(t testing.TB, v any) []byte {
 }
 
 // TestAppendDecisionMatchesJSON holds the hand-written encoder to
-// encoding/json's output for warden.Decision, byte for byte.
+// encoding/json's output for types.Decision, byte for byte.
 func TestAppendDecisionMatchesJSON(t *testing.T) {
 	t.Parallel()
-	tests := []warden.Decision{
+	tests := []types.Decision{
 		{},
-		{Allowed: true, Effect: warden.EffectAllow, Rule: "rules.r1", Item: 2, Reason: `[rules.r1] "admin" is allowed to do "any action" on "res1"`,
+		{Allowed: true, Effect: types.EffectAllow, Rule: "rules.r1", Item: 2, Reason: `[rules.r1] "admin" is allowed to do "any action" on "res1"`,
 			SubjectPath: []string{"user1", "g1", "g4", "admin"}, ResourcePath: []string{"part_b", "res1"}, PolicyVersion: "sha256:8ea008905fb1b8a9"},
-		{Effect: warden.EffectDeny, Rule: "rules.x", Item: 1, Reason: "quotes \" backslash \\ <html> & tab\t nl\n cr\r bell\a nul\x00 del\x7f", PolicyVersion: "v"},
+		{Effect: types.EffectDeny, Rule: "rules.x", Item: 1, Reason: "quotes \" backslash \\ <html> & tab\t nl\n cr\r bell\a nul\x00 del\x7f", PolicyVersion: "v"},
 		{Reason: "héllo 世界 \u2028 \u2029 emoji 🙂", PolicyVersion: "v"},
 		{Reason: "bad utf8 \xff\xfe and \xc3 end", PolicyVersion: "\xed\xa0\x80"},
-		{Effect: warden.EffectNone, Reason: "x", SubjectPath: []string{}, ResourcePath: []string{""}},
+		{Effect: types.EffectNone, Reason: "x", SubjectPath: []string{}, ResourcePath: []string{""}},
 	}
 	for _, d := range tests {
 		want := marshalNoHTML(t, d)
-		got := appendDecision(nil, &d)
+		got := AppendDecision(nil, &d)
 		if !bytes.Equal(got, want) {
-			t.Errorf("appendDecision(%+v)\n got %s\nwant %s", d, got, want)
+			t.Errorf("AppendDecision(%+v)\n got %s\nwant %s", d, got, want)
 		}
 	}
 }
@@ -49,8 +49,8 @@ func FuzzAppendString(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		want := marshalNoHTML(t, s)
-		if got := appendString(nil, s); !bytes.Equal(got, want) {
-			t.Fatalf("appendString(%q) = %s, want %s", s, got, want)
+		if got := AppendString(nil, s); !bytes.Equal(got, want) {
+			t.Fatalf("AppendString(%q) = %s, want %s", s, got, want)
 		}
 	})
 }
