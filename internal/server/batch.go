@@ -32,8 +32,8 @@ const (
 )
 
 func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
-	defer func() { s.metrics.batchDuration.Observe(time.Since(start).Seconds()) }()
+	start := s.now()
+	defer func() { s.metrics.batchDuration.Observe(s.now().Sub(start).Seconds()) }()
 	if r.URL.RawQuery != "" {
 		s.fail(w, "batch", http.StatusBadRequest, wire.Errorf(wire.CodeInvalidQuery, "/v1/check/batch takes no query parameters"))
 		return
@@ -85,7 +85,7 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) {
 	for i := range reqs {
 		var dstart time.Time
 		if s.async != nil {
-			dstart = time.Now()
+			dstart = s.now()
 		}
 		d, err := cur.p.Decide(reqs[i])
 		receipt, rerr := s.record(ctx, reqs[i], d, err, dstart)

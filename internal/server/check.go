@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"time"
 
 	"github.com/warden-authz/warden"
 	"github.com/warden-authz/warden/audit"
@@ -14,8 +13,8 @@ import (
 // POST /v1/check: one request, one decision (SPEC 9.3).
 
 func (s *Server) handleCheck(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
-	defer func() { s.metrics.checkDuration.Observe(time.Since(start).Seconds()) }()
+	start := s.now()
+	defer func() { s.metrics.checkDuration.Observe(s.now().Sub(start).Seconds()) }()
 	explain := false
 	if r.URL.RawQuery != "" {
 		var e *wire.Error
@@ -57,7 +56,7 @@ func (s *Server) handleCheck(w http.ResponseWriter, r *http.Request) {
 		s.noPolicy(w)
 		return
 	}
-	dstart := time.Now()
+	dstart := s.now()
 	var d warden.Decision
 	if explain {
 		var e warden.Explanation

@@ -20,7 +20,7 @@ func (s *Server) record(ctx context.Context, req warden.Request, d warden.Decisi
 	if s.async == nil {
 		return audit.Receipt{}, nil
 	}
-	e, err := audit.NewEvent(req, d, derr, start, time.Now())
+	e, err := audit.NewEvent(req, d, derr, start, s.now())
 	if err != nil {
 		return audit.Receipt{}, err
 	}

@@ -160,6 +160,11 @@ type Config struct {
 
 	// Logger receives the service's structured log; nil discards it.
 	Logger *slog.Logger
+	// Clock tells the time: of audit events and their latencies, of the
+	// latency metrics, and of reloads (/readyz). nil means time.Now.
+	// Tests pass a fake one; it is called from every request's
+	// goroutine, so it must be safe for concurrent use.
+	Clock func() time.Time
 }
 
 // Server is the decision service. Create it with New; it is safe for
@@ -168,6 +173,7 @@ type Config struct {
 // answers every request 500 internal.
 type Server struct {
 	cfg     Config
+	now     func() time.Time // cfg.Clock, or time.Now
 	log     *slog.Logger
 	token   [sha256.Size]byte // hash of cfg.Token; compared in constant time
 	handler http.Handler
@@ -212,7 +218,10 @@ func New(cfg Config) (*Server, error) {
 	case cfg.AuditLinger < 0:
 		cfg.AuditLinger = 0
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger}
+	s := &Server{cfg: cfg, now: cfg.Clock, log: cfg.Logger}
+	if s.now == nil {
+		s.now = time.Now
+	}
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -419,7 +428,7 @@ func (s *Server) auditError(err error) {
 		s.log.Error("audit log", "error", err)
 		return
 	}
-	now := time.Now().UnixNano()
+	now := s.now().UnixNano()
 	last := s.dropLogged.Load()
 	if now-last < int64(dropLogEvery) || !s.dropLogged.CompareAndSwap(last, now) {
 		return
