@@ -25,7 +25,8 @@ var (
 )
 
 // DeniedError is the error of a denied guarded call. errors.Is(err,
-// ErrAccessDenied) reports it.
+// ErrAccessDenied) reports it. It is a plain value; a nil *DeniedError
+// still says that access was denied.
 type DeniedError struct {
 	Actor    string
 	Scope    string
@@ -34,6 +35,9 @@ type DeniedError struct {
 }
 
 func (e *DeniedError) Error() string {
+	if e == nil {
+		return "warden: access denied"
+	}
 	return fmt.Sprintf("warden: access denied: %q may not do %q on %q: %s", e.Actor, e.Scope, e.Index, e.Decision.Reason)
 }
 
@@ -41,23 +45,31 @@ func (e *DeniedError) Unwrap() error { return ErrAccessDenied }
 
 // ActorProvider supplies the actor for an id: your database lookup
 // (toffi's ActorProvider.get_actor). A nil actor means there is none.
+//
+// Auth.Authorize calls it from whatever goroutine serves the request, so
+// it must be safe for concurrent use. It may return the same *Actor to
+// many callers: actors are immutable.
 type ActorProvider interface {
 	Actor(ctx context.Context, id string) (*Actor, error)
 }
 
-// ActorProviderFunc adapts a function to ActorProvider.
+// ActorProviderFunc adapts a function to ActorProvider. A nil
+// ActorProviderFunc is not a provider: NewAuth with one authorizes no one.
 type ActorProviderFunc func(ctx context.Context, id string) (*Actor, error)
 
 // Actor calls f.
 func (f ActorProviderFunc) Actor(ctx context.Context, id string) (*Actor, error) { return f(ctx, id) }
 
 // Options configure an Auth. The zero Options, and a nil *Options, mean no
-// fallback.
+// fallback, no audit and time.Now. NewAuth copies them; changing them
+// afterwards changes nothing. Every callback may be called from many
+// goroutines at once, one call per guarded call, and must be safe for
+// concurrent use.
 type Options struct {
 	// Fallback is consulted only when no rule matched (SPEC 7.6), never to
 	// overturn an explicit deny: toffi's on_guard, for rules such as "the
 	// owner may edit their own article" that need your data. It returns
-	// whether to allow.
+	// whether to allow; nil means no rule matched is denied.
 	Fallback func(ctx context.Context, actor *Actor, scope, index string) bool
 
 	// Audit receives an event for every guarded call (SPEC 8.1); nil
@@ -69,11 +81,12 @@ type Options struct {
 	// event cannot be recorded (SPEC 8.3).
 	AuditRequired bool
 	// OnAuditError hears every event that could not be recorded when audit
-	// is not required; nil logs it with log/slog's default logger. An
-	// audit failure is never silent.
+	// is not required, before the guarded call returns; nil logs it with
+	// log/slog's default logger. An audit failure is never silent.
 	OnAuditError func(error)
-	// Clock gives events their time; nil means time.Now. Tests pass a
-	// fake clock.
+	// Clock gives events their time and latency: it is read when a
+	// guarded call starts deciding and when it ends. nil means time.Now.
+	// Tests pass a fake clock.
 	Clock func() time.Time
 }
 
@@ -86,8 +99,14 @@ var errNilGuard = errors.New("warden: nil Guard (was the error from Auth.Guard i
 var ErrAuditFailed = errors.New("warden: audit event not recorded")
 
 // Auth authorizes actors and makes guards. It holds no per-request state:
-// the actor travels in the context.Context, so one Auth serves every
-// goroutine.
+// the actor travels in the context.Context, and an Auth never changes once
+// made, so one Auth serves every goroutine without locks.
+//
+// The zero Auth, and a nil *Auth, have no ActorProvider: Authorize fails
+// with ErrUnauthorized for every id. Guards made from them still decide
+// for an actor already in the context (WithActor), with no fallback and
+// no audit, and their HTTP handlers answer 500, since no one can be
+// authorized.
 type Auth struct {
 	provider ActorProvider
 	opts     Options
@@ -136,6 +155,11 @@ func (a *Auth) Authorize(ctx context.Context, id string) (context.Context, error
 // template such as "articles:{category}:{id}" whose placeholders are
 // filled from each call's values. A Guard is immutable and safe for
 // concurrent use.
+//
+// Make guards with Auth.Guard or Auth.RequireRoles. The zero Guard has an
+// empty scope, which no request may name: its Check denies every call
+// with ErrInvalidRequest, and its Handler answers 500. A nil *Guard
+// denies every call too.
 type Guard struct {
 	auth  *Auth
 	scope string

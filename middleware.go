@@ -11,7 +11,9 @@ import (
 // IDFunc finds the id of the actor making an HTTP request: a session
 // lookup, a verified token's subject, a trusted proxy's header. It returns
 // "" when the request is anonymous, and an error when the credentials are
-// bad; both are answered 401.
+// bad; both are answered 401. Handler calls it from every request's
+// goroutine, so it must be safe for concurrent use. A nil IDFunc makes
+// Handler answer every request 500.
 type IDFunc func(r *http.Request) (string, error)
 
 // BearerID returns an IDFunc that reads "Authorization: Bearer TOKEN" and
