@@ -19,13 +19,16 @@ import (
 	"github.com/warden-authz/warden/types"
 )
 
+// checkFlags are check's flags.
+type checkFlags struct {
+	config   string
+	asJSON   bool
+	batch    bool
+	auditURL string
+}
+
 func newCheck() *cobra.Command {
-	var (
-		config   string
-		asJSON   bool
-		batch    bool
-		auditURL string
-	)
+	var f checkFlags
 	cmd := &cobra.Command{
 		Use:   "check --config FILE SUBJECT RESOURCE ACTION",
 		Short: "Decide one request, or a stream of JSON Lines requests with --batch",
@@ -43,64 +46,77 @@ unless the input itself could not be read.`,
   warden check --config policy.toml --json user1 part_b GET
   printf '{"subject":"user1","resource":"part_b","action":"GET"}\n' | warden check --config policy.toml --batch`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if batch {
-				if len(args) != 0 {
-					return usage("--batch reads requests from standard input and takes no arguments")
-				}
-			} else if len(args) != 3 {
-				return usage("check takes SUBJECT RESOURCE ACTION (got %d arguments)", len(args))
+			if err := f.validate(args); err != nil {
+				return err
 			}
-			p, err := loadPolicy(config)
+			p, err := loadPolicy(f.config)
 			if err != nil {
 				return err
 			}
-			log, err := openAudit(auditURL)
+			log, err := openAudit(f.auditURL)
 			if err != nil {
 				return err
 			}
-			if batch {
-				berr := runBatch(p, cmd.InOrStdin(), cmd.OutOrStdout(), log)
-				if cerr := log.close(); berr == nil {
-					berr = cerr
-				}
-				return berr
+			if !f.batch {
+				req := warden.Request{Subject: args[0], Resource: args[1], Action: args[2]}
+				return checkOne(p, req, log, cmd.OutOrStdout(), f.asJSON)
 			}
-			req := warden.Request{Subject: args[0], Resource: args[1], Action: args[2]}
-			start := time.Now()
-			e, err := p.Explain(req)
-			if rerr := log.record(req, e.Decision, err, start); rerr != nil {
-				return &exitError{code: ExitUsage, err: fmt.Errorf("audit log: %w", rerr)}
+			err = runBatch(p, cmd.InOrStdin(), cmd.OutOrStdout(), log)
+			if cerr := log.close(); err == nil {
+				err = cerr
 			}
-			if cerr := log.close(); cerr != nil {
-				return cerr
-			}
-			out := cmd.OutOrStdout()
-			if err != nil {
-				if asJSON {
-					// Scripts read stdout: give them the error object of
-					// SPEC 9.3, never a decision.
-					if _, werr := out.Write(append(wire.AppendError(nil, wire.FromDecideError(err)), '\n')); werr != nil {
-						return werr
-					}
-					return &exitError{code: ExitUsage}
-				}
-				return &exitError{code: ExitUsage, err: err}
-			}
-			if asJSON {
-				if _, err := out.Write(append(wire.AppendDecision(nil, &e.Decision), '\n')); err != nil {
-					return err
-				}
-			} else {
-				printDecision(out, req, e.Decision, p)
-			}
-			return exitFor(e.Decision)
+			return err
 		},
 	}
-	configFlag(cmd, &config)
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the decision object (SPEC 9.3)")
-	cmd.Flags().BoolVar(&batch, "batch", false, "read JSON Lines requests on stdin, write one decision per line")
-	cmd.Flags().StringVar(&auditURL, "audit", "", "record every decision in an audit store ("+auditSchemes+"); a decision is printed only once its event is stored")
+	configFlag(cmd, &f.config)
+	cmd.Flags().BoolVar(&f.asJSON, "json", false, "print the decision object (SPEC 9.3)")
+	cmd.Flags().BoolVar(&f.batch, "batch", false, "read JSON Lines requests on stdin, write one decision per line")
+	cmd.Flags().StringVar(&f.auditURL, "audit", "", "record every decision in an audit store ("+auditSchemes+"); a decision is printed only once its event is stored")
 	return cmd
+}
+
+// validate checks the arguments against the mode: three for one
+// request, none with --batch.
+func (f *checkFlags) validate(args []string) error {
+	switch {
+	case f.batch && len(args) != 0:
+		return usage("--batch reads requests from standard input and takes no arguments")
+	case !f.batch && len(args) != 3:
+		return usage("check takes SUBJECT RESOURCE ACTION (got %d arguments)", len(args))
+	}
+	return nil
+}
+
+// checkOne decides one request and records it in log, which it closes,
+// so the event is stored before anything is printed; then it prints the
+// decision, or with asJSON the decision or error object.
+func checkOne(p *warden.Policy, req warden.Request, log *auditLog, out io.Writer, asJSON bool) error {
+	start := time.Now()
+	e, err := p.Explain(req)
+	if rerr := log.record(req, e.Decision, err, start); rerr != nil {
+		return &exitError{code: ExitUsage, err: fmt.Errorf("audit log: %w", rerr)}
+	}
+	if cerr := log.close(); cerr != nil {
+		return cerr
+	}
+	switch {
+	case err != nil && asJSON:
+		// Scripts read stdout: give them the error object of SPEC 9.3,
+		// never a decision.
+		if _, werr := out.Write(append(wire.AppendError(nil, wire.FromDecideError(err)), '\n')); werr != nil {
+			return werr
+		}
+		return &exitError{code: ExitUsage}
+	case err != nil:
+		return &exitError{code: ExitUsage, err: err}
+	case asJSON:
+		if _, err := out.Write(append(wire.AppendDecision(nil, &e.Decision), '\n')); err != nil {
+			return err
+		}
+	default:
+		printDecision(out, req, e.Decision, p)
+	}
+	return exitFor(e.Decision)
 }
 
 func usage(format string, args ...any) error {
