@@ -38,19 +38,12 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, "batch", http.StatusBadRequest, wire.Errorf(wire.CodeInvalidQuery, "/v1/check/batch takes no query parameters"))
 		return
 	}
-	held, err := s.reserve(r.Context(), r, wire.MaxBatchBytes, batchPooled)
-	if err != nil {
-		return // the client gave up waiting
-	}
-	defer s.unreserve(held)
-	bp := getBuf()
-	defer putBuf(bp)
-	body, status, werr := readBody(w, r, *bp, wire.MaxBatchBytes)
-	*bp = body
-	if werr != nil {
-		s.fail(w, "batch", status, werr)
+	t, ok := s.take(w, r, "batch", wire.MaxBatchBytes, batchPooled)
+	if !ok {
 		return
 	}
+	defer s.release(t)
+	body, held, bp := *t.buf, t.held, t.buf
 	st := batchPool.Get().(*batchState)
 	defer func() {
 		clear(st.reqs) // drop the strings, which hold the body

@@ -15,6 +15,38 @@ import (
 // Taking a request's body: its share of Config.RequestMemory first, then
 // the body itself into a pooled buffer, within its limit.
 
+// taken is what take holds for a request until release: its reservation
+// and the pooled buffer its body is in.
+type taken struct {
+	held int64
+	buf  *[]byte
+}
+
+// take reserves the request's share of memory (pooled bytes more than its
+// body may need) and reads its body, of at most limit bytes, into a pooled
+// buffer. When it cannot, it answers the request and ok is false;
+// otherwise the caller releases what it took once the answer is written.
+func (s *Server) take(w http.ResponseWriter, r *http.Request, endpoint string, limit, pooled int64) (t taken, ok bool) {
+	held, err := s.reserve(r.Context(), r, limit, pooled)
+	if err != nil {
+		return t, false // the client gave up waiting
+	}
+	t = taken{held: held, buf: getBuf()}
+	body, status, werr := readBody(w, r, *t.buf, limit)
+	*t.buf = body
+	if werr != nil {
+		s.fail(w, endpoint, status, werr)
+		s.release(t)
+		return taken{}, false
+	}
+	return t, true
+}
+
+func (s *Server) release(t taken) {
+	putBuf(t.buf)
+	s.unreserve(t.held)
+}
+
 // reserve takes a request's share of Config.RequestMemory before its body
 // is read: DecodeFactor times the body's length, or its limit when the
 // length is unknown, and never more than the whole budget. It waits while

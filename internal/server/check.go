@@ -23,19 +23,12 @@ func (s *Server) handleCheck(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	held, err := s.reserve(r.Context(), r, wire.MaxRequestBytes, 0)
-	if err != nil {
-		return // the client gave up waiting
-	}
-	defer s.unreserve(held)
-	bp := getBuf()
-	defer putBuf(bp)
-	body, status, werr := readBody(w, r, *bp, wire.MaxRequestBytes)
-	*bp = body
-	if werr != nil {
-		s.fail(w, "check", status, werr)
+	t, ok := s.take(w, r, "check", wire.MaxRequestBytes, 0)
+	if !ok {
 		return
 	}
+	defer s.release(t)
+	body, held, bp := *t.buf, t.held, t.buf
 	req, werr := wire.DecodeRequest(body)
 	if werr == nil && req.Context != nil {
 		if used := int64(len(body)) + audit.EventSize(&audit.Event{Fields: req.Context}); used > held {
@@ -58,6 +51,7 @@ func (s *Server) handleCheck(w http.ResponseWriter, r *http.Request) {
 	}
 	dstart := s.now()
 	var d warden.Decision
+	var err error
 	if explain {
 		var e warden.Explanation
 		e, err = cur.p.Explain(req)
