@@ -16,6 +16,11 @@ import (
 // status other than 200 (a *Error; errors.Is(err,
 // warden.ErrInvalidRequest) for a malformed name), or an answer that is
 // not exactly a decision.
+//
+// A request the wire format cannot carry unchanged is refused with
+// warden.ErrInvalidRequest before anything is sent: invalid UTF-8 in a
+// name or the context, and Groups or AtLeastRevision, which the service's
+// wire format has no field for yet.
 func (c *Client) Check(ctx context.Context, r warden.Request) (warden.Decision, error) {
 	const where = "POST " + pathCheck
 	body, err := wire.EncodeRequest(r)
