@@ -143,7 +143,10 @@ func skipWS(s string, i int) int {
 // format yet (SPEC 9.3), so a request that sets them is refused rather
 // than sent without them.
 func EncodeRequest(r types.Request) ([]byte, error) {
-	return AppendRequest(nil, r)
+	// Room for the names and the field names, so a request without
+	// context is written into one allocation.
+	b := make([]byte, 0, len(r.Subject)+len(r.Resource)+len(r.Action)+48)
+	return AppendRequest(b, r)
 }
 
 // AppendRequest is EncodeRequest appending to b; on error it returns b
