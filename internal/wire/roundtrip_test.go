@@ -98,6 +98,36 @@ func checkDecision(t tb, d types.Decision) {
 	}
 }
 
+// TestAppendDecisionMatchesJSON holds the encoder to encoding/json and
+// the decoder to reading it back, on decisions the service sends.
+func TestAppendDecisionMatchesJSON(t *testing.T) {
+	t.Parallel()
+	for _, d := range []types.Decision{
+		{},
+		{Allowed: true, Effect: types.EffectAllow, Rule: "rules.r1", Item: 2, Reason: `[rules.r1] "admin" is allowed to do "any action" on "res1"`,
+			SubjectPath: []string{"user1", "g1", "g4", "admin"}, ResourcePath: []string{"part_b", "res1"}, PolicyVersion: "sha256:8ea008905fb1b8a9"},
+		{Effect: types.EffectDeny, Rule: "rules.x", Item: 1, Reason: "quotes \" backslash \\ <html> & tab\t nl\n cr\r bell\a nul\x00 del\x7f", PolicyVersion: "v"},
+		{Reason: "héllo 世界 \u2028 \u2029 emoji 🙂", PolicyVersion: "v"},
+		{Reason: "bad utf8 \xff\xfe and \xc3 end", PolicyVersion: "\xed\xa0\x80"},
+		{Effect: types.EffectNone, Reason: "x", SubjectPath: []string{}, ResourcePath: []string{""}},
+	} {
+		checkDecision(t, d)
+	}
+}
+
+// FuzzAppendString checks the string encoder against encoding/json on
+// any input.
+func FuzzAppendString(f *testing.F) {
+	for _, s := range []string{"", "plain", "\"\\", "\x00\x1f", "\u2028", "\xff", "é\xc3", "<>&"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := wire.AppendString(nil, s), stdJSON(t, s); !bytes.Equal(got, want) {
+			t.Fatalf("AppendString(%q) = %s, want %s", s, got, want)
+		}
+	})
+}
+
 // splitPath turns a fuzzed string into a chain: nil for "", else its
 // parts between '|'.
 func splitPath(s string) []string {
