@@ -45,10 +45,8 @@ func (e *DeniedError) Unwrap() error { return ErrAccessDenied }
 
 // ActorProvider supplies the actor for an id: your database lookup
 // (toffi's ActorProvider.get_actor). A nil actor means there is none.
-//
-// Auth.Authorize calls it from whatever goroutine serves the request, so
-// it must be safe for concurrent use. It may return the same *Actor to
-// many callers: actors are immutable.
+// Authorize calls it from many goroutines at once: it must be safe for
+// concurrent use. Actors are immutable, so it may share one among calls.
 type ActorProvider interface {
 	Actor(ctx context.Context, id string) (*Actor, error)
 }
@@ -61,10 +59,8 @@ type ActorProviderFunc func(ctx context.Context, id string) (*Actor, error)
 func (f ActorProviderFunc) Actor(ctx context.Context, id string) (*Actor, error) { return f(ctx, id) }
 
 // Options configure an Auth. The zero Options, and a nil *Options, mean no
-// fallback, no audit and time.Now. NewAuth copies them; changing them
-// afterwards changes nothing. Every callback may be called from many
-// goroutines at once, one call per guarded call, and must be safe for
-// concurrent use.
+// fallback, no audit and time.Now. The callbacks run on the goroutines of
+// guarded calls, many at once: they must be safe for concurrent use.
 type Options struct {
 	// Fallback is consulted only when no rule matched (SPEC 7.6), never to
 	// overturn an explicit deny: toffi's on_guard, for rules such as "the
@@ -101,12 +97,9 @@ var ErrAuditFailed = errors.New("warden: audit event not recorded")
 // Auth authorizes actors and makes guards. It holds no per-request state:
 // the actor travels in the context.Context, and an Auth never changes once
 // made, so one Auth serves every goroutine without locks.
-//
-// The zero Auth, and a nil *Auth, have no ActorProvider: Authorize fails
-// with ErrUnauthorized for every id. Guards made from them still decide
-// for an actor already in the context (WithActor), with no fallback and
-// no audit, and their HTTP handlers answer 500, since no one can be
-// authorized.
+// The zero Auth and a nil *Auth have no ActorProvider: Authorize fails
+// with ErrUnauthorized, and their guards' handlers answer 500; their
+// guards' Check still decides for an actor put in the context (WithActor).
 type Auth struct {
 	provider ActorProvider
 	opts     Options
@@ -155,11 +148,8 @@ func (a *Auth) Authorize(ctx context.Context, id string) (context.Context, error
 // template such as "articles:{category}:{id}" whose placeholders are
 // filled from each call's values. A Guard is immutable and safe for
 // concurrent use.
-//
-// Make guards with Auth.Guard or Auth.RequireRoles. The zero Guard has an
-// empty scope, which no request may name: its Check denies every call
-// with ErrInvalidRequest, and its Handler answers 500. A nil *Guard
-// denies every call too.
+// Make guards with Auth.Guard or RequireRoles: a zero or nil Guard denies
+// every call, and its Handler answers 500.
 type Guard struct {
 	auth  *Auth
 	scope string
