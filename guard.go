@@ -25,7 +25,8 @@ var (
 )
 
 // DeniedError is the error of a denied guarded call. errors.Is(err,
-// ErrAccessDenied) reports it.
+// ErrAccessDenied) reports it. It is a plain value; a nil *DeniedError
+// still says that access was denied.
 type DeniedError struct {
 	Actor    string
 	Scope    string
@@ -34,6 +35,9 @@ type DeniedError struct {
 }
 
 func (e *DeniedError) Error() string {
+	if e == nil {
+		return "warden: access denied"
+	}
 	return fmt.Sprintf("warden: access denied: %q may not do %q on %q: %s", e.Actor, e.Scope, e.Index, e.Decision.Reason)
 }
 
@@ -41,23 +45,27 @@ func (e *DeniedError) Unwrap() error { return ErrAccessDenied }
 
 // ActorProvider supplies the actor for an id: your database lookup
 // (toffi's ActorProvider.get_actor). A nil actor means there is none.
+// Authorize calls it from many goroutines at once: it must be safe for
+// concurrent use. Actors are immutable, so it may share one among calls.
 type ActorProvider interface {
 	Actor(ctx context.Context, id string) (*Actor, error)
 }
 
-// ActorProviderFunc adapts a function to ActorProvider.
+// ActorProviderFunc adapts a function to ActorProvider. A nil
+// ActorProviderFunc is not a provider: NewAuth with one authorizes no one.
 type ActorProviderFunc func(ctx context.Context, id string) (*Actor, error)
 
 // Actor calls f.
 func (f ActorProviderFunc) Actor(ctx context.Context, id string) (*Actor, error) { return f(ctx, id) }
 
 // Options configure an Auth. The zero Options, and a nil *Options, mean no
-// fallback.
+// fallback, no audit and time.Now. The callbacks run on the goroutines of
+// guarded calls, many at once: they must be safe for concurrent use.
 type Options struct {
 	// Fallback is consulted only when no rule matched (SPEC 7.6), never to
 	// overturn an explicit deny: toffi's on_guard, for rules such as "the
 	// owner may edit their own article" that need your data. It returns
-	// whether to allow.
+	// whether to allow; nil means no rule matched is denied.
 	Fallback func(ctx context.Context, actor *Actor, scope, index string) bool
 
 	// Audit receives an event for every guarded call (SPEC 8.1); nil
@@ -69,11 +77,12 @@ type Options struct {
 	// event cannot be recorded (SPEC 8.3).
 	AuditRequired bool
 	// OnAuditError hears every event that could not be recorded when audit
-	// is not required; nil logs it with log/slog's default logger. An
-	// audit failure is never silent.
+	// is not required, before the guarded call returns; nil logs it with
+	// log/slog's default logger. An audit failure is never silent.
 	OnAuditError func(error)
-	// Clock gives events their time; nil means time.Now. Tests pass a
-	// fake clock.
+	// Clock gives events their time and latency: it is read when a
+	// guarded call starts deciding and when it ends. nil means time.Now.
+	// Tests pass a fake clock.
 	Clock func() time.Time
 }
 
@@ -86,8 +95,11 @@ var errNilGuard = errors.New("warden: nil Guard (was the error from Auth.Guard i
 var ErrAuditFailed = errors.New("warden: audit event not recorded")
 
 // Auth authorizes actors and makes guards. It holds no per-request state:
-// the actor travels in the context.Context, so one Auth serves every
-// goroutine.
+// the actor travels in the context.Context, and an Auth never changes once
+// made, so one Auth serves every goroutine without locks.
+// The zero Auth and a nil *Auth have no ActorProvider: Authorize fails
+// with ErrUnauthorized, and their guards' handlers answer 500; their
+// guards' Check still decides for an actor put in the context (WithActor).
 type Auth struct {
 	provider ActorProvider
 	opts     Options
@@ -136,6 +148,8 @@ func (a *Auth) Authorize(ctx context.Context, id string) (context.Context, error
 // template such as "articles:{category}:{id}" whose placeholders are
 // filled from each call's values. A Guard is immutable and safe for
 // concurrent use.
+// Make guards with Auth.Guard or RequireRoles: a zero or nil Guard denies
+// every call, and its Handler answers 500.
 type Guard struct {
 	auth  *Auth
 	scope string
@@ -214,33 +228,25 @@ func (g *Guard) Check(ctx context.Context, values ...any) (Decision, error) {
 	return d, err
 }
 
-// record sends the event of one guarded call to the sink.
+// record sends the event of one guarded call to the sink. A denial is a
+// decision, not an error; every other error (no actor, an index that
+// cannot be filled) makes an error event.
 func (g *Guard) record(ctx context.Context, sink audit.Sink, start, end time.Time, d Decision, index string, err error) error {
-	id, iderr := audit.NewID()
-	if iderr != nil {
-		return iderr
-	}
-	e := &audit.Event{
-		ID: id, Time: start.UTC(), Action: g.scope, Resource: index,
-		Allowed: d.Allowed && err == nil, Rule: d.Rule, Reason: d.Reason,
-		Latency: end.Sub(start), PolicyVersion: d.PolicyVersion, Fields: audit.Fields(ctx),
-	}
+	req := Request{Action: g.scope, Resource: index, Context: audit.Fields(ctx)}
 	if a := ActorFrom(ctx); a != nil {
-		e.Subject = a.ID()
+		req.Subject = a.ID()
 	}
 	if g.roles != nil {
-		e.Action = "role:" + strings.Join(g.roles, ",")
+		req.Action = "role:" + strings.Join(g.roles, ",")
 	}
-	switch {
-	case e.Allowed:
-		e.Status = audit.StatusAllowed
-	case err == nil || errors.Is(err, ErrAccessDenied):
-		e.Status = audit.StatusDenied
-	default:
-		e.Status = audit.StatusError
-		e.Error = err.Error()
+	if errors.Is(err, ErrAccessDenied) {
+		err = nil
 	}
-	return sink.Record(ctx, e)
+	e, eerr := audit.NewEvent(req, d, err, start, end)
+	if eerr != nil {
+		return eerr
+	}
+	return sink.Record(ctx, &e)
 }
 
 // check decides one call and returns the decision and the index it was

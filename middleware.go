@@ -1,16 +1,19 @@
 package warden
 
 import (
-	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
+
+	"github.com/warden-authz/warden/internal/wire"
 )
 
 // IDFunc finds the id of the actor making an HTTP request: a session
 // lookup, a verified token's subject, a trusted proxy's header. It returns
 // "" when the request is anonymous, and an error when the credentials are
-// bad; both are answered 401.
+// bad; both are answered 401. Handler calls it from every request's
+// goroutine, so it must be safe for concurrent use. A nil IDFunc makes
+// Handler answer every request 500.
 type IDFunc func(r *http.Request) (string, error)
 
 // BearerID returns an IDFunc that reads "Authorization: Bearer TOKEN" and
@@ -53,36 +56,36 @@ func (g *Guard) Handler(id IDFunc, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		if id == nil || g == nil || g.auth == nil || next == nil {
-			writeError(w, http.StatusInternalServerError, "internal", "authorization is not configured")
+			writeError(w, http.StatusInternalServerError, wire.CodeInternal, "authorization is not configured")
 			return
 		}
 		name, err := id(r)
 		if errors.Is(err, errNotConfigured) {
-			writeError(w, http.StatusInternalServerError, "internal", "authorization is not configured")
+			writeError(w, http.StatusInternalServerError, wire.CodeInternal, "authorization is not configured")
 			return
 		}
 		if err != nil || name == "" {
-			writeError(w, http.StatusUnauthorized, "unauthorized", "no valid credentials")
+			writeError(w, http.StatusUnauthorized, wire.CodeUnauthorized, "no valid credentials")
 			return
 		}
 		ctx, err = g.auth.Authorize(ctx, name)
 		if err != nil {
-			writeError(w, http.StatusUnauthorized, "unauthorized", "unknown actor")
+			writeError(w, http.StatusUnauthorized, wire.CodeUnauthorized, "unknown actor")
 			return
 		}
 		switch _, err := g.Check(ctx, r); {
 		case err == nil:
 			next.ServeHTTP(w, r.WithContext(ctx))
 		case errors.Is(err, ErrInvalidReference):
-			writeError(w, http.StatusBadRequest, "invalid_reference", err.Error())
+			writeError(w, http.StatusBadRequest, wire.CodeInvalidReference, err.Error())
 		case errors.Is(err, ErrAccessDenied):
 			// The reason names rules; tell the client only that it
 			// was denied.
-			writeError(w, http.StatusForbidden, "access_denied", "access denied")
+			writeError(w, http.StatusForbidden, wire.CodeAccessDenied, "access denied")
 		default:
 			// The guard could not decide (an actor whose rules do not
 			// compile): a fault on this side, and still no access.
-			writeError(w, http.StatusInternalServerError, "internal", "authorization failed")
+			writeError(w, http.StatusInternalServerError, wire.CodeInternal, "authorization failed")
 		}
 	})
 }
@@ -91,19 +94,6 @@ func (g *Guard) Handler(id IDFunc, next http.Handler) http.Handler {
 // because it was built without what it needs (BearerID(nil)).
 var errNotConfigured = errors.New("warden: BearerID was given no token lookup")
 
-// The body of an error answer, as in the wire format (SPEC 9.3).
-type errorBody struct {
-	Error struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
-}
-
 func writeError(w http.ResponseWriter, status int, code, message string) {
-	var body errorBody
-	body.Error.Code, body.Error.Message = code, message
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(body) // the status is sent; a failed body write has no one to tell
+	wire.WriteError(w, status, &wire.Error{Code: code, Message: message})
 }

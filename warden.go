@@ -214,11 +214,15 @@ func (p *Policy) Explain(r Request) (Explanation, error) {
 }
 
 // PolicyError lists every problem found in a policy, ordered by position.
+// A nil or empty PolicyError still says the policy is invalid.
 type PolicyError struct {
 	Diagnostics []Diagnostic
 }
 
 func (e *PolicyError) Error() string {
+	if e == nil {
+		return "warden: invalid policy"
+	}
 	switch len(e.Diagnostics) {
 	case 0:
 		return "warden: invalid policy"

@@ -38,7 +38,11 @@ type AsyncOptions struct {
 	// same guarantee per event, whatever Wait says.
 	Wait bool
 	// OnError hears every failed write and every drop; nil ignores them
-	// (they are still counted). It is called from the writer goroutine.
+	// (they are still counted). Failed writes are reported from the writer
+	// goroutine, drops from the goroutine whose Record dropped: with Drop
+	// it runs on many goroutines at once and must be safe for concurrent
+	// use. It must not call the Async's Flush or Close, which wait for the
+	// writer it may be running on.
 	OnError func(error)
 	// Backoff is the first wait before retrying a failed write; it doubles
 	// up to a minute. 0 means 100ms.

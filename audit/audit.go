@@ -112,7 +112,11 @@ type Sink interface {
 }
 
 // Fanout records each event in every sink, in order, and joins their
-// errors: one failing sink does not stop the others.
+// errors: one failing sink does not stop the others. A nil sink in it is
+// an error, not a skip. The zero (nil or empty) Fanout records nowhere and
+// returns nil. A Fanout is as safe for concurrent use as its sinks, which
+// the Sink contract makes every sink; do not change its elements while it
+// records.
 type Fanout []Sink
 
 // Record implements Sink.

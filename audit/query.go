@@ -53,7 +53,12 @@ type Querier interface {
 }
 
 // Matcher is a compiled Query: stores that cannot express a pattern in
-// their own query language filter candidates with it.
+// their own query language filter candidates with it. It is immutable
+// once Compile returns it, and safe for concurrent use.
+//
+// Make one with Query.Compile. The zero Matcher, and a nil *Matcher,
+// were compiled from nothing: they match no event and their Limit is 0,
+// so a store misusing one returns nothing rather than everything.
 type Matcher struct {
 	q                Query
 	action, resource *pattern.Pattern
@@ -93,13 +98,26 @@ func (q Query) Compile() (*Matcher, error) {
 }
 
 // Limit is the page size the query asks for.
-func (m *Matcher) Limit() int { return m.limit }
+func (m *Matcher) Limit() int {
+	if m == nil {
+		return 0
+	}
+	return m.limit
+}
 
 // Query returns the query the matcher was compiled from.
-func (m *Matcher) Query() Query { return m.q }
+func (m *Matcher) Query() Query {
+	if m == nil {
+		return Query{}
+	}
+	return m.q
+}
 
 // Match reports whether e is selected.
 func (m *Matcher) Match(e *Event) bool {
+	if m == nil || m.limit == 0 || e == nil {
+		return false // not compiled: Compile never leaves a limit of 0
+	}
 	q := &m.q
 	switch {
 	case q.Subject != "" && e.Subject != q.Subject,

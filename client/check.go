@@ -1,15 +1,12 @@
 package client
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
-	"unicode/utf8"
 
 	"github.com/warden-authz/warden"
-	"github.com/warden-authz/warden/audit"
+	"github.com/warden-authz/warden/internal/wire"
 )
 
 // Check asks the service to decide one request (POST /v1/check).
@@ -19,9 +16,14 @@ import (
 // status other than 200 (a *Error; errors.Is(err,
 // warden.ErrInvalidRequest) for a malformed name), or an answer that is
 // not exactly a decision.
+//
+// A request the wire format cannot carry unchanged is refused with
+// warden.ErrInvalidRequest before anything is sent: invalid UTF-8 in a
+// name or the context, and Groups or AtLeastRevision, which the service's
+// wire format has no field for yet.
 func (c *Client) Check(ctx context.Context, r warden.Request) (warden.Decision, error) {
 	const where = "POST " + pathCheck
-	body, err := encodeRequest(r)
+	body, err := wire.EncodeRequest(r)
 	if err != nil {
 		return warden.Decision{}, fmt.Errorf("client: %s: %w", where, err)
 	}
@@ -29,7 +31,7 @@ func (c *Client) Check(ctx context.Context, r warden.Request) (warden.Decision, 
 	if err != nil {
 		return warden.Decision{}, err
 	}
-	d, err := decodeDecision(a.body)
+	d, err := wire.DecodeDecision(a.body)
 	if err != nil {
 		return warden.Decision{}, fmt.Errorf("client: %s: HTTP 200 answer: %w", where, err)
 	}
@@ -66,71 +68,26 @@ func (c *Client) CheckBatch(ctx context.Context, reqs []warden.Request) ([]Resul
 	case len(reqs) > MaxBatch:
 		return nil, fmt.Errorf("client: %s: %d requests, over the limit of %d (MaxBatch); split the batch: %w", where, len(reqs), MaxBatch, ErrBatchTooLarge)
 	}
-	var buf bytes.Buffer
-	buf.WriteString(`{"requests":[`)
-	for i, r := range reqs {
-		b, err := encodeRequest(r)
-		if err != nil {
-			return nil, fmt.Errorf("client: %s: request %d: %w", where, i, err)
-		}
-		if i > 0 {
-			buf.WriteByte(',')
-		}
-		buf.Write(b)
+	body, err := wire.EncodeBatch(reqs)
+	if err != nil {
+		return nil, fmt.Errorf("client: %s: %w", where, err)
 	}
-	buf.WriteString(`]}`)
-	a, err := c.do(ctx, http.MethodPost, c.url(pathBatch), where, buf.Bytes(), MaxListBytes, http.StatusOK)
+	a, err := c.do(ctx, http.MethodPost, c.url(pathBatch), where, body, MaxListBytes, http.StatusOK)
 	if err != nil {
 		return nil, err
 	}
-	res, err := decodeBatch(a.body, len(reqs))
+	items, err := wire.DecodeBatchAnswer(a.body, len(reqs))
 	if err != nil {
 		return nil, fmt.Errorf("client: %s: HTTP 200 answer: %w", where, err)
 	}
+	res := make([]Result, len(items))
+	for i, it := range items {
+		res[i].Decision = it.Decision
+		if it.Err != nil {
+			res[i].Err = &Error{Code: it.Err.Code, Message: it.Err.Message}
+		}
+	}
 	return res, nil
-}
-
-// encodeRequest encodes a request in the wire format (SPEC 9.3). It
-// refuses invalid UTF-8, which encoding/json would silently replace with
-// U+FFFD, so that the service would decide for a name other than the one
-// asked about.
-func encodeRequest(r warden.Request) ([]byte, error) {
-	for _, f := range []struct{ name, v string }{{"subject", r.Subject}, {"resource", r.Resource}, {"action", r.Action}} {
-		if !utf8.ValidString(f.v) {
-			return nil, fmt.Errorf("%s %q is not valid UTF-8: %w", f.name, clip(f.v, 64), warden.ErrInvalidRequest)
-		}
-	}
-	// The context is checked the way the audit log checks event fields,
-	// where it ends up.
-	if _, err := audit.EncodeFields(r.Context); err != nil {
-		return nil, fmt.Errorf("context cannot be sent unchanged (%v): %w", err, warden.ErrInvalidRequest)
-	}
-	b, err := json.Marshal(r)
-	if err != nil {
-		return nil, fmt.Errorf("encoding the request: %w", err)
-	}
-	if replacedInvalid(b) {
-		// encoding/json wrote invalid UTF-8 in the context as U+FFFD.
-		return nil, fmt.Errorf("context cannot be sent unchanged (a string is not valid UTF-8): %w", warden.ErrInvalidRequest)
-	}
-	return b, nil
-}
-
-// replacedInvalid reports whether JSON written by encoding/json has a
-// \ufffd escape, which it writes only in place of invalid UTF-8 (a real
-// U+FFFD is written as itself); escapes are stepped over whole, so the
-// text `\ufffd`, written `\\ufffd`, does not count.
-func replacedInvalid(b []byte) bool {
-	for i := 0; i+6 <= len(b); i++ {
-		if b[i] != '\\' {
-			continue
-		}
-		if string(b[i:i+6]) == `\ufffd` {
-			return true
-		}
-		i++
-	}
-	return false
 }
 
 // url returns the address of one of the service's paths. A Client not

@@ -78,6 +78,8 @@ import (
 	"time"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/warden-authz/warden/internal/wire"
 )
 
 // Response size limits. An answer longer than its limit is an error: the
@@ -100,7 +102,7 @@ const (
 // MaxBatch is the most requests one CheckBatch may send: the service
 // answers a longer batch with 413 batch_too_large, so the client refuses it
 // before sending it.
-const MaxBatch = 10000
+const MaxBatch = wire.MaxBatch
 
 // DefaultTimeout bounds a whole call, including reading the answer, when
 // Options.HTTPClient is nil. A context deadline bounds each call further.
@@ -397,12 +399,21 @@ func hexRune(h []byte) (rune, bool) {
 	if len(h) < 4 {
 		return 0, false
 	}
+	var r rune
 	for _, c := range h[:4] {
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c = c - 'a' + 10
+		case 'A' <= c && c <= 'F':
+			c = c - 'A' + 10
+		default:
 			return 0, false
 		}
+		r = r<<4 | rune(c)
 	}
-	return hex4(h), true
+	return r, true
 }
 
 // errTooLong reports an answer over its limit.

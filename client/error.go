@@ -9,20 +9,21 @@ import (
 	"unicode/utf8"
 
 	"github.com/warden-authz/warden"
+	"github.com/warden-authz/warden/internal/wire"
 )
 
 // The error codes of the HTTP contract, as found in Error.Code.
 const (
-	CodeInvalidJSON          = "invalid_json"           // 400: the body was not JSON
-	CodeInvalidRequest       = "invalid_request"        // 400: not a valid request, or an empty batch
-	CodeInvalidQuery         = "invalid_query"          // 400: an audit query parameter is unknown or bad
-	CodeUnauthorized         = "unauthorized"           // 401: the token is missing or wrong
-	CodeMethodNotAllowed     = "method_not_allowed"     // 405
-	CodeRequestTooLarge      = "request_too_large"      // 413: the body is over the service's limit
-	CodeBatchTooLarge        = "batch_too_large"        // 413: over MaxBatch requests
-	CodeUnsupportedMediaType = "unsupported_media_type" // 415
-	CodeInternal             = "internal"               // 500: a fault in the service
-	CodeNoPolicy             = "no_policy"              // 503: no policy has loaded yet
+	CodeInvalidJSON          = wire.CodeInvalidJSON     // 400: the body was not JSON
+	CodeInvalidRequest       = wire.CodeInvalidRequest  // 400: not a valid request, or an empty batch
+	CodeInvalidQuery         = wire.CodeInvalidQuery    // 400: an audit query parameter is unknown or bad
+	CodeUnauthorized         = wire.CodeUnauthorized    // 401: the token is missing or wrong
+	CodeMethodNotAllowed     = wire.CodeMethod          // 405
+	CodeRequestTooLarge      = wire.CodeTooLarge        // 413: the body is over the service's limit
+	CodeBatchTooLarge        = wire.CodeBatchTooLarge   // 413: over MaxBatch requests
+	CodeUnsupportedMediaType = wire.CodeUnsupportedType // 415
+	CodeInternal             = wire.CodeInternal        // 500: a fault in the service
+	CodeNoPolicy             = wire.CodeNoPolicy        // 503: no policy has loaded yet
 )
 
 // ErrBatchTooLarge is reported for a batch over MaxBatch, whether the
@@ -102,8 +103,8 @@ func errorFrom(a answer) *Error {
 		}
 		return &Error{Status: a.status, Message: "not a warden error object: " + what}
 	}
-	if code, msg, err := decodeErrorObject(a.body); err == nil {
-		return &Error{Status: a.status, Code: code, Message: msg}
+	if e, err := wire.DecodeError(a.body); err == nil {
+		return &Error{Status: a.status, Code: e.Code, Message: e.Message}
 	}
 	what := fmt.Sprintf("%d bytes of %s, starting %q", len(a.body), a.mediaType(), clip(string(a.body), 120))
 	return &Error{Status: a.status, Message: "not a warden error object: " + what}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"time"
+
+	"github.com/warden-authz/warden/internal/wire"
 )
 
 // Readiness is the service's /readyz answer (SPEC 9.2). The zero
@@ -41,49 +43,23 @@ func (c *Client) Ready(ctx context.Context) (Readiness, error) {
 	if err != nil {
 		return Readiness{}, err
 	}
-	r, err := decodeReadiness(a.body, a.status == http.StatusOK)
+	r, err := wire.DecodeReadiness(a.body, a.status == http.StatusOK)
 	if err != nil {
 		if a.status == http.StatusServiceUnavailable {
 			return Readiness{}, fmt.Errorf("client: %s: %w", where, errorFrom(a))
 		}
 		return Readiness{}, fmt.Errorf("client: %s: HTTP %d answer: %w", where, a.status, err)
 	}
-	return r, nil
+	return readinessOf(r), nil
 }
 
-func decodeReadiness(data []byte, ok bool) (Readiness, error) {
-	o, err := parseObject(data)
-	if err != nil {
-		return Readiness{}, err
+// readinessOf is the client's view of the service's readiness object.
+func readinessOf(w wire.Readiness) Readiness {
+	r := Readiness{Ready: w.Ready, PolicyVersion: w.PolicyVersion, LoadedAt: w.LoadedAt, Error: w.Error}
+	if lr := w.LastReload; lr != nil {
+		r.LastReload = &Reload{OK: lr.OK, Time: lr.Time, Error: lr.Error}
 	}
-	var r Readiness
-	o.field("ready", true, &r.Ready)
-	o.field("policy_version", ok, &r.PolicyVersion)
-	o.field("loaded_at", ok, &r.LoadedAt)
-	o.field("error", false, &r.Error)
-	if o.err == nil && o.has("last_reload") {
-		raw, _ := o.get("last_reload")
-		lr, err := members(raw)
-		if err != nil {
-			return Readiness{}, fmt.Errorf(`field "last_reload": %w`, err)
-		}
-		r.LastReload = &Reload{}
-		lr.field("ok", true, &r.LastReload.OK)
-		lr.field("time", true, &r.LastReload.Time)
-		lr.field("error", false, &r.LastReload.Error)
-		if lr.err != nil {
-			return Readiness{}, fmt.Errorf(`not a readiness object: field "last_reload": %w`, lr.err)
-		}
-	}
-	if o.err != nil {
-		return Readiness{}, fmt.Errorf("not a readiness object: %w", o.err)
-	}
-	// The status and the body must agree: a 200 that says not ready, or a
-	// 503 that says ready, is not an answer to trust either way.
-	if r.Ready != ok {
-		return Readiness{}, fmt.Errorf(`not a readiness object: "ready" is %t with HTTP status %s`, r.Ready, map[bool]string{true: "200", false: "503"}[ok])
-	}
-	return r, nil
+	return r
 }
 
 // Health reports whether the service process is serving (GET /healthz): a
@@ -95,17 +71,8 @@ func (c *Client) Health(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	o, err := parseObject(a.body)
-	if err != nil {
+	if err := wire.DecodeHealth(a.body); err != nil {
 		return fmt.Errorf("client: %s: HTTP 200 answer: %w", where, err)
-	}
-	var status string
-	o.field("status", true, &status)
-	if o.err != nil {
-		return fmt.Errorf("client: %s: HTTP 200 answer: %w", where, o.err)
-	}
-	if status != "ok" {
-		return fmt.Errorf("client: %s: status %q, not \"ok\"", where, clip(status, 64))
 	}
 	return nil
 }

@@ -165,12 +165,12 @@ func (s *service) batch(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if werr != nil {
-			out[i] = wire.ErrorBody{Error: werr}
+			out[i] = errorBody{Error: werr}
 			continue
 		}
 		d, err := s.policy.Decide(req)
 		if err != nil {
-			out[i] = wire.ErrorBody{Error: wire.FromDecideError(err)}
+			out[i] = errorBody{Error: wire.FromDecideError(err)}
 			continue
 		}
 		out[i] = d
@@ -235,8 +235,15 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	json.NewEncoder(w).Encode(v)
 }
 
+// errorBody is the error object as encoding/json writes it: this service
+// encodes with encoding/json rather than package wire, so the client is
+// tested against an encoder other than its own decoder's twin.
+type errorBody struct {
+	Error *wire.Error `json:"error"`
+}
+
 func writeError(w http.ResponseWriter, status int, code, msg string) {
-	writeJSON(w, status, wire.ErrorBody{Error: &wire.Error{Code: code, Message: msg}})
+	writeJSON(w, status, errorBody{Error: &wire.Error{Code: code, Message: msg}})
 }
 
 func writeWire(w http.ResponseWriter, e *wire.Error) {

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/warden-authz/warden/audit"
+	"github.com/warden-authz/warden/audit/internal/sqlfilter"
 	"github.com/warden-authz/warden/internal/pattern"
 )
 
@@ -38,13 +39,13 @@ func (s *Store) Query(ctx context.Context, q audit.Query) ([]audit.Event, error)
 
 	limit := m.Limit()
 	chunk := limit
-	if !b.exact {
+	if !b.Exact {
 		chunk = min(max(limit*4, 256), audit.MaxLimit)
 	}
 	var out []audit.Event
 	after := cursorBound(q.After)
 	for {
-		sql, args := b.sql(s.schema, after, chunk)
+		sql, args := s.sql(&b, after, chunk)
 		rows, err := tx.Query(ctx, sql, args...)
 		if err != nil {
 			return nil, fmt.Errorf("audit/postgres: query: %w", err)
@@ -75,91 +76,58 @@ func (s *Store) Query(ctx context.Context, q audit.Query) ([]audit.Event, error)
 	}
 }
 
-// built is a query's WHERE clause without the cursor.
-type built struct {
-	conds []string
-	args  []any
-	exact bool // SQL decides every filter by itself
+// sql is the SELECT of one chunk: b's filters, the cursor and the limit.
+func (s *Store) sql(b *sqlfilter.Where, after string, limit int) (string, []any) {
+	w := b.Clone()
+	if after != "" {
+		w.And("id > ?", after)
+	}
+	args := append(w.Args, limit)
+	return sqlfilter.Numbered(selectCols + s.schema + ".events" + w.Clause() + " ORDER BY id LIMIT ?"), args
 }
 
-func (b *built) sql(schema, after string, limit int) (string, []any) {
-	conds := b.conds
-	args := append([]any(nil), b.args...)
-	if after != "" {
-		args = append(args, after)
-		conds = append(conds[:len(conds):len(conds)], fmt.Sprintf("id > $%d", len(args)))
-	}
-	args = append(args, limit)
-	var where string
-	if len(conds) > 0 {
-		where = " WHERE " + strings.Join(conds, " AND ")
-	}
-	return selectCols + schema + ".events" + where + fmt.Sprintf(" ORDER BY id LIMIT $%d", len(args)), args
+// dialect is how the store keeps what a query filters: text escaped
+// (escapeText), times as timestamps of whole microseconds, strings
+// ordered by code point (COLLATE "C"). The cursor is applied chunk by
+// chunk (Query), not by the filter.
+var dialect = sqlfilter.Dialect{
+	Text: escapeText,
+	Prefix: func(src string) (string, bool) {
+		// The column holds escaped text. The escape of a valid UTF-8
+		// prefix is a prefix of the escape of every string that starts
+		// with it, since each rune is escaped alone.
+		prefix, literal := literalPrefix(src)
+		return escapeText(prefix), literal
+	},
+	Successor: successor,
+	MinTime:   minTime,
+	MaxTime:   maxTime,
+	Time: func(t time.Time, until bool) (string, any, bool) {
+		// The column holds whole microseconds; the nanoseconds are
+		// decided by Match.
+		us := t.UTC().Truncate(time.Microsecond)
+		exact := us.Equal(t)
+		if !until {
+			return "time >= ?", us, exact
+		}
+		if !exact {
+			us = us.Add(time.Microsecond)
+		}
+		return "time < ?", us, exact
+	},
+	NoCursor: true,
 }
 
 // build turns q's filters into SQL; ok is false when no storable event
 // can match. Every value is a bound parameter.
-func (s *Store) build(q audit.Query) (b built, ok bool) {
-	b.exact = true
-	and := func(cond string, a ...any) {
-		for _, v := range a {
-			b.args = append(b.args, v)
-			cond = strings.Replace(cond, "?", fmt.Sprintf("$%d", len(b.args)), 1)
-		}
-		b.conds = append(b.conds, cond)
-	}
-	if q.Subject != "" {
-		and("subject = ?", escapeText(q.Subject))
-	}
-	if q.Status != "" {
-		and("status = ?", escapeText(string(q.Status)))
-	}
-	if q.Allowed != nil {
-		and("allowed = ?", *q.Allowed)
-	}
-	if !q.Since.IsZero() {
-		switch {
-		case q.Since.After(maxTime):
-			return b, false
-		case !q.Since.Before(minTime):
-			// The column holds whole microseconds; the nanoseconds are
-			// decided by Match.
-			since := q.Since.UTC().Truncate(time.Microsecond)
-			if !since.Equal(q.Since) {
-				b.exact = false
-			}
-			and("time >= ?", since)
-		}
-	}
-	if !q.Until.IsZero() {
-		switch {
-		case !q.Until.After(minTime):
-			return b, false
-		case !q.Until.After(maxTime):
-			until := q.Until.UTC().Truncate(time.Microsecond)
-			if !until.Equal(q.Until) {
-				until = until.Add(time.Microsecond)
-				b.exact = false
-			}
-			and("time < ?", until)
-		}
-	}
-	if storable(q.After) != nil {
+func (s *Store) build(q audit.Query) (sqlfilter.Where, bool) {
+	w, ok := sqlfilter.Build(q, dialect)
+	if ok && storable(q.After) != nil {
 		// Cannot be a parameter: Query narrows by its storable prefix
 		// (cursorBound), and Match applies the cursor.
-		b.exact = false
+		w.Exact = false
 	}
-	for _, p := range []struct{ col, src string }{{"action", q.Action}, {"resource", q.Resource}} {
-		cond, a, exact, ok := patternCond(p.col, p.src)
-		if !ok {
-			return b, false
-		}
-		if cond != "" {
-			and(cond, a...)
-		}
-		b.exact = b.exact && exact
-	}
-	return b, true
+	return w, ok
 }
 
 // scan reads one row into e.
@@ -191,30 +159,6 @@ func scan(rows pgx.Rows, e *audit.Event) error {
 		}
 	}
 	return nil
-}
-
-// patternCond narrows column col to the names pattern src can match. cond
-// is "" when SQL cannot narrow it; exact reports whether cond decides the
-// pattern by itself; ok is false when no storable name can match.
-func patternCond(col, src string) (cond string, args []any, exact, ok bool) {
-	if src == "" || src == "*" {
-		return "", nil, true, true
-	}
-	prefix, literal := literalPrefix(src)
-	// The column holds escaped text (escapeText). The escape of a valid
-	// UTF-8 prefix is a prefix of the escape of every string that starts
-	// with it, since each rune is escaped alone.
-	prefix = escapeText(prefix)
-	if literal {
-		return col + " = ?", []any{prefix}, true, true
-	}
-	if prefix == "" {
-		return "", nil, false, true
-	}
-	if hi, ok := successor(prefix); ok {
-		return col + " >= ? AND " + col + " < ?", []any{prefix, hi}, false, true
-	}
-	return col + " >= ?", []any{prefix}, false, true
 }
 
 // literalPrefix is pattern.Pattern.Prefix cut back to whole runes, since

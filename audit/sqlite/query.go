@@ -4,10 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/warden-authz/warden/audit"
+	"github.com/warden-authz/warden/audit/internal/sqlfilter"
 	"github.com/warden-authz/warden/internal/pattern"
 )
 
@@ -61,66 +61,37 @@ func (s *Store) Query(ctx context.Context, q audit.Query) ([]audit.Event, error)
 	return out, nil
 }
 
+// dialect is how SQLite stores what a query filters: text as it is,
+// times as nanoseconds (exact), strings ordered by their bytes.
+var dialect = sqlfilter.Dialect{
+	Prefix:    literalPrefix,
+	Successor: successor,
+	MinTime:   minTime,
+	MaxTime:   maxTime,
+	Time: func(t time.Time, until bool) (string, any, bool) {
+		if until {
+			return "time_ns < ?", t.UnixNano(), true
+		}
+		return "time_ns >= ?", t.UnixNano(), true
+	},
+}
+
 // buildSQL turns q into a SELECT and its arguments. ok is false when q
 // cannot match any stored event.
 func buildSQL(q audit.Query, limit int) (query string, args []any, ok bool) {
-	var conds []string
-	// Only constant SQL text is ever concatenated; every value from q is
-	// a bound parameter.
-	and := func(cond string, a ...any) {
-		conds = append(conds, cond)
-		args = append(args, a...)
+	w, ok := sqlfilter.Build(q, dialect)
+	if !ok {
+		return "", nil, false
 	}
-	if q.Subject != "" {
-		and("subject = ?", q.Subject)
-	}
-	if q.Status != "" {
-		and("status = ?", string(q.Status))
-	}
-	if q.Allowed != nil {
-		and("allowed = ?", *q.Allowed)
-	}
-	if !q.Since.IsZero() {
-		switch {
-		case q.Since.After(maxTime):
-			return "", nil, false // no storable time is that late
-		case !q.Since.Before(minTime):
-			and("time_ns >= ?", q.Since.UnixNano())
-		} // earlier than every storable time: no bound
-	}
-	if !q.Until.IsZero() {
-		switch {
-		case !q.Until.After(minTime):
-			return "", nil, false // no storable time is earlier
-		case !q.Until.After(maxTime):
-			and("time_ns < ?", q.Until.UnixNano())
-		} // later than every storable time: no bound
-	}
-	if q.After != "" {
-		and("id > ?", q.After)
-	}
-	exact := true
-	resourceRange := false
-	for _, p := range []struct{ col, src string }{{"action", q.Action}, {"resource", q.Resource}} {
-		cond, a, ok := patternCond(p.col, p.src)
-		if cond != "" {
-			and(cond, a...)
-			resourceRange = resourceRange || (p.col == "resource" && !ok)
-		}
-		exact = exact && ok
-	}
-
-	var where, limitSQL string
-	if len(conds) > 0 {
-		where = " WHERE " + strings.Join(conds, " AND ")
-	}
-	if exact {
+	where, args := w.Clause(), w.Args
+	var limitSQL string
+	if w.Exact {
 		// SQL decides every filter, so it may stop at the page size.
 		// Otherwise rows stream until Match has accepted a page.
 		limitSQL = " LIMIT ?"
 		args = append(args, limit)
 	}
-	if (resourceRange || !q.Since.IsZero() && !q.Until.IsZero()) && q.Subject == "" && q.Status == "" {
+	if (w.ResourceRange || !q.Since.IsZero() && !q.Until.IsZero()) && q.Subject == "" && q.Status == "" {
 		// A resource prefix ("doc:*") reads events_resource_id, whose
 		// order within the range is not id order either: the same holds.
 		// SQLite reads these through events_time (TestQueryPlans), whose
@@ -157,26 +128,6 @@ func scan(rows *sql.Rows, e *audit.Event) error {
 		}
 	}
 	return nil
-}
-
-// patternCond narrows column col to the names pattern src can match. cond
-// is "" when SQL cannot narrow it; exact reports whether cond decides the
-// pattern by itself (no pattern, "*", or a literal).
-func patternCond(col, src string) (cond string, args []any, exact bool) {
-	if src == "" || src == "*" {
-		return "", nil, true
-	}
-	prefix, literal := literalPrefix(src)
-	if literal {
-		return col + " = ?", []any{prefix}, true
-	}
-	if prefix == "" {
-		return "", nil, false
-	}
-	if hi, ok := successor(prefix); ok {
-		return col + " >= ? AND " + col + " < ?", []any{prefix, hi}, false
-	}
-	return col + " >= ?", []any{prefix}, false
 }
 
 // literalPrefix reads a (valid) pattern as pattern.Pattern.Prefix does:

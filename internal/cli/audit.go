@@ -15,7 +15,6 @@ import (
 	"github.com/warden-authz/warden"
 	"github.com/warden-authz/warden/audit"
 	"github.com/warden-authz/warden/internal/auditurl"
-	"github.com/warden-authz/warden/internal/server"
 )
 
 // auditLog records check decisions into a store through the batching
@@ -49,7 +48,7 @@ func (l *auditLog) submit(req warden.Request, d warden.Decision, derr error, sta
 	if l == nil {
 		return audit.Receipt{}, nil
 	}
-	e, err := server.NewEvent(req, d, derr, start)
+	e, err := audit.NewEvent(req, d, derr, start, time.Now())
 	if err != nil {
 		return audit.Receipt{}, err
 	}
@@ -61,7 +60,7 @@ func (l *auditLog) record(req warden.Request, d warden.Decision, derr error, sta
 	if l == nil {
 		return nil
 	}
-	e, err := server.NewEvent(req, d, derr, start)
+	e, err := audit.NewEvent(req, d, derr, start, time.Now())
 	if err != nil {
 		return err
 	}

@@ -15,18 +15,20 @@ import (
 
 	"github.com/warden-authz/warden"
 	"github.com/warden-authz/warden/audit"
-	"github.com/warden-authz/warden/internal/server"
 	"github.com/warden-authz/warden/internal/wire"
 	"github.com/warden-authz/warden/types"
 )
 
+// checkFlags are check's flags.
+type checkFlags struct {
+	config   string
+	asJSON   bool
+	batch    bool
+	auditURL string
+}
+
 func newCheck() *cobra.Command {
-	var (
-		config   string
-		asJSON   bool
-		batch    bool
-		auditURL string
-	)
+	var f checkFlags
 	cmd := &cobra.Command{
 		Use:   "check --config FILE SUBJECT RESOURCE ACTION",
 		Short: "Decide one request, or a stream of JSON Lines requests with --batch",
@@ -44,64 +46,77 @@ unless the input itself could not be read.`,
   warden check --config policy.toml --json user1 part_b GET
   printf '{"subject":"user1","resource":"part_b","action":"GET"}\n' | warden check --config policy.toml --batch`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if batch {
-				if len(args) != 0 {
-					return usage("--batch reads requests from standard input and takes no arguments")
-				}
-			} else if len(args) != 3 {
-				return usage("check takes SUBJECT RESOURCE ACTION (got %d arguments)", len(args))
+			if err := f.validate(args); err != nil {
+				return err
 			}
-			p, err := loadPolicy(config)
+			p, err := loadPolicy(f.config)
 			if err != nil {
 				return err
 			}
-			log, err := openAudit(auditURL)
+			log, err := openAudit(f.auditURL)
 			if err != nil {
 				return err
 			}
-			if batch {
-				berr := runBatch(p, cmd.InOrStdin(), cmd.OutOrStdout(), log)
-				if cerr := log.close(); berr == nil {
-					berr = cerr
-				}
-				return berr
+			if !f.batch {
+				req := warden.Request{Subject: args[0], Resource: args[1], Action: args[2]}
+				return checkOne(p, req, log, cmd.OutOrStdout(), f.asJSON)
 			}
-			req := warden.Request{Subject: args[0], Resource: args[1], Action: args[2]}
-			start := time.Now()
-			e, err := p.Explain(req)
-			if rerr := log.record(req, e.Decision, err, start); rerr != nil {
-				return &exitError{code: ExitUsage, err: fmt.Errorf("audit log: %w", rerr)}
+			err = runBatch(p, cmd.InOrStdin(), cmd.OutOrStdout(), log)
+			if cerr := log.close(); err == nil {
+				err = cerr
 			}
-			if cerr := log.close(); cerr != nil {
-				return cerr
-			}
-			out := cmd.OutOrStdout()
-			if err != nil {
-				if asJSON {
-					// Scripts read stdout: give them the error object of
-					// SPEC 9.3, never a decision.
-					if werr := writeJSON(out, wire.ErrorBody{Error: wire.FromDecideError(err)}); werr != nil {
-						return werr
-					}
-					return &exitError{code: ExitUsage}
-				}
-				return &exitError{code: ExitUsage, err: err}
-			}
-			if asJSON {
-				if err := writeJSON(out, e.Decision); err != nil {
-					return err
-				}
-			} else {
-				printDecision(out, req, e.Decision, p)
-			}
-			return exitFor(e.Decision)
+			return err
 		},
 	}
-	configFlag(cmd, &config)
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the decision object (SPEC 9.3)")
-	cmd.Flags().BoolVar(&batch, "batch", false, "read JSON Lines requests on stdin, write one decision per line")
-	cmd.Flags().StringVar(&auditURL, "audit", "", "record every decision in an audit store ("+auditSchemes+"); a decision is printed only once its event is stored")
+	configFlag(cmd, &f.config)
+	cmd.Flags().BoolVar(&f.asJSON, "json", false, "print the decision object (SPEC 9.3)")
+	cmd.Flags().BoolVar(&f.batch, "batch", false, "read JSON Lines requests on stdin, write one decision per line")
+	cmd.Flags().StringVar(&f.auditURL, "audit", "", "record every decision in an audit store ("+auditSchemes+"); a decision is printed only once its event is stored")
 	return cmd
+}
+
+// validate checks the arguments against the mode: three for one
+// request, none with --batch.
+func (f *checkFlags) validate(args []string) error {
+	switch {
+	case f.batch && len(args) != 0:
+		return usage("--batch reads requests from standard input and takes no arguments")
+	case !f.batch && len(args) != 3:
+		return usage("check takes SUBJECT RESOURCE ACTION (got %d arguments)", len(args))
+	}
+	return nil
+}
+
+// checkOne decides one request and records it in log, which it closes,
+// so the event is stored before anything is printed; then it prints the
+// decision, or with asJSON the decision or error object.
+func checkOne(p *warden.Policy, req warden.Request, log *auditLog, out io.Writer, asJSON bool) error {
+	start := time.Now()
+	e, err := p.Explain(req)
+	if rerr := log.record(req, e.Decision, err, start); rerr != nil {
+		return &exitError{code: ExitUsage, err: fmt.Errorf("audit log: %w", rerr)}
+	}
+	if cerr := log.close(); cerr != nil {
+		return cerr
+	}
+	switch {
+	case err != nil && asJSON:
+		// Scripts read stdout: give them the error object of SPEC 9.3,
+		// never a decision.
+		if _, werr := out.Write(append(wire.AppendError(nil, wire.FromDecideError(err)), '\n')); werr != nil {
+			return werr
+		}
+		return &exitError{code: ExitUsage}
+	case err != nil:
+		return &exitError{code: ExitUsage, err: err}
+	case asJSON:
+		if _, err := out.Write(append(wire.AppendDecision(nil, &e.Decision), '\n')); err != nil {
+			return err
+		}
+	default:
+		printDecision(out, req, e.Decision, p)
+	}
+	return exitFor(e.Decision)
 }
 
 func usage(format string, args ...any) error {
@@ -150,24 +165,28 @@ func printDecision(w io.Writer, req warden.Request, d warden.Decision, p *warden
 func runBatch(p *warden.Policy, in io.Reader, out io.Writer, log *auditLog) error {
 	r := bufio.NewReaderSize(in, 64<<10)
 	w := bufio.NewWriterSize(out, 64<<10)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
+	var buf []byte
 	var pending []pendingLine // oldest first
 	var auditErr error
 	// emit prints the oldest n pending lines, each once its event is
 	// durable.
 	emit := func(n int) error {
 		for _, pl := range pending[:n] {
-			v := pl.v
 			if pl.wait {
 				if err := pl.receipt.Wait(context.Background()); err != nil {
 					if auditErr == nil {
 						auditErr = fmt.Errorf("line %d: %w", pl.line, err)
 					}
-					v = errorBody(wire.Errorf(server.CodeAuditFailed, "the decision could not be recorded in the audit log: %v", err), pl.line)
+					pl.err = wire.Errorf(wire.CodeAuditFailed, "the decision could not be recorded in the audit log: %v", err)
 				}
 			}
-			if err := enc.Encode(v); err != nil {
+			if pl.err != nil {
+				pl.err.Line = pl.line
+				buf = wire.AppendError(buf[:0], pl.err)
+			} else {
+				buf = wire.AppendDecision(buf[:0], &pl.d)
+			}
+			if _, err := w.Write(append(buf, '\n')); err != nil {
 				return &exitError{code: ExitUsage, err: fmt.Errorf("writing output: %w", err)}
 			}
 		}
@@ -198,9 +217,9 @@ func runBatch(p *warden.Policy, in io.Reader, out io.Writer, log *auditLog) erro
 		pl := pendingLine{line: line}
 		switch {
 		case tooLong:
-			pl.v = errorBody(wire.Errorf(wire.CodeTooLarge, "request is over the limit of %d bytes", wire.MaxRequestBytes), line)
+			pl.err = wire.Errorf(wire.CodeTooLarge, "request is over the limit of %d bytes", wire.MaxRequestBytes)
 		case len(bytes.TrimSpace(data)) == 0:
-			pl.v = errorBody(wire.Errorf(wire.CodeInvalidJSON, "empty line"), line)
+			pl.err = wire.Errorf(wire.CodeInvalidJSON, "empty line")
 		default:
 			var lerr error
 			if pl, lerr = decideLine(p, data, line, log); lerr != nil {
@@ -239,16 +258,17 @@ const maxPendingLines = 4096
 // pendingLine is a decided line waiting for its event to be stored.
 type pendingLine struct {
 	line    int
-	v       any           // the decision or error object to print
-	wait    bool          // print v only once receipt says the event is stored
-	receipt audit.Receipt // the event's receipt, when wait
+	d       warden.Decision // the decision to print, unless err
+	err     *wire.Error     // the error object to print instead
+	wait    bool            // print only once receipt says the event is stored
+	receipt audit.Receipt   // the event's receipt, when wait
 }
 
 func decideLine(p *warden.Policy, data []byte, line int, log *auditLog) (pendingLine, error) {
 	pl := pendingLine{line: line}
 	req, werr := wire.DecodeRequest(data)
 	if werr != nil {
-		pl.v = errorBody(werr, line)
+		pl.err = werr
 		return pl, nil
 	}
 	start := time.Now()
@@ -261,16 +281,11 @@ func decideLine(p *warden.Policy, data []byte, line int, log *auditLog) (pending
 		pl.wait, pl.receipt = true, rc
 	}
 	if err != nil {
-		pl.v = errorBody(wire.FromDecideError(err), line)
+		pl.err = wire.FromDecideError(err)
 		return pl, nil
 	}
-	pl.v = e.Decision
+	pl.d = e.Decision
 	return pl, nil
-}
-
-func errorBody(e *wire.Error, line int) wire.ErrorBody {
-	e.Line = line
-	return wire.ErrorBody{Error: e}
 }
 
 // readLine reads one line without its line ending. A line longer than max

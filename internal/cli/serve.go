@@ -44,18 +44,20 @@ var serveEnv = map[string]string{
 	"log-format":        "WARDEN_LOG_FORMAT",
 }
 
+// serveFlags are serve's flags, as given or taken from the environment.
+type serveFlags struct {
+	config, addr, auditURL     string
+	tokenFile, tlsCert, tlsKey string
+	logLevel, logFormat        string
+	noWatch, auditDrop         bool
+	auditRequired              bool
+	auditLinger, reloadSettle  time.Duration
+	queueBytes, requestMemory  byteSize
+	maxConns                   int
+}
+
 func newServe() *cobra.Command {
-	var (
-		config, addr, auditURL     string
-		tokenFile, tlsCert, tlsKey string
-		logLevel, logFormat        string
-		noWatch, auditDrop         bool
-		auditRequired              bool
-		auditLinger, reloadSettle  time.Duration
-		queueBytes                 = byteSize(server.DefaultAuditQueueBytes)
-		requestMemory              = byteSize(server.DefaultRequestMemory)
-		maxConns                   int
-	)
+	f := &serveFlags{queueBytes: byteSize(server.DefaultAuditQueueBytes), requestMemory: byteSize(server.DefaultRequestMemory)}
 	cmd := &cobra.Command{
 		Use:   "serve --config FILE [--addr HOST:PORT]",
 		Short: "Answer decisions over HTTP",
@@ -93,102 +95,137 @@ The endpoints, limits and metrics are described in docs/serve.md.`,
   curl -s localhost:8181/v1/check -d '{"subject":"user1","resource":"part_b","action":"GET"}'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			for flag, env := range serveEnv {
-				if f := cmd.Flags().Lookup(flag); !f.Changed {
-					if v, ok := os.LookupEnv(env); ok && v != "" {
-						if err := f.Value.Set(v); err != nil {
-							return usage("$%s: %v", env, err)
-						}
-					}
-				}
+			if err := applyEnv(cmd, serveEnv); err != nil {
+				return err
 			}
-			log, err := newLogger(cmd.ErrOrStderr(), logLevel, logFormat)
+			log, err := newLogger(cmd.ErrOrStderr(), f.logLevel, f.logFormat)
 			if err != nil {
 				return err
 			}
-			if config == "" {
-				return usage("no policy file: pass --config FILE or set WARDEN_CONFIG")
+			if err := f.validate(); err != nil {
+				return err
 			}
-			if maxConns < 1 {
-				return usage("--max-connections %d: want at least 1", maxConns)
-			}
-			if auditRequired && auditDrop {
-				return usage("--audit-required and --audit-drop contradict each other: a dropped event would fail its decision")
-			}
-			if auditRequired && auditURL == "off" {
-				return usage("--audit-required needs an audit store, not --audit off")
-			}
-			if reloadSettle <= 0 || reloadSettle > maxReloadSettle {
-				return usage("--reload-settle %v: want a duration above 0 and at most %v", reloadSettle, maxReloadSettle)
-			}
-			setMemoryLimit(memoryFlags{int64(requestMemory), int64(queueBytes), maxConns, strings.HasPrefix(auditURL, "sqlite:")})
-			cfg := server.Config{
-				PolicyPath: config, Logger: log, NoWatch: noWatch, AuditDrop: auditDrop,
-				AuditRequired: auditRequired, AuditQueueBytes: int64(queueBytes),
-				RequestMemory: int64(requestMemory), MaxConns: maxConns, Settle: reloadSettle,
-			}
-			switch {
-			case auditLinger < 0 || auditLinger > maxAuditLinger:
-				return usage("--audit-linger %v: want a duration from 0 (write at once) to %v", auditLinger, maxAuditLinger)
-			case auditLinger == 0:
-				cfg.AuditLinger = -1 // server.Config's 0 means its default
-			default:
-				cfg.AuditLinger = auditLinger
-			}
-			if tokenFile != "" {
-				if cfg.Token, err = readToken(tokenFile); err != nil {
-					return &exitError{code: ExitUsage, err: err}
-				}
-			}
-			if (tlsCert == "") != (tlsKey == "") {
-				return usage("--tls-cert and --tls-key go together")
-			}
-			if tlsCert != "" {
-				cert, err := tls.LoadX509KeyPair(tlsCert, tlsKey)
-				if err != nil {
-					return usage("TLS: %v", err)
-				}
-				cfg.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-			}
-			var store auditurl.Store
-			if auditURL == "off" {
-				log.Warn("the audit log is off (--audit off): decisions are not recorded")
-			} else {
-				if store, err = auditurl.Open(auditURL); err != nil {
-					return &exitError{code: ExitUsage, err: err}
-				}
-				cfg.Audit = store
-			}
-			err = serve(cmd.Context(), cfg, addr, log)
-			if store != nil {
-				if cerr := store.Close(); cerr != nil {
-					err = errors.Join(err, fmt.Errorf("audit store: %w", cerr))
-				}
-			}
+			cfg, err := f.serverConfig(log)
 			if err != nil {
-				return &exitError{code: ExitUsage, err: err}
+				return err
 			}
-			return nil
+			setMemoryLimit(memoryFlags{int64(f.requestMemory), int64(f.queueBytes), f.maxConns, strings.HasPrefix(f.auditURL, "sqlite:")})
+			return serveWithAudit(cmd.Context(), cfg, f.auditURL, f.addr, log)
 		},
 	}
-	fl := cmd.Flags()
-	fl.StringVarP(&config, "config", "c", "", "policy file (TOML); $WARDEN_CONFIG")
-	fl.StringVar(&addr, "addr", "127.0.0.1:8181", "address to listen on, HOST:PORT; $WARDEN_ADDR")
-	fl.StringVar(&auditURL, "audit", DefaultAudit, "audit store: "+auditSchemes+", or off; $WARDEN_AUDIT")
-	fl.DurationVar(&auditLinger, "audit-linger", server.DefaultAuditLinger, "how long the audit writer waits to fill a batch; 0 writes at once; $WARDEN_AUDIT_LINGER")
-	fl.BoolVar(&auditDrop, "audit-drop", false, "when the audit queue is full, drop (and count) events instead of making requests wait")
-	fl.BoolVar(&auditRequired, "audit-required", false, "answer a decision only once its event is durable in the store; 503 audit_failed when it cannot be recorded; $WARDEN_AUDIT_REQUIRED")
-	fl.Var(&queueBytes, "audit-queue-bytes", "memory the audit events waiting to be written may take (e.g. 64MiB); $WARDEN_AUDIT_QUEUE_BYTES")
-	fl.Var(&requestMemory, "request-memory", "memory the requests being decoded and answered may take at once (e.g. 64MiB); $WARDEN_REQUEST_MEMORY")
-	fl.IntVar(&maxConns, "max-connections", server.DefaultMaxConns, "connections served at once; more wait; $WARDEN_MAX_CONNECTIONS")
-	fl.StringVar(&tokenFile, "token-file", "", "file holding the bearer token every /v1 request must send; $WARDEN_TOKEN_FILE")
-	fl.StringVar(&tlsCert, "tls-cert", "", "TLS certificate (PEM); with --tls-key, serve HTTPS; $WARDEN_TLS_CERT")
-	fl.StringVar(&tlsKey, "tls-key", "", "TLS private key (PEM); $WARDEN_TLS_KEY")
-	fl.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error; $WARDEN_LOG_LEVEL")
-	fl.StringVar(&logFormat, "log-format", "text", "text or json; $WARDEN_LOG_FORMAT")
-	fl.BoolVar(&noWatch, "no-watch", false, "do not reload when the policy file changes (SIGHUP still reloads)")
-	fl.DurationVar(&reloadSettle, "reload-settle", server.DefaultSettle, "where the OS does not report that a writer closed the policy file (all but Linux), how long it must stay unchanged before it loads; $WARDEN_RELOAD_SETTLE")
+	f.register(cmd)
 	return cmd
+}
+
+// register defines serve's flags on cmd, with their defaults.
+func (f *serveFlags) register(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringVarP(&f.config, "config", "c", "", "policy file (TOML); $WARDEN_CONFIG")
+	fl.StringVar(&f.addr, "addr", "127.0.0.1:8181", "address to listen on, HOST:PORT; $WARDEN_ADDR")
+	fl.StringVar(&f.auditURL, "audit", DefaultAudit, "audit store: "+auditSchemes+", or off; $WARDEN_AUDIT")
+	fl.DurationVar(&f.auditLinger, "audit-linger", server.DefaultAuditLinger, "how long the audit writer waits to fill a batch; 0 writes at once; $WARDEN_AUDIT_LINGER")
+	fl.BoolVar(&f.auditDrop, "audit-drop", false, "when the audit queue is full, drop (and count) events instead of making requests wait")
+	fl.BoolVar(&f.auditRequired, "audit-required", false, "answer a decision only once its event is durable in the store; 503 audit_failed when it cannot be recorded; $WARDEN_AUDIT_REQUIRED")
+	fl.Var(&f.queueBytes, "audit-queue-bytes", "memory the audit events waiting to be written may take (e.g. 64MiB); $WARDEN_AUDIT_QUEUE_BYTES")
+	fl.Var(&f.requestMemory, "request-memory", "memory the requests being decoded and answered may take at once (e.g. 64MiB); $WARDEN_REQUEST_MEMORY")
+	fl.IntVar(&f.maxConns, "max-connections", server.DefaultMaxConns, "connections served at once; more wait; $WARDEN_MAX_CONNECTIONS")
+	fl.StringVar(&f.tokenFile, "token-file", "", "file holding the bearer token every /v1 request must send; $WARDEN_TOKEN_FILE")
+	fl.StringVar(&f.tlsCert, "tls-cert", "", "TLS certificate (PEM); with --tls-key, serve HTTPS; $WARDEN_TLS_CERT")
+	fl.StringVar(&f.tlsKey, "tls-key", "", "TLS private key (PEM); $WARDEN_TLS_KEY")
+	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error; $WARDEN_LOG_LEVEL")
+	fl.StringVar(&f.logFormat, "log-format", "text", "text or json; $WARDEN_LOG_FORMAT")
+	fl.BoolVar(&f.noWatch, "no-watch", false, "do not reload when the policy file changes (SIGHUP still reloads)")
+	fl.DurationVar(&f.reloadSettle, "reload-settle", server.DefaultSettle, "where the OS does not report that a writer closed the policy file (all but Linux), how long it must stay unchanged before it loads; $WARDEN_RELOAD_SETTLE")
+}
+
+// applyEnv sets each flag of cmd that was not given from its environment
+// variable in env, when that is set and not empty: a flag always wins.
+func applyEnv(cmd *cobra.Command, env map[string]string) error {
+	for flag, name := range env {
+		if f := cmd.Flags().Lookup(flag); !f.Changed {
+			if v, ok := os.LookupEnv(name); ok && v != "" {
+				if err := f.Value.Set(v); err != nil {
+					return usage("$%s: %v", name, err)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// validate refuses flags that are missing, out of range or contradict
+// each other, before anything is opened.
+func (f *serveFlags) validate() error {
+	switch {
+	case f.config == "":
+		return usage("no policy file: pass --config FILE or set WARDEN_CONFIG")
+	case f.maxConns < 1:
+		return usage("--max-connections %d: want at least 1", f.maxConns)
+	case f.auditRequired && f.auditDrop:
+		return usage("--audit-required and --audit-drop contradict each other: a dropped event would fail its decision")
+	case f.auditRequired && f.auditURL == "off":
+		return usage("--audit-required needs an audit store, not --audit off")
+	case f.reloadSettle <= 0 || f.reloadSettle > maxReloadSettle:
+		return usage("--reload-settle %v: want a duration above 0 and at most %v", f.reloadSettle, maxReloadSettle)
+	case f.auditLinger < 0 || f.auditLinger > maxAuditLinger:
+		return usage("--audit-linger %v: want a duration from 0 (write at once) to %v", f.auditLinger, maxAuditLinger)
+	case (f.tlsCert == "") != (f.tlsKey == ""):
+		return usage("--tls-cert and --tls-key go together")
+	}
+	return nil
+}
+
+// serverConfig builds the server's configuration from valid flags,
+// reading the token and TLS files; the audit store is opened by runServe.
+func (f *serveFlags) serverConfig(log *slog.Logger) (server.Config, error) {
+	cfg := server.Config{
+		PolicyPath: f.config, Logger: log, NoWatch: f.noWatch, AuditDrop: f.auditDrop,
+		AuditRequired: f.auditRequired, AuditQueueBytes: int64(f.queueBytes),
+		RequestMemory: int64(f.requestMemory), MaxConns: f.maxConns, Settle: f.reloadSettle,
+		AuditLinger: f.auditLinger,
+	}
+	if f.auditLinger == 0 {
+		cfg.AuditLinger = -1 // server.Config's 0 means its default
+	}
+	if f.tokenFile != "" {
+		var err error
+		if cfg.Token, err = readToken(f.tokenFile); err != nil {
+			return cfg, &exitError{code: ExitUsage, err: err}
+		}
+	}
+	if f.tlsCert != "" {
+		cert, err := tls.LoadX509KeyPair(f.tlsCert, f.tlsKey)
+		if err != nil {
+			return cfg, usage("TLS: %v", err)
+		}
+		cfg.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	return cfg, nil
+}
+
+// serveWithAudit opens the audit store (none for "off", with a warning), serves
+// until stopped, and closes the store.
+func serveWithAudit(ctx context.Context, cfg server.Config, auditURL, addr string, log *slog.Logger) error {
+	var store auditurl.Store
+	if auditURL == "off" {
+		log.Warn("the audit log is off (--audit off): decisions are not recorded")
+	} else {
+		var err error
+		if store, err = auditurl.Open(auditURL); err != nil {
+			return &exitError{code: ExitUsage, err: err}
+		}
+		cfg.Audit = store
+	}
+	err := serve(ctx, cfg, addr, log)
+	if store != nil {
+		if cerr := store.Close(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("audit store: %w", cerr))
+		}
+	}
+	if err != nil {
+		return &exitError{code: ExitUsage, err: err}
+	}
+	return nil
 }
 
 // maxAuditLinger bounds --audit-linger: events wait in memory that long

@@ -35,7 +35,7 @@ func (s *Server) Reload() error {
 	}
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()
-	now := time.Now()
+	now := s.now()
 	s.metrics.lastReloadT.Set(float64(now.UnixNano()) / 1e9)
 	p, err := loadWhole(s.cfg.PolicyPath)
 	if err != nil {

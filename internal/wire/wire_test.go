@@ -7,8 +7,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/warden-authz/warden"
 	"github.com/warden-authz/warden/internal/wire"
+	"github.com/warden-authz/warden/types"
 )
 
 func TestDecodeRequest(t *testing.T) {
@@ -16,14 +16,14 @@ func TestDecodeRequest(t *testing.T) {
 	tests := []struct {
 		name string
 		in   string
-		want warden.Request
+		want types.Request
 	}{
 		{"all fields", `{"subject":"user1","resource":"part_b","action":"GET","context":{"ip":"10.0.0.1"}}`,
-			warden.Request{Subject: "user1", Resource: "part_b", Action: "GET", Context: map[string]any{"ip": "10.0.0.1"}}},
-		{"no resource", `{"subject":"u","action":"a"}`, warden.Request{Subject: "u", Action: "a"}},
-		{"any order, spaces", ` { "action" : "a" , "subject" : "u" } `, warden.Request{Subject: "u", Action: "a"}},
-		{"unicode escapes", `{"subject":"\u00e9l\u00e8ve","action":"a"}`, warden.Request{Subject: "élève", Action: "a"}},
-		{"names are not checked here", `{"subject":"a*","action":"a"}`, warden.Request{Subject: "a*", Action: "a"}},
+			types.Request{Subject: "user1", Resource: "part_b", Action: "GET", Context: map[string]any{"ip": "10.0.0.1"}}},
+		{"no resource", `{"subject":"u","action":"a"}`, types.Request{Subject: "u", Action: "a"}},
+		{"any order, spaces", ` { "action" : "a" , "subject" : "u" } `, types.Request{Subject: "u", Action: "a"}},
+		{"unicode escapes", `{"subject":"\u00e9l\u00e8ve","action":"a"}`, types.Request{Subject: "élève", Action: "a"}},
+		{"names are not checked here", `{"subject":"a*","action":"a"}`, types.Request{Subject: "a*", Action: "a"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -81,9 +81,10 @@ func TestDecodeRequestHostile(t *testing.T) {
 			if err.Code != tt.code || !strings.Contains(err.Message, tt.msg) {
 				t.Errorf("got %s: %s; want %s containing %q", err.Code, err.Message, tt.code, tt.msg)
 			}
-			b, jerr := json.Marshal(wire.ErrorBody{Error: err})
-			if jerr != nil || !strings.HasPrefix(string(b), `{"error":{"code":`) {
-				t.Errorf("error object = %s, %v", b, jerr)
+			// The error object reads back as the error it was.
+			back, derr := wire.DecodeError(wire.AppendError(nil, err))
+			if derr != nil || *back != *err {
+				t.Errorf("error object reads back as %+v, %v; want %+v", back, derr, err)
 			}
 		})
 	}
@@ -108,7 +109,7 @@ func FuzzDecodeRequest(f *testing.F) {
 		// Anything accepted is a JSON object that encoding/json agrees on,
 		// field for field: the strict decoder never reads what a lenient
 		// one would read differently.
-		var loose warden.Request
+		var loose types.Request
 		if jerr := json.Unmarshal(data, &loose); jerr != nil {
 			t.Fatalf("accepted %q, which encoding/json rejects: %v", data, jerr)
 		}

@@ -1,36 +1,40 @@
-package server
+package wire
 
 import (
+	"errors"
+	"fmt"
 	"strconv"
 	"unicode/utf8"
 
-	"github.com/warden-authz/warden"
+	"github.com/warden-authz/warden/types"
 )
 
 // Encoding decisions on the hot path. encoding/json reflects over the
 // struct and allocates for every value; a decision is a fixed shape, so it
 // is appended to a reused buffer by hand. The output is the JSON of
-// warden.Decision (SPEC 9.3): the same fields in the same order, the same
+// types.Decision (SPEC 9.3): the same fields in the same order, the same
 // omitempty choices, strings escaped as encoding/json escapes them with
 // HTML escaping off. TestAppendDecisionMatchesJSON holds it to that.
 
-func appendDecision(b []byte, d *warden.Decision) []byte {
+// AppendDecision appends the decision object of d (SPEC 9.3). It does not
+// write Revision, which the wire format does not carry yet.
+func AppendDecision(b []byte, d *types.Decision) []byte {
 	if d.Allowed {
 		b = append(b, `{"allowed":true,"effect":`...)
 	} else {
 		b = append(b, `{"allowed":false,"effect":`...)
 	}
-	b = appendString(b, d.Effect.String())
+	b = AppendString(b, d.Effect.String())
 	if d.Rule != "" {
 		b = append(b, `,"rule":`...)
-		b = appendString(b, d.Rule)
+		b = AppendString(b, d.Rule)
 	}
 	if d.Item != 0 {
 		b = append(b, `,"item":`...)
 		b = strconv.AppendInt(b, int64(d.Item), 10)
 	}
 	b = append(b, `,"reason":`...)
-	b = appendString(b, d.Reason)
+	b = AppendString(b, d.Reason)
 	if len(d.SubjectPath) > 0 {
 		b = append(b, `,"subject_path":`...)
 		b = appendStrings(b, d.SubjectPath)
@@ -40,7 +44,7 @@ func appendDecision(b []byte, d *warden.Decision) []byte {
 		b = appendStrings(b, d.ResourcePath)
 	}
 	b = append(b, `,"policy_version":`...)
-	b = appendString(b, d.PolicyVersion)
+	b = AppendString(b, d.PolicyVersion)
 	return append(b, '}')
 }
 
@@ -50,7 +54,7 @@ func appendStrings(b []byte, ss []string) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendString(b, s)
+		b = AppendString(b, s)
 	}
 	return append(b, ']')
 }
@@ -66,10 +70,10 @@ var plain = func() (t [256]bool) {
 	return t
 }()
 
-// appendString appends s as a JSON string the way encoding/json writes it
+// AppendString appends s as a JSON string the way encoding/json writes it
 // with SetEscapeHTML(false): invalid UTF-8 becomes U+FFFD, and U+2028 and
 // U+2029 are escaped so the output is also valid JavaScript.
-func appendString(b []byte, s string) []byte {
+func AppendString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
@@ -121,4 +125,53 @@ func appendString(b []byte, s string) []byte {
 	}
 	b = append(b, s[start:]...)
 	return append(b, '"')
+}
+
+// DecodeDecision decodes one decision object (SPEC 9.3), refusing anything
+// that is not plainly one: a missing or null field, a wrong type, a key
+// given twice, an error object, or allowed contradicting effect. Empty
+// chains decode as nil, as Decide leaves them.
+func DecodeDecision(data []byte) (types.Decision, error) {
+	o, err := parseObject(data)
+	if err != nil {
+		return types.Decision{}, err
+	}
+	return o.decision()
+}
+
+func (o *object) decision() (types.Decision, error) {
+	if o.has("error") {
+		// An error object, or a decision with one: either way, not an
+		// answer to rely on.
+		return types.Decision{}, errors.New(`an error object ("error" field) where a decision belongs`)
+	}
+	var d types.Decision
+	o.field("allowed", true, &d.Allowed)
+	o.field("effect", true, &d.Effect)
+	o.field("reason", true, &d.Reason)
+	o.field("policy_version", true, &d.PolicyVersion)
+	o.field("rule", false, &d.Rule)
+	o.field("item", false, &d.Item)
+	o.field("subject_path", false, &d.SubjectPath)
+	o.field("resource_path", false, &d.ResourcePath)
+	if o.err != nil {
+		return types.Decision{}, fmt.Errorf("not a decision: %w", o.err)
+	}
+	// An empty path and a missing one mean the same; nil keeps a decoded
+	// decision equal to the one Policy.Decide makes.
+	if len(d.SubjectPath) == 0 {
+		d.SubjectPath = nil
+	}
+	if len(d.ResourcePath) == 0 {
+		d.ResourcePath = nil
+	}
+	switch {
+	case d.Item < 0:
+		return types.Decision{}, fmt.Errorf("not a decision: item %d is negative", d.Item)
+	case d.Allowed && d.Effect == types.EffectDeny:
+		return types.Decision{}, errors.New(`not a decision: "allowed" is true with effect "deny"`)
+	case !d.Allowed && d.Effect == types.EffectAllow:
+		return types.Decision{}, errors.New(`not a decision: "allowed" is false with effect "allow"`)
+	}
+	return d, nil
 }

@@ -1,12 +1,10 @@
-package server
+package wire
 
 import (
 	"math"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-
-	"github.com/warden-authz/warden/internal/wire"
 )
 
 var decodeSeeds = []string{
@@ -29,36 +27,36 @@ var decodeSeeds = []string{
 }
 
 // FuzzDecodeFast holds the scanner to the definition of a request: for any
-// input, decodeRequest gives what wire.DecodeRequest gives, the request
-// or the error code.
+// input, DecodeRequest gives what decodeStrict gives, the request or the
+// error code, alone and inside a batch.
 func FuzzDecodeFast(f *testing.F) {
 	for _, s := range decodeSeeds {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		want, werr := wire.DecodeRequest([]byte(s))
-		got, gerr := decodeRequest(s)
+		want, werr := decodeStrict([]byte(s))
+		got, gerr := DecodeRequest([]byte(s))
 		if (werr == nil) != (gerr == nil) {
-			t.Fatalf("decodeRequest(%q): error %v, wire.DecodeRequest: %v", s, gerr, werr)
+			t.Fatalf("DecodeRequest(%q): error %v, decodeStrict: %v", s, gerr, werr)
 		}
 		if werr != nil {
 			if werr.Code != gerr.Code {
-				t.Fatalf("decodeRequest(%q): code %s, wire.DecodeRequest: %s", s, gerr.Code, werr.Code)
+				t.Fatalf("DecodeRequest(%q): code %s, decodeStrict: %s", s, gerr.Code, werr.Code)
 			}
 			return
 		}
 		if diff := cmp.Diff(want, got); diff != "" {
-			t.Fatalf("decodeRequest(%q) (-wire +fast):\n%s", s, diff)
+			t.Fatalf("DecodeRequest(%q) (-strict +fast):\n%s", s, diff)
 		}
 		// The same object inside a batch decodes to the same request.
-		reqs, berr := decodeBatch(`{"requests":[`+s+`]}`, MaxBatch, nil, math.MaxInt64)
+		reqs, berr := DecodeBatch(`{"requests":[`+s+`]}`, MaxBatch, nil, math.MaxInt64)
 		if berr != nil || len(reqs) != 1 {
 			// Trailing data after the object is fine alone only as
 			// whitespace, which the batch accepts too.
 			t.Fatalf("batch of %q: %v %v", s, reqs, berr)
 		}
 		if diff := cmp.Diff(want, reqs[0]); diff != "" {
-			t.Fatalf("batch of %q (-wire +batch):\n%s", s, diff)
+			t.Fatalf("batch of %q (-strict +batch):\n%s", s, diff)
 		}
 	})
 }
@@ -67,12 +65,12 @@ func TestScanRequestTakesOnlyPlainShapes(t *testing.T) {
 	t.Parallel()
 	for _, s := range decodeSeeds {
 		if _, end, ok := scanRequest(s, skipWS(s, 0)); ok {
-			if _, err := wire.DecodeRequest([]byte(s[:end])); err != nil {
-				t.Errorf("scanRequest took %q, which wire.DecodeRequest refuses: %v", s[:end], err)
+			if _, err := decodeStrict([]byte(s[:end])); err != nil {
+				t.Errorf("scanRequest took %q, which decodeStrict refuses: %v", s[:end], err)
 			}
 		}
 	}
 	if _, _, ok := scanRequest(`{"subject":"a","action":"b","context":{}}`, 0); ok {
-		t.Error("scanRequest took a context; it must leave it to wire.DecodeRequest")
+		t.Error("scanRequest took a context; it must leave it to decodeStrict")
 	}
 }

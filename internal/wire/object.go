@@ -1,4 +1,4 @@
-package client
+package wire
 
 import (
 	"bytes"
@@ -11,8 +11,11 @@ import (
 	"unicode/utf16"
 	"unicode/utf8"
 
-	"github.com/warden-authz/warden"
+	"github.com/warden-authz/warden/types"
 )
+
+// Reading answers: the strict reader the decoders of decisions, batches,
+// error objects, audit pages and readiness share.
 
 // object is one JSON object split into its members, read field by field.
 // Reading exact keys, rather than json.Unmarshal into a struct, is what
@@ -47,7 +50,7 @@ type member struct {
 func parseObject(data []byte) (*object, error) {
 	if !json.Valid(data) {
 		var v json.RawMessage
-		return nil, jsonError(json.Unmarshal(data, &v))
+		return nil, notJSON(json.Unmarshal(data, &v))
 	}
 	return members(data)
 }
@@ -309,7 +312,7 @@ func (o *object) field(key string, required bool, dst any) {
 		} else {
 			*dst = unquote(raw)
 		}
-	case *warden.Effect:
+	case *types.Effect:
 		if raw[0] != '"' {
 			err = errors.New("not a string")
 		} else if bytes.IndexByte(raw, '\\') < 0 {
@@ -339,7 +342,7 @@ func describeType(dst any) string {
 	switch dst.(type) {
 	case *string:
 		return "a string"
-	case *warden.Effect:
+	case *types.Effect:
 		return `"allow", "deny" or "none"`
 	case *bool:
 		return "true or false"
@@ -355,7 +358,7 @@ func describeType(dst any) string {
 	return fmt.Sprintf("%T", dst)
 }
 
-func jsonError(err error) error {
+func notJSON(err error) error {
 	var syn *json.SyntaxError
 	switch {
 	case errors.As(err, &syn):
@@ -364,127 +367,4 @@ func jsonError(err error) error {
 		return errors.New("not valid JSON: unexpected end")
 	}
 	return fmt.Errorf("not valid JSON: %w", err)
-}
-
-// decodeDecision decodes one decision object (SPEC 9.3), refusing anything
-// that is not plainly one.
-func decodeDecision(data []byte) (warden.Decision, error) {
-	o, err := parseObject(data)
-	if err != nil {
-		return warden.Decision{}, err
-	}
-	return o.decision()
-}
-
-func (o *object) decision() (warden.Decision, error) {
-	if o.has("error") {
-		// An error object, or a decision with one: either way, not an
-		// answer to rely on.
-		return warden.Decision{}, errors.New(`an error object ("error" field) where a decision belongs`)
-	}
-	var d warden.Decision
-	o.field("allowed", true, &d.Allowed)
-	o.field("effect", true, &d.Effect)
-	o.field("reason", true, &d.Reason)
-	o.field("policy_version", true, &d.PolicyVersion)
-	o.field("rule", false, &d.Rule)
-	o.field("item", false, &d.Item)
-	o.field("subject_path", false, &d.SubjectPath)
-	o.field("resource_path", false, &d.ResourcePath)
-	if o.err != nil {
-		return warden.Decision{}, fmt.Errorf("not a decision: %w", o.err)
-	}
-	// An empty path and a missing one mean the same; nil keeps a decoded
-	// decision equal to the one Policy.Decide makes.
-	if len(d.SubjectPath) == 0 {
-		d.SubjectPath = nil
-	}
-	if len(d.ResourcePath) == 0 {
-		d.ResourcePath = nil
-	}
-	switch {
-	case d.Item < 0:
-		return warden.Decision{}, fmt.Errorf("not a decision: item %d is negative", d.Item)
-	case d.Allowed && d.Effect == warden.EffectDeny:
-		return warden.Decision{}, errors.New(`not a decision: "allowed" is true with effect "deny"`)
-	case !d.Allowed && d.Effect == warden.EffectAllow:
-		return warden.Decision{}, errors.New(`not a decision: "allowed" is false with effect "allow"`)
-	}
-	return d, nil
-}
-
-// decodeErrorObject decodes {"error":{"code":...,"message":...}}. The code
-// must be present and not empty: it is what callers act on.
-func decodeErrorObject(data []byte) (code, message string, err error) {
-	o, err := parseObject(data)
-	if err != nil {
-		return "", "", err
-	}
-	return o.errorObject()
-}
-
-func (o *object) errorObject() (code, message string, err error) {
-	raw, ok := o.get("error")
-	if !ok {
-		return "", "", errors.New(`field "error" is missing`)
-	}
-	inner, err := members(raw)
-	if err != nil {
-		return "", "", fmt.Errorf(`field "error": %w`, err)
-	}
-	inner.field("code", true, &code)
-	inner.field("message", true, &message)
-	if inner.err != nil {
-		return "", "", fmt.Errorf(`field "error": %w`, inner.err)
-	}
-	if code == "" {
-		return "", "", errors.New(`field "error": the code is empty`)
-	}
-	return code, message, nil
-}
-
-// decodeBatch decodes {"decisions":[item,...]}, each item a decision or an
-// error object, and checks there is one item per request: results must
-// line up with the requests they answer.
-func decodeBatch(data []byte, n int) ([]Result, error) {
-	o, err := parseObject(data)
-	if err != nil {
-		return nil, err
-	}
-	raw, ok := o.get("decisions")
-	switch {
-	case !ok:
-		return nil, errors.New(`field "decisions" is missing`)
-	case string(raw) == "null":
-		return nil, errors.New(`field "decisions" is null`)
-	}
-	items, err := parseArray(raw)
-	if err != nil {
-		return nil, fmt.Errorf(`field "decisions": %w`, err)
-	}
-	if len(items) != n {
-		return nil, fmt.Errorf("%d decisions for %d requests", len(items), n)
-	}
-	out := make([]Result, n)
-	item := &object{}
-	for i, raw := range items {
-		if err := item.split(raw); err != nil {
-			return nil, fmt.Errorf("decision %d: %w", i, err)
-		}
-		if item.has("error") {
-			if item.has("allowed") {
-				return nil, fmt.Errorf("decision %d: both a decision and an error object", i)
-			}
-			code, msg, err := item.errorObject()
-			if err != nil {
-				return nil, fmt.Errorf("decision %d: %w", i, err)
-			}
-			out[i].Err = &Error{Code: code, Message: msg}
-			continue
-		}
-		if out[i].Decision, err = item.decision(); err != nil {
-			return nil, fmt.Errorf("decision %d: %w", i, err)
-		}
-	}
-	return out, nil
 }
