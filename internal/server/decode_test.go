@@ -6,6 +6,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/warden-authz/warden"
 	"github.com/warden-authz/warden/internal/wire"
 )
 
@@ -17,6 +18,8 @@ var decodeSeeds = []string{
 	`{"subject":"al\"ice","action":"read"}`,
 	`{"subject":"é","action":"读"}`,
 	"{\"subject\":\"\xff\",\"action\":\"read\"}",
+	`{"subject":"a\udcff","action":"read","context":{"\udc80":"\u0000"}}`,
+	"{\"subject\":\"alice\",\"action\":\"read\",\"context\":{\"k\xff\":\"\xed\xa0\x80\"}}",
 	"{\"subject\":\"a\x01\",\"action\":\"read\"}",
 	`{"subject":"alice","action":"read","context":{"a":1}}`,
 	`{"subject":"alice","action":"read"}x`,
@@ -74,5 +77,40 @@ func TestScanRequestTakesOnlyPlainShapes(t *testing.T) {
 	}
 	if _, _, ok := scanRequest(`{"subject":"a","action":"b","context":{}}`, 0); ok {
 		t.Error("scanRequest took a context; it must leave it to wire.DecodeRequest")
+	}
+}
+
+// Invalid UTF-8, raw or escaped as \udcXX, reaches the request as bytes,
+// on the fast path, the fallback and inside a batch: what the audit log
+// records is what the client sent, never U+FFFD.
+func TestDecodeKeepsInvalidUTF8(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, in string
+		want     warden.Request
+	}{
+		{"subject raw", "{\"subject\":\"al\xffice\",\"action\":\"read\"}", warden.Request{Subject: "al\xffice", Action: "read"}},
+		{"subject escaped", `{"subject":"al\udcffice","action":"read"}`, warden.Request{Subject: "al\xffice", Action: "read"}},
+		{"resource cut short", "{\"subject\":\"a\",\"resource\":\"doc:\xe6\x97\",\"action\":\"read\"}", warden.Request{Subject: "a", Resource: "doc:\xe6\x97", Action: "read"}},
+		{"context", "{\"subject\":\"a\",\"action\":\"read\",\"context\":{\"k\xff\":[\"\xed\xa0\x80\",\"\\udc80\\u0000\"]}}",
+			warden.Request{Subject: "a", Action: "read", Context: map[string]any{"k\xff": []any{"\xed\xa0\x80", "\x80\x00"}}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := decodeRequest(tc.in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("decodeRequest (-want +got):\n%s", diff)
+			}
+			reqs, berr := decodeBatch(`{"requests":[{"subject":"x","action":"y"},`+tc.in+`]}`, MaxBatch, nil, math.MaxInt64)
+			if berr != nil || len(reqs) != 2 {
+				t.Fatalf("decodeBatch: %v %v", reqs, berr)
+			}
+			if diff := cmp.Diff(tc.want, reqs[1]); diff != "" {
+				t.Errorf("decodeBatch (-want +got):\n%s", diff)
+			}
+		})
 	}
 }
