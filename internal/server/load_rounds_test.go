@@ -30,8 +30,9 @@ import (
 // A slice ends by flushing that server's audit log, inside the slice's
 // time, so no variant's writes spill into the next one's. Each round's
 // ratios are computed from its own slices; the metrics are the medians
-// over rounds, and every round's figures are logged, with the load
-// average at the start of the run and at the end. Clients per core as in
+// over rounds, with the range as -min and -max metrics; every ratio of
+// every round is logged, with the load average at the start of the run
+// and at the end. Clients per core as in
 // BenchmarkLoadCheck (WARDEN_LOAD_PARALLELISM).
 func BenchmarkLoadCheckInterleaved(b *testing.B) {
 	type variant struct {
@@ -72,9 +73,8 @@ func BenchmarkLoadCheckInterleaved(b *testing.B) {
 		r := 100 * rates[a] / rates[c]
 		ratios[a+"/"+c] = append(ratios[a+"/"+c], r)
 	}
-	round := 0
+	var rounds []string
 	for b.Loop() {
-		round++
 		rates := map[string]float64{}
 		var line strings.Builder
 		for _, i := range rand.Perm(len(vs)) {
@@ -92,10 +92,10 @@ func BenchmarkLoadCheckInterleaved(b *testing.B) {
 		ratio(rates, "sqlite-required", "off")
 		ratio(rates, "sqlite-required", "baseline")
 		ratio(rates, "jsonl-required", "off")
-		b.Logf("round %d:%s", round, line.String())
+		rounds = append(rounds, fmt.Sprintf("round %d:%s", len(rounds)+1, line.String()))
 	}
 	b.StopTimer()
-	b.Logf("%s at the end", loadAverage())
+	end := loadAverage()
 	for _, v := range vs {
 		b.ReportMetric(median(v.rates), v.kind+"-checks/s")
 		b.ReportMetric(float64(v.cpu.Microseconds())/float64(max(v.count, 1)), v.kind+"-cpu-µs/check")
@@ -104,7 +104,19 @@ func BenchmarkLoadCheckInterleaved(b *testing.B) {
 	for _, k := range slices.Sorted(maps.Keys(ratios)) {
 		rs := ratios[k]
 		b.ReportMetric(median(rs), k+"-%")
-		b.Logf("%s: median %.0f%%, range %.0f%% to %.0f%% over %d rounds", k, median(rs), slices.Min(rs), slices.Max(rs), len(rs))
+		b.ReportMetric(slices.Min(rs), k+"-min-%")
+		b.ReportMetric(slices.Max(rs), k+"-max-%")
+		var each strings.Builder
+		for _, r := range rs {
+			fmt.Fprintf(&each, " %.0f", r)
+		}
+		b.Logf("%s: median %.0f%%, range %.0f%% to %.0f%% over %d rounds; by round:%s", k, median(rs), slices.Min(rs), slices.Max(rs), len(rs), each.String())
+	}
+	b.Logf("%s at the end", end)
+	// The testing package keeps only the first lines a benchmark logs:
+	// the summary above comes first, then each round's rates.
+	for _, r := range rounds {
+		b.Log(r)
 	}
 	b.ReportMetric(0, "ns/op") // one op is a round of every variant: not a figure
 }
