@@ -18,7 +18,7 @@ import (
 // BenchmarkLoadCheckInterleaved measures the ratios issue 11's targets
 // are stated in: serve with audit off, with SQLite audit, and with
 // --audit-required, against each other and against the bare net/http
-// handler. On a machine whose speed drifts by a quarter within minutes,
+// handler; and the same with JSON Lines, the alternative. On a machine whose speed drifts by a quarter within minutes,
 // BenchmarkLoadCheck's variants, run one after the other for seconds
 // each, are too far apart to compare; here every variant's server runs
 // at once, and each iteration is a round that gives every variant a
@@ -45,7 +45,7 @@ func BenchmarkLoadCheckInterleaved(b *testing.B) {
 		rates []float64
 	}
 	var vs []*variant
-	for _, kind := range []string{"sqlite", "sqlite-required", "jsonl-required", "off", "baseline"} {
+	for _, kind := range []string{"sqlite", "sqlite-required", "jsonl", "jsonl-required", "off", "baseline"} {
 		v := &variant{kind: kind, flush: func(context.Context) error { return nil }}
 		if kind == "baseline" {
 			url, stop := serveCheckBench(b, kind)
@@ -89,6 +89,7 @@ func BenchmarkLoadCheckInterleaved(b *testing.B) {
 		}
 		ratio(rates, "off", "baseline")
 		ratio(rates, "sqlite", "baseline")
+		ratio(rates, "jsonl", "baseline")
 		ratio(rates, "sqlite-required", "off")
 		ratio(rates, "sqlite-required", "baseline")
 		ratio(rates, "jsonl-required", "off")
