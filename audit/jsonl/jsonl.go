@@ -46,10 +46,9 @@
 // faithfully: NUL as \u0000, and each byte of invalid UTF-8 as the escape
 // \udcXX (as audit.EncodeFields writes Fields), which valid text never
 // holds, so it reads back as the same byte where encoding/json would have
-// written U+FFFD.
-// Refused are only Fields values with no JSON form (channels, functions,
-// NaN), times outside the years 0 to 9999, and events whose line would be
-// longer than MaxLineBytes.
+// written U+FFFD. Refused are only Fields values with no JSON form
+// (channels, functions, NaN), times outside the years 0 to 9999, and
+// events whose line would be longer than MaxLineBytes.
 //
 // Fields come back as audit.DecodeFields reads them: objects as
 // map[string]any, arrays as []any, and numbers as json.Number, so a large
@@ -272,12 +271,13 @@ func (f *File) WriteBatch(ctx context.Context, events []audit.Event) error {
 // cannot be written unchanged, returns b as it was and says why.
 //
 // The line is the event's JSON form, its keys and omitted empty values
-// as encoding/json writes an audit.Event (without HTML escapes), except
-// that every string goes through internal/faithful, which writes each
-// byte of invalid UTF-8 as the escape \udcXX where encoding/json would
-// write U+FFFD. For events in valid UTF-8 the line is byte for byte what
-// encoding/json writes (TestLineMatchesEncodingJSON), so files written
-// before read the same.
+// as encoding/json writes an audit.Event (without HTML escapes; Fields
+// whenever they are not nil, {} included), except that every string goes
+// through internal/faithful, which writes each byte of invalid UTF-8 as
+// the escape \udcXX where encoding/json would write U+FFFD. For events in
+// valid UTF-8 the line is byte for byte what this package wrote through
+// encoding/json before (TestLineMatchesEncodingJSON), so older files read
+// the same and tools that read them with encoding/json still can.
 func appendLine(b []byte, e *audit.Event) ([]byte, error) {
 	start := len(b)
 	t := e.Time.UTC() // the same instant; one zone makes the file sortable by eye
