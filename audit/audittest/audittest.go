@@ -54,7 +54,9 @@
 // # What a sink must do to pass
 //
 //   - newSink returns a new, empty sink each time; the test owns it, so
-//     newSink should close it with t.Cleanup.
+//     newSink should close it with t.Cleanup. Sinks it returned may be in
+//     use at the same time: the hostile checks run in parallel
+//     (t.Parallel), each on its own sink.
 //   - An event whose Record or WriteBatch returned nil is returned by the
 //     next Query: a sink that buffers must make its writes visible before
 //     it acknowledges them.
@@ -376,7 +378,13 @@ func testHostile(t *testing.T, newSink func(*testing.T) audit.Sink) {
 
 	for _, c := range hcases {
 		for _, way := range []string{"record", "batch"} {
-			t.Run(c.name+"/"+way, func(t *testing.T) { hostileOne(t, wrap(t, newSink(t)), c.e, way == "batch", c.mustStore) })
+			t.Run(c.name+"/"+way, func(t *testing.T) {
+				// Eighty-odd cases, each on a new sink: on a store whose
+				// setup waits on a server (a PostgreSQL schema), running
+				// them side by side keeps the suite's time down.
+				t.Parallel()
+				hostileOne(t, wrap(t, newSink(t)), c.e, way == "batch", c.mustStore)
+			})
 		}
 	}
 }
