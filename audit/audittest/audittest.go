@@ -29,10 +29,13 @@
 //     batch, an empty batch stores nothing, and the batch may be changed
 //     once it returns.
 //   - hostile/NAME/record, hostile/NAME/batch: strings with quotes, backslashes, control characters,
-//     line and paragraph separators, bidi overrides, invalid UTF-8, SQL
-//     and JSON fragments, and 1 MB values are stored unchanged or refused
-//     with an error, never silently altered; a refused event is not
-//     stored, and its neighbours are untouched.
+//     line and paragraph separators, bidi overrides, SQL and JSON
+//     fragments, and 1 MB values are stored unchanged or refused with an
+//     error, never silently altered; a refused event is not stored, and
+//     its neighbours are untouched. NUL and invalid UTF-8 must be stored
+//     unchanged, in every string field (hostile/invalid-utf8-subject/...,
+//     one field at a time) and in Fields: refusing them would lose the
+//     event of exactly the request an attacker sends.
 //   - query/...: each filter, pattern, time bound, cursor and limit, alone
 //     and together; paging with After visits every event once, in id
 //     order; invalid queries are errors.
@@ -51,7 +54,9 @@
 // # What a sink must do to pass
 //
 //   - newSink returns a new, empty sink each time; the test owns it, so
-//     newSink should close it with t.Cleanup.
+//     newSink should close it with t.Cleanup. Sinks it returned may be in
+//     use at the same time: the hostile checks run in parallel
+//     (t.Parallel), each on its own sink.
 //   - An event whose Record or WriteBatch returned nil is returned by the
 //     next Query: a sink that buffers must make its writes visible before
 //     it acknowledges them.
@@ -71,6 +76,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/warden-authz/warden/audit"
 )
@@ -341,9 +347,19 @@ func testHostile(t *testing.T, newSink func(*testing.T) audit.Sink) {
 		e := fullEvent(1)
 		e.Subject, e.Action, e.Resource, e.Rule, e.Reason, e.PolicyVersion, e.Error = h.s, h.s, h.s, h.s, h.s, h.s, h.s
 		e.Fields = map[string]any{h.s: h.s, "value": h.s, "list": []any{h.s}}
-		// A NUL is what an attacker puts in a subject: an event holding
-		// one must be stored, never refused or dropped.
-		hcases = append(hcases, hcase{h.name, e, h.name == "nul"})
+		// A NUL or a byte of invalid UTF-8 is what an attacker puts in a
+		// subject: an event holding one must be stored, never refused,
+		// dropped or altered.
+		hcases = append(hcases, hcase{h.name, e, h.name == "nul" || !utf8.ValidString(h.s)})
+	}
+	// Each string field on its own, so a store that keeps the bytes of
+	// one column but not another is named: NUL and invalid UTF-8 (bytes
+	// that are never valid, a surrogate's encoding, sequences cut short
+	// in the middle and at the end) beside the text of their escapes.
+	for _, f := range stringFields {
+		e := fullEvent(1)
+		f.set(&e, invalidUTF8)
+		hcases = append(hcases, hcase{"invalid-utf8-" + f.name, e, true})
 	}
 	// Invalid UTF-8 in Fields (a request's context) is stored faithfully
 	// by every store: refusing it would lose the event, and replacing it
@@ -362,7 +378,13 @@ func testHostile(t *testing.T, newSink func(*testing.T) audit.Sink) {
 
 	for _, c := range hcases {
 		for _, way := range []string{"record", "batch"} {
-			t.Run(c.name+"/"+way, func(t *testing.T) { hostileOne(t, wrap(t, newSink(t)), c.e, way == "batch", c.mustStore) })
+			t.Run(c.name+"/"+way, func(t *testing.T) {
+				// Eighty-odd cases, each on a new sink: on a store whose
+				// setup waits on a server (a PostgreSQL schema), running
+				// them side by side keeps the suite's time down.
+				t.Parallel()
+				hostileOne(t, wrap(t, newSink(t)), c.e, way == "batch", c.mustStore)
+			})
 		}
 	}
 }
@@ -388,7 +410,7 @@ func hostileOne(t *testing.T, s *sink, e audit.Event, batch, mustStore bool) {
 	case err == nil:
 		ref.Record(t.Context(), &e)
 	case mustStore:
-		t.Errorf("refused: %v\nan event holding NUL, or invalid UTF-8 in its Fields, must be stored as it is", err)
+		t.Errorf("refused: %v\nan event holding NUL or invalid UTF-8, in any string or in its Fields, must be stored as it is", err)
 	default:
 		t.Logf("refused: %v", err)
 	}

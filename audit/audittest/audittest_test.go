@@ -3,6 +3,7 @@ package audittest_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"maps"
 	"os"
 	"os/exec"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/warden-authz/warden/audit"
 	"github.com/warden-authz/warden/audit/audittest"
@@ -62,6 +64,10 @@ func (b *broken) Record(_ context.Context, e *audit.Event) error {
 		c.Subject, c.Reason = strings.TrimSpace(c.Subject), strings.TrimSpace(c.Reason)
 	case "replaces-invalid-utf8":
 		c.Reason = strings.ToValidUTF8(c.Reason, "\uFFFD")
+	case "refuses-invalid-utf8-resource":
+		if !utf8.ValidString(c.Resource) {
+			return errors.New("resource is not valid UTF-8")
+		}
 	case "fields-through-float64":
 		b, _ := json.Marshal(c.Fields)
 		c.Fields = nil
@@ -114,15 +120,16 @@ func (b *broken) Query(ctx context.Context, q audit.Query) ([]audit.Event, error
 
 // brokenModes maps each fault to a check that must catch it.
 var brokenModes = map[string]string{
-	"keeps-fields":           "record-does-not-keep",
-	"trims-spaces":           "hostile/padded/record",
-	"replaces-invalid-utf8":  "hostile/invalid-utf8/record",
-	"fields-through-float64": "record",
-	"loses-some":             "query",
-	"until-inclusive":        "query/until",
-	"clamps-limit":           "query/invalid/limit-over-max",
-	"subject-ignores-case":   "query/subject-none/ALICE",
-	"orders-by-time":         "query/paging/all-by-7",
+	"keeps-fields":                  "record-does-not-keep",
+	"trims-spaces":                  "hostile/padded/record",
+	"replaces-invalid-utf8":         "hostile/invalid-utf8/record",
+	"refuses-invalid-utf8-resource": "hostile/invalid-utf8-resource/record",
+	"fields-through-float64":        "record",
+	"loses-some":                    "query",
+	"until-inclusive":               "query/until",
+	"clamps-limit":                  "query/invalid/limit-over-max",
+	"subject-ignores-case":          "query/subject-none/ALICE",
+	"orders-by-time":                "query/paging/all-by-7",
 }
 
 // TestBrokenSinks runs the suite on the broken sinks; it runs only in the

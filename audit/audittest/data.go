@@ -196,6 +196,27 @@ var hostile = []struct{ name, s string }{
 	{"pattern-chars", "*:*,?{x}"},
 }
 
+// invalidUTF8 holds NUL and every kind of invalid UTF-8: bytes that never
+// start a character, a surrogate's encoding, a sequence cut short before
+// ASCII and after a valid character, and one cut short at the end; beside
+// them the text of the escapes a store might use for them, which must stay
+// text.
+const invalidUTF8 = "bad\xff\xfe \xed\xa0\x80 \xc3( é\xc3 nul\x00 \\xff \\udcff \\u0000 \xe6\x97"
+
+// stringFields are the string fields of an event, each with how to set it.
+var stringFields = []struct {
+	name string
+	set  func(*audit.Event, string)
+}{
+	{"subject", func(e *audit.Event, s string) { e.Subject = s }},
+	{"action", func(e *audit.Event, s string) { e.Action = s }},
+	{"resource", func(e *audit.Event, s string) { e.Resource = s }},
+	{"rule", func(e *audit.Event, s string) { e.Rule = s }},
+	{"reason", func(e *audit.Event, s string) { e.Reason = s }},
+	{"policy-version", func(e *audit.Event, s string) { e.PolicyVersion = s }},
+	{"error", func(e *audit.Event, s string) { e.Error = s }},
+}
+
 // bigString is at least n bytes of the worst of the above, repeated: the
 // escapes make it grow when encoded.
 func bigString(n int) string {

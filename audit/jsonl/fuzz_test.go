@@ -33,6 +33,7 @@ func FuzzOpen(f *testing.F) {
 		`{"fields":{"n":1e999,"a":[1,{"b":null}]}}` + "\n",
 		`{"subject":"\ud800"}` + "\n",
 		"{\"subject\":\"\xff\"}\n",
+		`{"subject":"\udcff\u0000\udc80x","reason":"\ud83d\udc80"}` + "\n",
 		`{"ID":"upper","Subject":"case"}` + "\n",
 		"\r\n" + good + "\r\n",
 		`{"id":"a"}` + "\n" + `{"id":"a"}` + "\n",

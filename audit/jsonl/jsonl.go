@@ -42,15 +42,17 @@
 //
 // An event is written exactly as given, or refused with an error that
 // wraps ErrRefused and not written; one refused event refuses its whole
-// batch, and the error gives its index. Refused are the events JSON
-// cannot carry unchanged: strings with invalid UTF-8 (which encoding/json
-// would silently replace with U+FFFD), Fields values with no JSON form
+// batch, and the error gives its index. Every string is stored
+// faithfully: NUL as \u0000, and each byte of invalid UTF-8 as the escape
+// \udcXX (as audit.EncodeFields writes Fields), which valid text never
+// holds, so it reads back as the same byte where encoding/json would have
+// written U+FFFD. Refused are only Fields values with no JSON form
 // (channels, functions, NaN), times outside the years 0 to 9999, and
 // events whose line would be longer than MaxLineBytes.
 //
-// Fields come back as encoding/json decodes them with UseNumber: objects
-// as map[string]any, arrays as []any, and numbers as json.Number, so a
-// large integer keeps every digit.
+// Fields come back as audit.DecodeFields reads them: objects as
+// map[string]any, arrays as []any, and numbers as json.Number, so a large
+// integer keeps every digit.
 //
 // # Concurrency
 //
@@ -75,12 +77,15 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unicode/utf8"
 
 	"github.com/warden-authz/warden/audit"
+	"github.com/warden-authz/warden/internal/faithful"
 )
 
 // ErrRefused is wrapped by the error of a Record or WriteBatch that
@@ -235,11 +240,11 @@ func (f *File) Record(ctx context.Context, e *audit.Event) error {
 	if e == nil {
 		return fmt.Errorf("jsonl: %w: nil event", ErrRefused)
 	}
-	var buf bytes.Buffer
-	if err := encode(&buf, newEncoder(&buf), e); err != nil {
+	buf, err := appendLine(make([]byte, 0, 384), e)
+	if err != nil {
 		return fmt.Errorf("jsonl: event %q: %w: %w", e.ID, ErrRefused, err)
 	}
-	return f.append(ctx, buf.Bytes())
+	return f.append(ctx, buf)
 }
 
 // WriteBatch appends events in order with one write, then fsyncs: when it
@@ -250,93 +255,78 @@ func (f *File) WriteBatch(ctx context.Context, events []audit.Event) error {
 	if len(events) == 0 {
 		return nil
 	}
-	var buf bytes.Buffer
-	buf.Grow(len(events) * 384) // a typical event's line, so most batches encode without regrowing
-	enc := newEncoder(&buf)
+	// A typical event's line is about 350 bytes, so most batches encode
+	// without regrowing.
+	buf := make([]byte, 0, len(events)*384)
 	for i := range events {
-		if err := encode(&buf, enc, &events[i]); err != nil {
+		var err error
+		if buf, err = appendLine(buf, &events[i]); err != nil {
 			return fmt.Errorf("jsonl: event %d of the batch (id %q): %w: %w", i, events[i].ID, ErrRefused, err)
 		}
 	}
-	return f.append(ctx, buf.Bytes())
+	return f.append(ctx, buf)
 }
 
-func newEncoder(buf *bytes.Buffer) *json.Encoder {
-	enc := json.NewEncoder(buf)
-	enc.SetEscapeHTML(false) // "<" is safe in a log, and "\u003c" is hard to grep
-	return enc
-}
-
-// encode appends the line of e to buf through enc, which writes to buf,
-// or, when e cannot be written unchanged, leaves buf as it was and says
-// why.
-func encode(buf *bytes.Buffer, enc *json.Encoder, e *audit.Event) error {
-	start := buf.Len()
-	c := outLine{Event: *e}
-	c.Time = c.Time.UTC() // the same instant; one zone makes the file sortable by eye
+// appendLine appends the line of e, newline included, to b; or, when e
+// cannot be written unchanged, returns b as it was and says why.
+//
+// The line is the event's JSON form, its keys and omitted empty values
+// as encoding/json writes an audit.Event (without HTML escapes; Fields
+// whenever they are not nil, {} included), except that every string goes
+// through internal/faithful, which writes each byte of invalid UTF-8 as
+// the escape \udcXX where encoding/json would write U+FFFD. For events in
+// valid UTF-8 the line is byte for byte what this package wrote through
+// encoding/json before (TestLineMatchesEncodingJSON), so older files read
+// the same and tools that read them with encoding/json still can.
+func appendLine(b []byte, e *audit.Event) ([]byte, error) {
+	start := len(b)
+	t := e.Time.UTC() // the same instant; one zone makes the file sortable by eye
+	if y := t.Year(); y < 0 || y > 9999 {
+		return b, fmt.Errorf("time %v: year outside of range [0,9999]", e.Time)
+	}
+	b = append(b, `{"id":`...)
+	b = faithful.AppendString(b, e.ID)
+	b = append(b, `,"time":"`...)
+	b = t.AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","subject":`...)
+	b = faithful.AppendString(b, e.Subject)
+	b = append(b, `,"action":`...)
+	b = faithful.AppendString(b, e.Action)
+	b = append(b, `,"resource":`...)
+	b = faithful.AppendString(b, e.Resource)
+	b = append(b, `,"allowed":`...)
+	b = strconv.AppendBool(b, e.Allowed)
+	b = append(b, `,"status":`...)
+	b = faithful.AppendString(b, string(e.Status))
+	if e.Rule != "" {
+		b = append(b, `,"rule":`...)
+		b = faithful.AppendString(b, e.Rule)
+	}
+	b = append(b, `,"reason":`...)
+	b = faithful.AppendString(b, e.Reason)
+	b = append(b, `,"latency_ns":`...)
+	b = strconv.AppendInt(b, int64(e.Latency), 10)
+	if e.PolicyVersion != "" {
+		b = append(b, `,"policy_version":`...)
+		b = faithful.AppendString(b, e.PolicyVersion)
+	}
+	if e.Error != "" {
+		b = append(b, `,"error":`...)
+		b = faithful.AppendString(b, e.Error)
+	}
 	if e.Fields != nil {
-		// Written by audit.EncodeFields, which keeps invalid UTF-8 (as
-		// \udcXX escapes) where encoding/json would replace it.
-		f, err := audit.EncodeFields(e.Fields)
-		if err != nil {
-			return err
-		}
-		c.Fields = f
-	}
-	if err := enc.Encode(&c); err != nil {
-		return err
-	}
-	line := buf.Bytes()[start:]
-	var err error
-	switch {
-	case len(line) > MaxLineBytes:
-		err = fmt.Errorf("%d bytes encoded, over the limit of %d", len(line), MaxLineBytes)
-	case !utf8.Valid(line) || replacedInvalidUTF8(line):
-		err = fmt.Errorf("%s holds invalid UTF-8, which JSON cannot carry unchanged", invalidField(e))
-	}
-	if err != nil {
-		buf.Truncate(start)
-	}
-	return err
-}
-
-// outLine is an event as a line: its Fields shadow the event's, so they
-// are written by audit.EncodeFields, in the same place.
-type outLine struct {
-	audit.Event
-	Fields json.RawMessage `json:"fields,omitempty"`
-}
-
-// replacedInvalidUTF8 reports whether encoding/json replaced invalid
-// UTF-8 in a string: it writes each invalid byte as the escape \ufffd,
-// while a real U+FFFD in valid input is written as itself. Escapes are
-// stepped over whole, so the text `\ufffd` (encoded `\\ufffd`) does not
-// count.
-func replacedInvalidUTF8(line []byte) bool {
-	for i := 0; i < len(line); i++ {
-		if line[i] != '\\' {
-			continue
-		}
-		if bytes.HasPrefix(line[i+1:], []byte("ufffd")) {
-			return true
-		}
-		i++ // the escaped byte; the hex of \uXXXX holds no backslash
-	}
-	return false
-}
-
-// invalidField names the first field of e that holds invalid UTF-8.
-func invalidField(e *audit.Event) string {
-	for _, f := range []struct{ name, s string }{
-		{"ID", e.ID}, {"Subject", e.Subject}, {"Action", e.Action}, {"Resource", e.Resource},
-		{"Status", string(e.Status)}, {"Rule", e.Rule}, {"Reason", e.Reason},
-		{"PolicyVersion", e.PolicyVersion}, {"Error", e.Error},
-	} {
-		if !utf8.ValidString(f.s) {
-			return f.name
+		// As audit.EncodeFields writes them, straight into the line.
+		b = append(b, `,"fields":`...)
+		var err error
+		if b, err = faithful.Append(b, e.Fields); err != nil {
+			return b[:start], err
 		}
 	}
-	return "Fields"
+	b = append(b, "}\n"...)
+	if n := len(b) - start; n > MaxLineBytes {
+		return b[:start], fmt.Errorf("%d bytes encoded, over the limit of %d", n, MaxLineBytes)
+	}
+	return b, nil
 }
 
 // append writes p, whole lines, at the end of the file and fsyncs.
@@ -492,36 +482,105 @@ func scan(ctx context.Context, r io.Reader, fn func(*line) error) error {
 	}
 }
 
-// line is one decoded line. Its Fields shadow the event's, so they stay
+// line is one decoded line: the event without its Fields, which stay
 // JSON until event is called.
 type line struct {
 	audit.Event
-	Fields json.RawMessage `json:"fields,omitempty"`
+	Fields json.RawMessage
+}
+
+// lineJSON is a line as encoding/json reads it: its strings are read by
+// internal/faithful (text), so the \udcXX escapes appendLine writes come
+// back as the bytes they stand for.
+type lineJSON struct {
+	ID            text            `json:"id"`
+	Time          time.Time       `json:"time"`
+	Subject       text            `json:"subject"`
+	Action        text            `json:"action"`
+	Resource      text            `json:"resource"`
+	Allowed       bool            `json:"allowed"`
+	Status        text            `json:"status"`
+	Rule          text            `json:"rule"`
+	Reason        text            `json:"reason"`
+	Latency       time.Duration   `json:"latency_ns"`
+	PolicyVersion text            `json:"policy_version"`
+	Error         text            `json:"error"`
+	Fields        json.RawMessage `json:"fields"`
+}
+
+// text is a string in a line, read by internal/faithful.
+type text string
+
+// UnmarshalJSON reads a JSON string as internal/faithful does. null leaves
+// it as it is, as encoding/json does for a string.
+func (t *text) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		return nil
+	}
+	if len(b) < 2 || b[0] != '"' {
+		return fmt.Errorf("a string field holds %s, not a string", describe(b))
+	}
+	if bytes.IndexByte(b, '\\') < 0 {
+		*t = text(b[1 : len(b)-1]) // no escapes: the text is the string
+		return nil
+	}
+	v, err := faithful.Decode(b)
+	if err != nil {
+		return err
+	}
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("a string field holds %T", v) // encoding/json passes one whole value
+	}
+	*t = text(str)
+	return nil
+}
+
+// describe names the kind of the JSON value b.
+func describe(b []byte) string {
+	switch {
+	case len(b) == 0:
+		return "nothing"
+	case b[0] == '{':
+		return "an object"
+	case b[0] == '[':
+		return "an array"
+	case b[0] == 't' || b[0] == 'f':
+		return "a boolean"
+	}
+	return "a number"
 }
 
 // decode decodes one line, without its newline. It is strict, since every
-// line was written by encode: a line that is not one JSON object of an
+// line was written by appendLine: a line that is not one JSON object of an
 // event, in valid UTF-8, is damage, and says so.
-func (l *line) decode(text []byte) error {
-	if len(text) == 0 {
+func (l *line) decode(b []byte) error {
+	if len(b) == 0 {
 		return errors.New("empty line")
 	}
-	if text[0] != '{' {
+	if b[0] != '{' {
 		return errors.New("not a JSON object")
 	}
-	if !utf8.Valid(text) {
-		return errors.New("invalid UTF-8") // json.Unmarshal would replace it silently
+	if !utf8.Valid(b) {
+		return errors.New("invalid UTF-8") // appendLine escapes it; raw, it is damage
 	}
-	*l = line{Fields: l.Fields[:0]} // reuse the buffer; Unmarshal copies into it
-	if err := json.Unmarshal(text, l); err != nil {
+	j := lineJSON{Fields: l.Fields[:0]} // reuse the buffer; Unmarshal copies into it
+	if err := json.Unmarshal(b, &j); err != nil {
 		return err
 	}
 	// Checked here, not when the fields are decoded, so a damaged line
 	// is an error whether or not a query selects it.
-	if len(l.Fields) > 0 && l.Fields[0] != '{' && string(l.Fields) != "null" {
+	if len(j.Fields) > 0 && j.Fields[0] != '{' && string(j.Fields) != "null" {
 		return errors.New("fields is not a JSON object")
 	}
-	l.Event.Time = l.Event.Time.UTC()
+	*l = line{
+		Event: audit.Event{
+			ID: string(j.ID), Time: j.Time.UTC(), Subject: string(j.Subject), Action: string(j.Action),
+			Resource: string(j.Resource), Allowed: j.Allowed, Status: audit.Status(j.Status), Rule: string(j.Rule),
+			Reason: string(j.Reason), Latency: j.Latency, PolicyVersion: string(j.PolicyVersion), Error: string(j.Error),
+		},
+		Fields: j.Fields,
+	}
 	return nil
 }
 

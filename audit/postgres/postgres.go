@@ -14,8 +14,10 @@
 //
 // Text columns use COLLATE "C", so comparisons and ORDER BY id are
 // bytewise, as Go compares strings. PostgreSQL text cannot hold NUL bytes
-// or invalid UTF-8, so an event with either in a string column is refused
-// with an error wrapping audit.ErrRefused, never altered. timestamptz
+// or invalid UTF-8, so every text column but the id stores its string
+// escaped, reversibly (escape.go): an event holding either is stored and
+// comes back unchanged; only an id holding one is refused, with an error
+// wrapping audit.ErrRefused. timestamptz
 // keeps microseconds; the remaining nanoseconds of Event.Time go into
 // time_nsec (0..999), so a time comes back as the same instant. Fields are
 // stored in a json (not jsonb) column: json keeps the text encoding/json

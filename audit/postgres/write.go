@@ -59,10 +59,11 @@ func (s *Store) Record(ctx context.Context, e *audit.Event) error {
 // stored. It does not keep events.
 //
 // It refuses, wrapping ErrInvalidEvent (and so audit.ErrRefused): an empty
-// id; a string with a NUL byte or invalid UTF-8 (PostgreSQL text cannot
-// hold them); a Time outside the years -4000 to 200000; Fields that
-// encoding/json cannot encode or would alter (invalid UTF-8); an event
-// whose (time, id) is already stored.
+// id, or one with a NUL byte or invalid UTF-8 (the id is stored as it is,
+// and PostgreSQL text cannot hold them); a Time outside the years -4000 to
+// 200000; Fields with a value JSON has no form for (a channel, a NaN); an
+// event whose (time, id) is already stored. Every other string, NULs and
+// invalid UTF-8 included, is stored escaped and comes back unchanged.
 func (s *Store) WriteBatch(ctx context.Context, events []audit.Event) error {
 	if s == nil || s.pool == nil {
 		return ErrNotOpen

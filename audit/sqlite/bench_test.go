@@ -2,10 +2,13 @@ package sqlite_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"math/rand"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -51,46 +54,159 @@ func benchEvent(b *testing.B, i, subject int) audit.Event {
 //     own subject: the worst case.
 //   - zipf: subjects drawn from a Zipf distribution (s=1.2) over 100,000
 //     users, a few busy and a long tail, as real traffic tends to be.
+//
+// Each runs with the shipped schema (indexes=all) and without the
+// (resource, id) index (indexes=no-resource), which serves resource
+// queries ("doc:*") and is the newest of the four B-trees each insert
+// writes: the pair says what that index costs a write.
 func BenchmarkWriteBatch(b *testing.B) {
 	for _, dist := range []struct {
 		name    string
-		subject func(i int) int
+		subject func() func(i int) int
 	}{
-		{"distinct", func(i int) int { return i % 1000 }},
-		{"zipf", func() func(int) int {
-			z := rand.NewZipf(rand.New(rand.NewSource(1)), 1.2, 1, 99_999)
-			return func(int) int { return int(z.Uint64()) }
-		}()},
+		{"distinct", func() func(int) int { return func(i int) int { return i % 1000 } }},
+		{"zipf", zipfSubjects},
 	} {
-		b.Run(dist.name, func(b *testing.B) {
-			s := open(b)
-			const size = 1000
-			n := 0
-			batch := make([]audit.Event, size)
-			var elapsed, cpu time.Duration
-			b.ReportAllocs()
-			for b.Loop() {
-				// Building events is the caller's work, not the store's.
-				b.StopTimer()
-				for i := range batch {
-					batch[i] = benchEvent(b, n, dist.subject(n))
-					n++
-				}
-				start, cpu0 := time.Now(), processCPU(b)
-				b.StartTimer()
-				if err := s.WriteBatch(context.Background(), batch); err != nil {
-					b.Fatal(err)
-				}
-				elapsed += time.Since(start)
-				cpu += processCPU(b) - cpu0
-			}
-			b.ReportMetric(float64(n)/elapsed.Seconds(), "events/s")
-			// CPU time per event is what a shared machine's noise does
-			// not move: it bounds events/s at 1e9/cpu-ns on one core,
-			// since SQLite writes from one connection.
-			b.ReportMetric(float64(cpu.Nanoseconds())/float64(n), "cpu-ns/event")
+		for _, idx := range []string{"all", "no-resource"} {
+			b.Run(dist.name+"/indexes="+idx, func(b *testing.B) {
+				s := openBench(b, idx == "all")
+				benchBatches(b, s, 1000, dist.subject())
+			})
+		}
+	}
+}
+
+// BenchmarkCommitSize writes batches of 1 to 1,000 events (zipf subjects,
+// the shipped schema): what a commit costs on its own, whatever it holds
+// (its fsync, and a page of each B-tree it touches), against what each
+// event adds. `serve --audit-required` commits whatever its waiting
+// requests queued, so its batches are about as large as the number of
+// clients waiting.
+func BenchmarkCommitSize(b *testing.B) {
+	for _, size := range []int{1, 4, 16, 64, 256, 1000} {
+		b.Run(fmt.Sprintf("events=%d", size), func(b *testing.B) {
+			benchBatches(b, openBench(b, true), size, zipfSubjects())
 		})
 	}
+}
+
+// zipfSubjects draws subjects from a Zipf distribution (s=1.2) over
+// 100,000 users, the same sequence each time.
+func zipfSubjects() func(int) int {
+	z := rand.NewZipf(rand.New(rand.NewSource(1)), 1.2, 1, 99_999)
+	return func(int) int { return int(z.Uint64()) }
+}
+
+// openBench opens a new store; without withResource, with the (resource,
+// id) index dropped, as a schema that had never made it.
+func openBench(b *testing.B, withResource bool) *sqlite.Store {
+	path := filepath.Join(b.TempDir(), "audit.db")
+	if !withResource {
+		s, err := sqlite.Open(path) // creates the schema
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := s.Close(); err != nil {
+			b.Fatal(err)
+		}
+		db, err := sql.Open("sqlite", path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := db.Exec("DROP INDEX events_resource_id"); err != nil {
+			b.Fatal(err)
+		}
+		if err := db.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return openAt(b, path)
+}
+
+// benchBatches writes batches of size events from subject(i) and reports
+// events/s, the process's CPU time per event, and the wall-clock time of
+// a commit.
+func benchBatches(b *testing.B, s *sqlite.Store, size int, subject func(int) int) {
+	first := prefill(b, s, subject) // events are numbered on from the prefill's
+	n, batches := first, 0
+	var wrote int64
+	batch := make([]audit.Event, size)
+	var elapsed, cpu time.Duration
+	b.ReportAllocs()
+	for b.Loop() {
+		// Building events is the caller's work, not the store's.
+		b.StopTimer()
+		for i := range batch {
+			batch[i] = benchEvent(b, n, subject(n))
+			n++
+		}
+		start, cpu0, w0 := time.Now(), processCPU(b), written()
+		b.StartTimer()
+		if err := s.WriteBatch(context.Background(), batch); err != nil {
+			b.Fatal(err)
+		}
+		elapsed += time.Since(start)
+		cpu += processCPU(b) - cpu0
+		wrote += written() - w0
+		batches++
+	}
+	timed := float64(n - first)
+	b.ReportMetric(timed/elapsed.Seconds(), "events/s")
+	// CPU time per event is what a shared machine's noise does not move:
+	// it bounds events/s at 1e9/cpu-ns on one core, since SQLite writes
+	// from one connection.
+	b.ReportMetric(float64(cpu.Nanoseconds())/timed, "cpu-ns/event")
+	b.ReportMetric(float64(elapsed.Microseconds())/float64(batches), "µs/commit")
+	// What the commits wrote (the log's pages, and checkpoints into the
+	// database file): an index whose keys a batch scatters dirties a page
+	// per key, and each dirty page is written whole, 4 KiB, at commit.
+	if wrote >= 0 {
+		b.ReportMetric(float64(wrote)/timed, "written-B/event")
+	}
+}
+
+// prefill writes WARDEN_SQLITE_BENCH_EVENTS events (0 if unset) into s
+// before the timed batches, from the same subjects, in batches of 10,000,
+// and returns how many. A store's write cost grows with what it holds
+// (the indexes' keys spread over more pages, so a batch dirties more of
+// them) until it levels off; a store in service holds millions.
+func prefill(b *testing.B, s *sqlite.Store, subject func(int) int) int {
+	v := os.Getenv("WARDEN_SQLITE_BENCH_EVENTS")
+	if v == "" {
+		return 0
+	}
+	total, err := strconv.Atoi(v)
+	if err != nil || total < 0 {
+		b.Fatalf("WARDEN_SQLITE_BENCH_EVENTS=%q: want a number of events", v)
+	}
+	batch := make([]audit.Event, 0, 10_000)
+	for n := 0; n < total; {
+		batch = batch[:0]
+		for ; n < total && len(batch) < cap(batch); n++ {
+			batch = append(batch, benchEvent(b, n, subject(n)))
+		}
+		if err := s.WriteBatch(context.Background(), batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return total
+}
+
+// written is the bytes this process has passed to write system calls
+// (wchar in /proc/self/io), or a negative number where that is not known.
+func written() int64 {
+	b, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		return -1 << 62
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "wchar: "); ok {
+			if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+				return n
+			}
+		}
+	}
+	return -1 << 62
 }
 
 // processCPU is the CPU time (user and system) the process has used.

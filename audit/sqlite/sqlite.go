@@ -16,13 +16,15 @@
 //
 // The string columns hold exactly what was given, bytes and all: quotes,
 // newlines, NULs, invalid UTF-8 and megabyte values come back unchanged.
-// Fields go through encoding/json, so they come back as JSON decodes them:
-// numbers as json.Number (exact, where float64 would round 2^53+1), objects
-// as map[string]any, arrays as []any. An event that cannot be stored
-// unchanged is refused with an error wrapping audit.ErrRefused, never
-// altered (WriteBatch lists the cases): a Time outside int64 nanoseconds
-// (years 1678 to 2262, so not the zero Time), or Fields that JSON cannot
-// carry, such as a NaN or a string that is not valid UTF-8.
+// Fields are stored as audit.EncodeFields writes them (JSON, with each byte
+// of invalid UTF-8 as the escape \udcXX), so they come back as
+// audit.DecodeFields reads them: numbers as json.Number (exact, where
+// float64 would round 2^53+1), objects as map[string]any, arrays as []any,
+// strings byte for byte. An event that cannot be stored unchanged is
+// refused with an error wrapping audit.ErrRefused, never altered
+// (WriteBatch lists the cases): a Time outside int64 nanoseconds (years
+// 1678 to 2262, so not the zero Time), or Fields that JSON has no form
+// for, such as a NaN.
 //
 // # Durability
 //

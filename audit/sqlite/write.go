@@ -61,11 +61,9 @@ type row [13]any
 // It refuses, wrapping ErrInvalidEvent (and so audit.ErrRefused), an event
 // with an empty ID or an ID already stored (the id is the key, and an event
 // is never overwritten), a Time outside what int64 nanoseconds hold (years
-// 1678 to 2262, which excludes the zero Time), or Fields that cannot go
-// through JSON unchanged: a value encoding/json cannot encode (a channel, a
-// NaN) or a string that is not valid UTF-8, which encoding/json would
-// silently replace. Every other string, in the columns, is stored byte for
-// byte, invalid UTF-8 and NULs included.
+// 1678 to 2262, which excludes the zero Time), or Fields with a value JSON
+// has no form for (a channel, a NaN). Every string, in the columns and in
+// Fields, is stored byte for byte, invalid UTF-8 and NULs included.
 func (s *Store) WriteBatch(ctx context.Context, events []audit.Event) error {
 	if s == nil || s.w == nil {
 		return ErrNotOpen

@@ -14,7 +14,7 @@ import (
 
 var strs = []string{
 	"", "plain", "quote\"back\\slash", "nul\x00x", "\xff", "a\xffb\xfe", "\xc3", "é\xc3", "\xed\xa0\x80",
-	"\ufffd", `\udcff`, "\\udcff", "\u2028\u2029", "<>&", "\x01\x1f\x7f", "日本\xe6\x97", strings.Repeat("\xf0", 10),
+	"\ufffd", `\udcff`, "\\udcff", "\u2028\u2029", "<>&", "\x01\x1f\x7f", "\b\f\v", "日本\xe6\x97", strings.Repeat("\xf0", 10),
 }
 
 func TestStringRoundTrip(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -33,13 +34,16 @@ import (
 // with the audit log off. Client and server share the machine's cores, so
 // the figures are a floor for a server with the machine to itself.
 
-// auditStore opens the audit store a benchmark variant names.
+// auditStore opens the audit store a benchmark variant names: "off" for
+// none, "sqlite" or "jsonl" for a file of that kind, with "-required"
+// for `serve --audit-required` (serveBench).
 func auditStore(tb testing.TB, kind string) auditurl.Store {
 	tb.Helper()
 	if kind == "off" {
 		return nil
 	}
-	st, err := auditurl.Open("sqlite:" + filepath.Join(tb.TempDir(), "warden-audit.db"))
+	scheme := strings.TrimSuffix(kind, "-required")
+	st, err := auditurl.Open(scheme + ":" + filepath.Join(tb.TempDir(), "warden-audit."+scheme))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -59,6 +63,9 @@ func serveBench(b *testing.B, kind string) (*live, func()) {
 		if st != nil {
 			c.Audit = st
 		}
+		// `serve --audit-required`: a decision is answered only once its
+		// event is committed, waiting requests sharing the commits.
+		c.AuditRequired = strings.HasSuffix(kind, "-required")
 	})
 	return l, func() {
 		if err := l.stop(); err != nil {
@@ -106,9 +113,12 @@ func (l *latencies) p99() time.Duration { return l.quantile(0.99) }
 // whose handler reads the body and answers with a decision's bytes without
 // deciding or recording anything. Measured in the same run, it says how
 // much of the round trip is warden's and how much is HTTP over loopback on
-// cores the client shares.
+// cores the client shares. "audit=sqlite-required" is `serve
+// --audit-required`: each answer waits for its event's commit; and
+// "audit=jsonl-required" the same with a JSON Lines file, whose commit is
+// one write and one fsync.
 func BenchmarkLoadCheck(b *testing.B) {
-	for _, kind := range []string{"sqlite", "off", "baseline"} {
+	for _, kind := range []string{"sqlite", "sqlite-required", "jsonl-required", "off", "baseline"} {
 		name := "audit=" + kind
 		if kind == "baseline" {
 			name = "baseline=net-http"

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/warden-authz/warden/types"
 )
 
 var decodeSeeds = []string{
@@ -15,6 +16,8 @@ var decodeSeeds = []string{
 	`{"subject":"al\"ice","action":"read"}`,
 	`{"subject":"é","action":"读"}`,
 	"{\"subject\":\"\xff\",\"action\":\"read\"}",
+	`{"subject":"a\udcff","action":"read","context":{"\udc80":"\u0000"}}`,
+	"{\"subject\":\"alice\",\"action\":\"read\",\"context\":{\"k\xff\":\"\xed\xa0\x80\"}}",
 	"{\"subject\":\"a\x01\",\"action\":\"read\"}",
 	`{"subject":"alice","action":"read","context":{"a":1}}`,
 	`{"subject":"alice","action":"read"}x`,
@@ -72,5 +75,40 @@ func TestScanRequestTakesOnlyPlainShapes(t *testing.T) {
 	}
 	if _, _, ok := scanRequest(`{"subject":"a","action":"b","context":{}}`, 0); ok {
 		t.Error("scanRequest took a context; it must leave it to decodeStrict")
+	}
+}
+
+// Invalid UTF-8, raw or escaped as \udcXX, reaches the request as bytes,
+// on the fast path, the fallback and inside a batch: what the audit log
+// records is what the client sent, never U+FFFD.
+func TestDecodeKeepsInvalidUTF8(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, in string
+		want     types.Request
+	}{
+		{"subject raw", "{\"subject\":\"al\xffice\",\"action\":\"read\"}", types.Request{Subject: "al\xffice", Action: "read"}},
+		{"subject escaped", `{"subject":"al\udcffice","action":"read"}`, types.Request{Subject: "al\xffice", Action: "read"}},
+		{"resource cut short", "{\"subject\":\"a\",\"resource\":\"doc:\xe6\x97\",\"action\":\"read\"}", types.Request{Subject: "a", Resource: "doc:\xe6\x97", Action: "read"}},
+		{"context", "{\"subject\":\"a\",\"action\":\"read\",\"context\":{\"k\xff\":[\"\xed\xa0\x80\",\"\\udc80\\u0000\"]}}",
+			types.Request{Subject: "a", Action: "read", Context: map[string]any{"k\xff": []any{"\xed\xa0\x80", "\x80\x00"}}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := DecodeRequest([]byte(tc.in))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("DecodeRequest (-want +got):\n%s", diff)
+			}
+			reqs, berr := DecodeBatch(`{"requests":[{"subject":"x","action":"y"},`+tc.in+`]}`, 10, nil, math.MaxInt64)
+			if berr != nil || len(reqs) != 2 {
+				t.Fatalf("DecodeBatch: %v %v", reqs, berr)
+			}
+			if diff := cmp.Diff(tc.want, reqs[1]); diff != "" {
+				t.Errorf("DecodeBatch (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

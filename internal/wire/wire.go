@@ -28,6 +28,7 @@ import (
 	"io"
 
 	"github.com/warden-authz/warden/internal/engine"
+	"github.com/warden-authz/warden/internal/faithful"
 	"github.com/warden-authz/warden/internal/pattern"
 	"github.com/warden-authz/warden/types"
 )
@@ -96,6 +97,11 @@ func FromDecideError(err error) *Error {
 // definition of a valid request, which DecodeRequest's scanner is held
 // to; it builds a token stream and a decoder per field, so it runs only
 // for the shapes the scanner leaves to it.
+//
+// Strings are read byte for byte: invalid UTF-8, raw or as the escape
+// \udcXX, is kept rather than replaced by U+FFFD, so what a client sent
+// is what the audit log records. A name holding it is then refused by
+// deciding (SPEC 1.1), and a context holding it is stored as it came.
 func decodeStrict(data []byte) (types.Request, *Error) {
 	var req types.Request
 	if len(data) > MaxRequestBytes {
@@ -120,16 +126,8 @@ func decodeStrict(data []byte) (types.Request, *Error) {
 			return req, Errorf(CodeInvalidRequest, "field %q appears twice", key)
 		}
 		seen[key] = true
-		var dst any
 		switch key {
-		case "subject":
-			dst = &req.Subject
-		case "resource":
-			dst = &req.Resource
-		case "action":
-			dst = &req.Action
-		case "context":
-			dst = &req.Context
+		case "subject", "resource", "action", "context":
 		default:
 			return req, Errorf(CodeInvalidRequest, "unknown field %q (want subject, resource, action, context)", pattern.Shorten(key))
 		}
@@ -140,12 +138,34 @@ func decodeStrict(data []byte) (types.Request, *Error) {
 		if bytes.Equal(raw, []byte("null")) {
 			return req, Errorf(CodeInvalidRequest, "field %q is null", key)
 		}
-		// Numbers in context stay json.Number so a large integer reaches
-		// the audit log as written, not rounded through float64.
-		vd := json.NewDecoder(bytes.NewReader(raw))
-		vd.UseNumber()
-		if err := vd.Decode(dst); err != nil {
-			return req, Errorf(CodeInvalidRequest, "field %q: want %s", key, want(key))
+		// The value is read by internal/faithful, not encoding/json: a
+		// byte of invalid UTF-8 (or its escape \udcXX) stays that byte on
+		// its way to the audit log, where encoding/json would make it
+		// U+FFFD. Numbers stay json.Number, so a large integer in context
+		// reaches the audit log as written, not rounded through float64.
+		v, err := faithful.Decode(raw)
+		if err != nil {
+			return req, Errorf(CodeInvalidJSON, "field %q: %v", key, err)
+		}
+		if key == "context" {
+			m, ok := v.(map[string]any)
+			if !ok {
+				return req, Errorf(CodeInvalidRequest, "field %q: want an object", key)
+			}
+			req.Context = m
+			continue
+		}
+		str, ok := v.(string)
+		if !ok {
+			return req, Errorf(CodeInvalidRequest, "field %q: want a string", key)
+		}
+		switch key {
+		case "subject":
+			req.Subject = str
+		case "resource":
+			req.Resource = str
+		case "action":
+			req.Action = str
 		}
 	}
 	if _, err := dec.Token(); err != nil { // the closing brace
@@ -160,13 +180,6 @@ func decodeStrict(data []byte) (types.Request, *Error) {
 		}
 	}
 	return req, nil
-}
-
-func want(key string) string {
-	if key == "context" {
-		return "an object"
-	}
-	return "a string"
 }
 
 func jsonError(err error) *Error {

@@ -2,11 +2,13 @@ package wire_test
 
 import (
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/warden-authz/warden/internal/faithful"
 	"github.com/warden-authz/warden/internal/wire"
 	"github.com/warden-authz/warden/types"
 )
@@ -24,6 +26,18 @@ func TestDecodeRequest(t *testing.T) {
 		{"any order, spaces", ` { "action" : "a" , "subject" : "u" } `, types.Request{Subject: "u", Action: "a"}},
 		{"unicode escapes", `{"subject":"\u00e9l\u00e8ve","action":"a"}`, types.Request{Subject: "élève", Action: "a"}},
 		{"names are not checked here", `{"subject":"a*","action":"a"}`, types.Request{Subject: "a*", Action: "a"}},
+		{"numbers keep every digit", `{"subject":"u","action":"a","context":{"n":9007199254740993,"f":-1.50e+300}}`,
+			types.Request{Subject: "u", Action: "a", Context: map[string]any{"n": json.Number("9007199254740993"), "f": json.Number("-1.50e+300")}}},
+		{"empty context", `{"subject":"u","action":"a","context":{}}`, types.Request{Subject: "u", Action: "a", Context: map[string]any{}}},
+		// Invalid UTF-8 is kept, raw or escaped, never made U+FFFD: the
+		// audit log records what was sent.
+		{"invalid UTF-8 in context", "{\"subject\":\"u\",\"action\":\"a\",\"context\":{\"k\xff\":[\"v\xfe\xed\xa0\x80\",{\"\xc3\":\"\\u0000\"}]}}",
+			types.Request{Subject: "u", Action: "a", Context: map[string]any{"k\xff": []any{"v\xfe\xed\xa0\x80", map[string]any{"\xc3": "\x00"}}}}},
+		{"escaped invalid bytes in context", `{"subject":"u","action":"a","context":{"\udcff":"a\udc80\u0000\ufffd\ud83d\ude00"}}`,
+			types.Request{Subject: "u", Action: "a", Context: map[string]any{"\xff": "a\x80\x00\ufffd😀"}}},
+		{"invalid UTF-8 in names", "{\"subject\":\"al\xffice\",\"action\":\"\\udcfe\",\"resource\":\"doc:\xc3\"}",
+			types.Request{Subject: "al\xffice", Action: "\xfe", Resource: "doc:\xc3"}},
+		{"lone high surrogate", `{"subject":"\ud800","action":"a"}`, types.Request{Subject: "\ufffd", Action: "a"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -64,6 +78,15 @@ func TestDecodeRequestHostile(t *testing.T) {
 		{"array action", `{"subject":"u","action":["a"]}`, wire.CodeInvalidRequest, "want a string"},
 		{"object resource", `{"subject":"u","action":"a","resource":{}}`, wire.CodeInvalidRequest, "want a string"},
 		{"context string", `{"subject":"u","action":"a","context":"x"}`, wire.CodeInvalidRequest, "want an object"},
+		{"context array", `{"subject":"u","action":"a","context":[{}]}`, wire.CodeInvalidRequest, "want an object"},
+		{"context number", `{"subject":"u","action":"a","context":1}`, wire.CodeInvalidRequest, "want an object"},
+		{"context true", `{"subject":"u","action":"a","context":true}`, wire.CodeInvalidRequest, "want an object"},
+		{"invalid UTF-8 subject as a number", "{\"subject\":\xff,\"action\":\"a\"}", wire.CodeInvalidJSON, "invalid character"},
+		{"control character in context", "{\"subject\":\"u\",\"action\":\"a\",\"context\":{\"k\":\"\x01\"}}", wire.CodeInvalidJSON, "invalid character"},
+		{"bad escape in context", `{"subject":"u","action":"a","context":{"k":"\x"}}`, wire.CodeInvalidJSON, "invalid character"},
+		{"truncated context", `{"subject":"u","action":"a","context":{"k":"\udcff"`, wire.CodeInvalidJSON, "end of JSON"},
+		{"null context", `{"subject":"u","action":"a","context":null}`, wire.CodeInvalidRequest, "is null"},
+		{"duplicate context", `{"subject":"u","action":"a","context":{},"context":{"admin":true}}`, wire.CodeInvalidRequest, "appears twice"},
 		{"invalid UTF-8 key", "{\"\xff\":1}", wire.CodeInvalidRequest, "unknown field"},
 		{"too large", `{"subject":"` + strings.Repeat("a", wire.MaxRequestBytes) + `","action":"a"}`, wire.CodeTooLarge, "over the limit"},
 		{"deep nesting in context", `{"subject":"u","action":"a","context":{"x":` + strings.Repeat("[", 20000) + strings.Repeat("]", 20000) + `}}`, wire.CodeInvalidJSON, ""},
@@ -109,12 +132,59 @@ func FuzzDecodeRequest(f *testing.F) {
 		// Anything accepted is a JSON object that encoding/json agrees on,
 		// field for field: the strict decoder never reads what a lenient
 		// one would read differently.
+		// Strings differ only where encoding/json replaced invalid UTF-8
+		// with U+FFFD and DecodeRequest kept the bytes: replacing them the
+		// same way gives encoding/json's request.
 		var loose types.Request
 		if jerr := json.Unmarshal(data, &loose); jerr != nil {
 			t.Fatalf("accepted %q, which encoding/json rejects: %v", data, jerr)
 		}
-		if loose.Subject != req.Subject || loose.Action != req.Action || loose.Resource != req.Resource {
+		if loose.Subject != jsonReplaced(t, req.Subject) || loose.Action != jsonReplaced(t, req.Action) || loose.Resource != jsonReplaced(t, req.Resource) {
 			t.Fatalf("strict %+v, encoding/json %+v", req, loose)
 		}
+		if req.Context != nil || loose.Context != nil {
+			var ctx any
+			if err := json.Unmarshal(replacedJSON(t, req.Context), &ctx); err != nil {
+				t.Fatal(err)
+			}
+			var looseCtx any
+			if err := json.Unmarshal(replacedJSON(t, loose.Context), &looseCtx); err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(ctx, looseCtx) {
+				t.Fatalf("context %#v, encoding/json %#v", req.Context, loose.Context)
+			}
+		}
+		// And the context carries every byte: written faithfully and read
+		// again, it is what was decoded.
+		if req.Context != nil {
+			b, err := faithful.Append(nil, req.Context)
+			if err != nil {
+				t.Fatalf("context %#v cannot be written: %v", req.Context, err)
+			}
+			back, err := faithful.Decode(b)
+			if err != nil || !reflect.DeepEqual(back, req.Context) {
+				t.Fatalf("context %#v, written as %s, read back as %#v (%v)", req.Context, b, back, err)
+			}
+		}
 	})
+}
+
+// replaced is s with each byte of invalid UTF-8 made U+FFFD, as
+// encoding/json reads a string that holds it.
+func jsonReplaced(t *testing.T, s string) string {
+	var r string
+	if err := json.Unmarshal(replacedJSON(t, s), &r); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// replacedJSON is v as encoding/json writes it, invalid UTF-8 as U+FFFD.
+func replacedJSON(t *testing.T, v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
