@@ -12,8 +12,8 @@ import (
 func newCan() *cobra.Command {
 	var (
 		storeURL string
-		config string
-		asJSON bool
+		config   string
+		asJSON   bool
 	)
 	cmd := &cobra.Command{
 		Use:   "can --config FILE SUBJECT",

@@ -9,8 +9,8 @@ import (
 func newExplain() *cobra.Command {
 	var (
 		storeURL string
-		config string
-		asJSON bool
+		config   string
+		asJSON   bool
 	)
 	cmd := &cobra.Command{
 		Use:   "explain --config FILE SUBJECT RESOURCE ACTION",

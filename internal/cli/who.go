@@ -12,8 +12,8 @@ import (
 func newWho() *cobra.Command {
 	var (
 		storeURL string
-		config string
-		asJSON bool
+		config   string
+		asJSON   bool
 	)
 	cmd := &cobra.Command{
 		Use:   "who --config FILE RESOURCE ACTION",
