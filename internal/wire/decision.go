@@ -16,8 +16,7 @@ import (
 // omitempty choices, strings escaped as encoding/json escapes them with
 // HTML escaping off. TestAppendDecisionMatchesJSON holds it to that.
 
-// AppendDecision appends the decision object of d (SPEC 9.3). It does not
-// write Revision, which the wire format does not carry yet.
+// AppendDecision appends the decision object of d (SPEC 9.3, 10.4).
 func AppendDecision(b []byte, d *types.Decision) []byte {
 	if d.Allowed {
 		b = append(b, `{"allowed":true,"effect":`...)
@@ -45,6 +44,10 @@ func AppendDecision(b []byte, d *types.Decision) []byte {
 	}
 	b = append(b, `,"policy_version":`...)
 	b = AppendString(b, d.PolicyVersion)
+	if d.Revision != 0 {
+		b = append(b, `,"revision":`...)
+		b = strconv.AppendUint(b, d.Revision, 10)
+	}
 	return append(b, '}')
 }
 
@@ -154,6 +157,7 @@ func (o *object) decision() (types.Decision, error) {
 	o.field("item", false, &d.Item)
 	o.field("subject_path", false, &d.SubjectPath)
 	o.field("resource_path", false, &d.ResourcePath)
+	o.field("revision", false, &d.Revision)
 	if o.err != nil {
 		return types.Decision{}, fmt.Errorf("not a decision: %w", o.err)
 	}

@@ -324,6 +324,8 @@ func (o *object) field(key string, required bool, dst any) {
 		// Valid JSON numbers only; Atoi refuses fractions and exponents,
 		// as decoding into an int would.
 		*dst, err = strconv.Atoi(string(raw))
+	case *uint64:
+		*dst, err = strconv.ParseUint(string(raw), 10, 64)
 	case *map[string]any:
 		// Numbers in free-form values (audit fields) stay as written
 		// rather than rounded through float64.
@@ -348,6 +350,8 @@ func describeType(dst any) string {
 		return "true or false"
 	case *int, *int64:
 		return "an integer"
+	case *uint64:
+		return "a whole number, 0 or more"
 	case *[]string:
 		return "an array of strings"
 	case *time.Time:

@@ -2,6 +2,7 @@ package wire
 
 import (
 	"fmt"
+	"strconv"
 	"unicode/utf8"
 
 	"github.com/warden-authz/warden/internal/engine"
@@ -139,9 +140,7 @@ func skipWS(s string, i int) int {
 // ErrInvalidRequest: invalid UTF-8 in a name or the context, which
 // encoding/json would replace with U+FFFD so that the service would
 // decide for a name other than the one asked about, and a value JSON has
-// no form for (NaN). Groups and AtLeastRevision have no field in the wire
-// format yet (SPEC 9.3), so a request that sets them is refused rather
-// than sent without them.
+// no form for (NaN).
 func EncodeRequest(r types.Request) ([]byte, error) {
 	// Room for the names and the field names, so a request without
 	// context is written into one allocation.
@@ -157,11 +156,10 @@ func AppendRequest(b []byte, r types.Request) ([]byte, error) {
 			return b, fmt.Errorf("%s %q is not valid UTF-8: %w", f.name, clip(f.v, 64), engine.ErrInvalidRequest)
 		}
 	}
-	switch {
-	case len(r.Groups) > 0:
-		return b, fmt.Errorf("groups: the wire format has no field for them (SPEC 9.3): %w", engine.ErrInvalidRequest)
-	case r.AtLeastRevision != 0:
-		return b, fmt.Errorf("at least revision %d: the wire format has no field for it (SPEC 9.3): %w", r.AtLeastRevision, engine.ErrInvalidRequest)
+	for _, g := range r.Groups {
+		if !utf8.ValidString(g) {
+			return b, fmt.Errorf("group %q is not valid UTF-8: %w", clip(g, 64), engine.ErrInvalidRequest)
+		}
 	}
 	out := append(b, `{"subject":`...)
 	out = AppendString(out, r.Subject)
@@ -169,6 +167,14 @@ func AppendRequest(b []byte, r types.Request) ([]byte, error) {
 	out = AppendString(out, r.Resource)
 	out = append(out, `,"action":`...)
 	out = AppendString(out, r.Action)
+	if len(r.Groups) > 0 {
+		out = append(out, `,"groups":`...)
+		out = appendStrings(out, r.Groups)
+	}
+	if r.AtLeastRevision != 0 {
+		out = append(out, `,"at_least_revision":`...)
+		out = strconv.AppendUint(out, r.AtLeastRevision, 10)
+	}
 	if r.Context != nil {
 		out = append(out, `,"context":`...)
 		start := len(out)

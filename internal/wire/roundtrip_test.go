@@ -52,10 +52,11 @@ func replaced(s string) string {
 
 // decisionOf makes a decision the engine could make from arbitrary parts:
 // allowed never contradicts the effect, the item is not negative, and
-// Revision is 0 because the wire format does not carry it yet.
+// the revision follows the item.
 func decisionOf(allowed bool, effect uint8, rule string, item int, reason, version string, paths [2][]string) types.Decision {
 	d := types.Decision{
 		Allowed: allowed, Effect: types.Effect(effect % 3), Rule: rule, Item: max(item, -item, 0), Reason: reason,
+		Revision: uint64(max(item, -item, 0)),
 		SubjectPath: paths[0], ResourcePath: paths[1], PolicyVersion: version,
 	}
 	switch {
@@ -238,8 +239,7 @@ func TestEncodeRequestRefuses(t *testing.T) {
 		{"invalid context value", types.Request{Subject: "a", Action: "r", Context: map[string]any{"k": "\xff"}}, "not valid UTF-8"},
 		{"invalid context key", types.Request{Subject: "a", Action: "r", Context: map[string]any{"\xff": 1}}, "not valid UTF-8"},
 		{"NaN in context", types.Request{Subject: "a", Action: "r", Context: map[string]any{"n": func() float64 { z := 0.0; return z / z }()}}, "cannot be sent unchanged"},
-		{"groups", types.Request{Subject: "a", Action: "r", Groups: []string{"admin"}}, "groups"},
-		{"revision", types.Request{Subject: "a", Action: "r", AtLeastRevision: 3}, "revision"},
+		{"invalid group", types.Request{Subject: "a", Action: "r", Groups: []string{"ok", "ad\xffmin"}}, "group"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

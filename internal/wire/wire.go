@@ -26,6 +26,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 
 	"github.com/warden-authz/warden/internal/engine"
 	"github.com/warden-authz/warden/internal/faithful"
@@ -127,9 +128,9 @@ func decodeStrict(data []byte) (types.Request, *Error) {
 		}
 		seen[key] = true
 		switch key {
-		case "subject", "resource", "action", "context":
+		case "subject", "resource", "action", "context", "groups", "at_least_revision":
 		default:
-			return req, Errorf(CodeInvalidRequest, "unknown field %q (want subject, resource, action, context)", pattern.Shorten(key))
+			return req, Errorf(CodeInvalidRequest, "unknown field %q (want subject, resource, action, groups, context, at_least_revision)", pattern.Shorten(key))
 		}
 		raw := json.RawMessage{}
 		if err := dec.Decode(&raw); err != nil {
@@ -147,12 +148,33 @@ func decodeStrict(data []byte) (types.Request, *Error) {
 		if err != nil {
 			return req, Errorf(CodeInvalidJSON, "field %q: %v", key, err)
 		}
-		if key == "context" {
+		switch key {
+		case "context":
 			m, ok := v.(map[string]any)
 			if !ok {
 				return req, Errorf(CodeInvalidRequest, "field %q: want an object", key)
 			}
 			req.Context = m
+			continue
+		case "groups":
+			list, ok := v.([]any)
+			if !ok || len(list) > engine.MaxGroups {
+				return req, Errorf(CodeInvalidRequest, "field %q: want an array of at most %d strings", key, engine.MaxGroups)
+			}
+			req.Groups = make([]string, len(list))
+			for i, g := range list {
+				if req.Groups[i], ok = g.(string); !ok {
+					return req, Errorf(CodeInvalidRequest, "field %q: item %d is not a string", key, i)
+				}
+			}
+			continue
+		case "at_least_revision":
+			n, ok := v.(json.Number)
+			r, err := strconv.ParseUint(string(n), 10, 64)
+			if !ok || err != nil {
+				return req, Errorf(CodeInvalidRequest, "field %q: want a revision, a whole number 0 or more", key)
+			}
+			req.AtLeastRevision = r
 			continue
 		}
 		str, ok := v.(string)

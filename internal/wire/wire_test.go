@@ -188,3 +188,34 @@ func replacedJSON(t *testing.T, v any) []byte {
 	}
 	return b
 }
+
+// TestRequestGroupsAndRevision: the request fields of runtime data and
+// caller-supplied memberships travel both ways, and hostile values are
+// refused with invalid_request.
+func TestRequestGroupsAndRevision(t *testing.T) {
+	t.Parallel()
+	r := types.Request{Subject: "u", Action: "a", Groups: []string{"team:x", "admin"}, AtLeastRevision: 1 << 40}
+	b, err := wire.EncodeRequest(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, werr := wire.DecodeRequest(b)
+	if werr != nil || !reflect.DeepEqual(got, r) {
+		t.Fatalf("round trip of %s: %+v, %v", b, got, werr)
+	}
+	for _, in := range []string{
+		`{"subject":"u","action":"a","groups":"admin"}`,
+		`{"subject":"u","action":"a","groups":[1]}`,
+		`{"subject":"u","action":"a","groups":null}`,
+		`{"subject":"u","action":"a","groups":[` + strings.Repeat(`"g",`, 256) + `"g"]}`,
+		`{"subject":"u","action":"a","at_least_revision":-1}`,
+		`{"subject":"u","action":"a","at_least_revision":1.5}`,
+		`{"subject":"u","action":"a","at_least_revision":"3"}`,
+		`{"subject":"u","action":"a","at_least_revision":18446744073709551616}`,
+		`{"subject":"u","action":"a","at_least_revision":1,"at_least_revision":2}`,
+	} {
+		if _, werr := wire.DecodeRequest([]byte(in)); werr == nil || werr.Code != wire.CodeInvalidRequest {
+			t.Errorf("DecodeRequest(%s) = %v, want invalid_request", in, werr)
+		}
+	}
+}
