@@ -56,7 +56,7 @@ func replaced(s string) string {
 func decisionOf(allowed bool, effect uint8, rule string, item int, reason, version string, paths [2][]string) types.Decision {
 	d := types.Decision{
 		Allowed: allowed, Effect: types.Effect(effect % 3), Rule: rule, Item: max(item, -item, 0), Reason: reason,
-		Revision: uint64(max(item, -item, 0)),
+		Revision:    uint64(max(item, -item, 0)),
 		SubjectPath: paths[0], ResourcePath: paths[1], PolicyVersion: version,
 	}
 	switch {
