@@ -11,9 +11,18 @@ import (
 	"github.com/warden-authz/warden/store"
 )
 
-// ErrRevisionUnavailable: a request's AtLeastRevision was not applied
-// within the wait (SPEC 10.4). It comes with a denying decision.
-var ErrRevisionUnavailable = store.ErrRevisionUnavailable
+// Errors of runtime data.
+var (
+	// ErrRevisionUnavailable: a request's AtLeastRevision was not
+	// applied within the wait (SPEC 10.4). It comes with a denying
+	// decision.
+	ErrRevisionUnavailable = store.ErrRevisionUnavailable
+	// ErrConflict: a write would list a role in a group (SPEC 3.2, 10.2).
+	ErrConflict = engine.ErrConflict
+	// ErrNotDynamic: a grant names a rule block the policy does not
+	// declare dynamic = true (SPEC 10.2).
+	ErrNotDynamic = engine.ErrNotDynamic
+)
 
 // Engine decides with a policy and the runtime data of a store, kept
 // current as batches commit (SPEC 10): memberships and grants written
@@ -232,4 +241,53 @@ func Publish(ctx context.Context, st store.Policies, name string, text []byte) (
 		return store.PolicyVersion{}, err
 	}
 	return st.Publish(ctx, store.PolicyVersion{Version: p.Version(), Name: name, Text: text})
+}
+
+// Snapshot returns the engine's current state as a Policy: the policy
+// with its data at one revision, or, when atLeast is past it, a state
+// that includes atLeast, waiting for it as Decide does. Every decision on
+// the snapshot sees the same revision, as a batch of checks should.
+// Its Who and Can are not available (ErrNoPolicy): WithData serves tools.
+func (e *Engine) Snapshot(ctx context.Context, atLeast uint64) (*Policy, error) {
+	p, err := e.state(ctx, atLeast)
+	if err != nil {
+		return nil, err
+	}
+	return &Policy{c: p}, nil
+}
+
+// EngineStatus says how current an Engine is (SPEC 11.4).
+type EngineStatus struct {
+	// Applied is the store revision decisions see; Latest the newest the
+	// store reported.
+	Applied, Latest store.Revision
+	// StoreErr is the last store error, nil once the store answers
+	// again; Since is when it began, Checked when the store last
+	// answered.
+	StoreErr       error
+	Since, Checked time.Time
+	// PolicySeq is the store's policy version serving, when the engine
+	// follows them; PolicyErr why the newest one is not.
+	PolicySeq uint64
+	PolicyErr error
+	// PolicyVersion is the content hash of the policy serving.
+	PolicyVersion string
+	// Digest fingerprints the state decisions see: the policy version,
+	// the revision and the data itself. Instances of a fleet at the same
+	// revision have the same digest, or one of them is wrong.
+	Digest string
+}
+
+// Status reports how current the engine is.
+func (e *Engine) Status() EngineStatus {
+	if e == nil || e.f == nil {
+		return EngineStatus{}
+	}
+	s := e.f.Status()
+	p := e.f.Policy()
+	return EngineStatus{
+		Applied: s.Applied, Latest: s.Latest, StoreErr: s.Err, Since: s.Since, Checked: s.Checked,
+		PolicySeq: s.PolicySeq, PolicyErr: s.PolicyErr, PolicyVersion: p.Version(),
+		Digest: fmt.Sprintf("%s/%d/%s", p.Version(), p.Revision(), p.DataDigest()),
+	}
 }

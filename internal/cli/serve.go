@@ -19,6 +19,7 @@ import (
 
 	"github.com/warden-authz/warden/internal/auditurl"
 	"github.com/warden-authz/warden/internal/server"
+	"github.com/warden-authz/warden/internal/storeurl"
 )
 
 // DefaultAudit is where `warden serve` records decisions unless told
@@ -38,6 +39,8 @@ var serveEnv = map[string]string{
 	"max-connections":   "WARDEN_MAX_CONNECTIONS",
 	"reload-settle":     "WARDEN_RELOAD_SETTLE",
 	"token-file":        "WARDEN_TOKEN_FILE",
+	"store":             "WARDEN_STORE",
+	"admin-token-file":  "WARDEN_ADMIN_TOKEN_FILE",
 	"tls-cert":          "WARDEN_TLS_CERT",
 	"tls-key":           "WARDEN_TLS_KEY",
 	"log-level":         "WARDEN_LOG_LEVEL",
@@ -48,6 +51,7 @@ var serveEnv = map[string]string{
 type serveFlags struct {
 	config, addr, auditURL     string
 	tokenFile, tlsCert, tlsKey string
+	storeURL, adminTokenFile   string
 	logLevel, logFormat        string
 	noWatch, auditDrop         bool
 	auditRequired              bool
@@ -78,6 +82,15 @@ written (warden_audit_in_flight); with --audit-required a decision is
 answered only once its event is durable in the store, and 503 audit_failed
 when it cannot be recorded.
 
+With --store, runtime data (memberships and grants, SPEC 10) is applied to
+the policy as it commits, every decision carries its store revision, and
+requests may ask for at_least_revision. POST /v1/data writes, GET /v1/data
+lists and GET /v1/changes follows the changelog, all behind the admin
+token of --admin-token-file (without it they answer 403; the check token
+never reaches them). With --store and no --config the server serves the
+store's published policy versions (warden publish). Several servers on
+one PostgreSQL store are a fleet (docs/fleet.md).
+
 Memory is bounded in bytes: --request-memory for the requests being decoded
 and answered, --audit-queue-bytes for the events waiting to be written,
 --max-connections for the connections; docs/serve.md gives the formula.
@@ -85,8 +98,9 @@ and answered, --audit-queue-bytes for the events waiting to be written,
 Each flag may instead be set by an environment variable: WARDEN_CONFIG,
 WARDEN_ADDR, WARDEN_AUDIT, WARDEN_AUDIT_LINGER, WARDEN_AUDIT_REQUIRED,
 WARDEN_AUDIT_QUEUE_BYTES, WARDEN_REQUEST_MEMORY, WARDEN_MAX_CONNECTIONS,
-WARDEN_RELOAD_SETTLE, WARDEN_TOKEN_FILE, WARDEN_TLS_CERT, WARDEN_TLS_KEY,
-WARDEN_LOG_LEVEL, WARDEN_LOG_FORMAT.
+WARDEN_RELOAD_SETTLE, WARDEN_TOKEN_FILE, WARDEN_STORE,
+WARDEN_ADMIN_TOKEN_FILE, WARDEN_TLS_CERT, WARDEN_TLS_KEY, WARDEN_LOG_LEVEL,
+WARDEN_LOG_FORMAT.
 Flags win.
 
 The endpoints, limits and metrics are described in docs/serve.md.`,
@@ -110,6 +124,14 @@ The endpoints, limits and metrics are described in docs/serve.md.`,
 				return err
 			}
 			setMemoryLimit(memoryFlags{int64(f.requestMemory), int64(f.queueBytes), f.maxConns, strings.HasPrefix(f.auditURL, "sqlite:")})
+			if f.storeURL != "" {
+				st, err := openStore(cmd.Context(), f.storeURL)
+				if err != nil {
+					return err
+				}
+				defer st.Close()
+				cfg.Store = st
+			}
 			return serveWithAudit(cmd.Context(), cfg, f.auditURL, f.addr, log)
 		},
 	}
@@ -130,6 +152,8 @@ func (f *serveFlags) register(cmd *cobra.Command) {
 	fl.Var(&f.requestMemory, "request-memory", "memory the requests being decoded and answered may take at once (e.g. 64MiB); $WARDEN_REQUEST_MEMORY")
 	fl.IntVar(&f.maxConns, "max-connections", server.DefaultMaxConns, "connections served at once; more wait; $WARDEN_MAX_CONNECTIONS")
 	fl.StringVar(&f.tokenFile, "token-file", "", "file holding the bearer token every /v1 request must send; $WARDEN_TOKEN_FILE")
+	fl.StringVar(&f.storeURL, "store", "", "runtime data store: "+strings.Join(storeurl.Schemes, ", ")+"; $WARDEN_STORE")
+	fl.StringVar(&f.adminTokenFile, "admin-token-file", "", "file holding the bearer token of the data endpoints (/v1/data, /v1/changes); $WARDEN_ADMIN_TOKEN_FILE")
 	fl.StringVar(&f.tlsCert, "tls-cert", "", "TLS certificate (PEM); with --tls-key, serve HTTPS; $WARDEN_TLS_CERT")
 	fl.StringVar(&f.tlsKey, "tls-key", "", "TLS private key (PEM); $WARDEN_TLS_KEY")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error; $WARDEN_LOG_LEVEL")
@@ -157,8 +181,10 @@ func applyEnv(cmd *cobra.Command, env map[string]string) error {
 // each other, before anything is opened.
 func (f *serveFlags) validate() error {
 	switch {
-	case f.config == "":
-		return usage("no policy file: pass --config FILE or set WARDEN_CONFIG")
+	case f.config == "" && f.storeURL == "":
+		return usage("no policy file: pass --config FILE or set WARDEN_CONFIG (or --store URL to serve the store's published policy)")
+	case f.adminTokenFile != "" && f.storeURL == "":
+		return usage("--admin-token-file opens the data endpoints, which need --store")
 	case f.maxConns < 1:
 		return usage("--max-connections %d: want at least 1", f.maxConns)
 	case f.auditRequired && f.auditDrop:
@@ -189,8 +215,17 @@ func (f *serveFlags) serverConfig(log *slog.Logger) (server.Config, error) {
 	}
 	if f.tokenFile != "" {
 		var err error
-		if cfg.Token, err = readToken(f.tokenFile); err != nil {
+		if cfg.Token, err = readToken("--token-file", f.tokenFile); err != nil {
 			return cfg, &exitError{code: ExitUsage, err: err}
+		}
+	}
+	if f.adminTokenFile != "" {
+		var err error
+		if cfg.AdminToken, err = readToken("--admin-token-file", f.adminTokenFile); err != nil {
+			return cfg, &exitError{code: ExitUsage, err: err}
+		}
+		if cfg.AdminToken == cfg.Token {
+			return cfg, usage("--admin-token-file and --token-file hold the same token; the admin token must differ, or a check token could write data")
 		}
 	}
 	if f.tlsCert != "" {
@@ -274,17 +309,17 @@ func serve(ctx context.Context, cfg server.Config, addr string, log *slog.Logger
 // readToken reads the bearer token: the file's contents without
 // surrounding whitespace (a trailing newline is the usual way to write
 // it). An empty token would let anyone in, so it is an error.
-func readToken(path string) (string, error) {
+func readToken(flag, path string) (string, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return "", fmt.Errorf("--token-file: %w", err)
+		return "", fmt.Errorf("%s: %w", flag, err)
 	}
 	tok := string(bytes.TrimSpace(b))
 	if tok == "" {
-		return "", fmt.Errorf("--token-file %s: the file is empty", path)
+		return "", fmt.Errorf("%s %s: the file is empty", flag, path)
 	}
 	if strings.ContainsAny(tok, " \t\r\n") {
-		return "", fmt.Errorf("--token-file %s: the token holds whitespace; want one line", path)
+		return "", fmt.Errorf("%s %s: the token holds whitespace; want one line", flag, path)
 	}
 	return tok, nil
 }

@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
 	"fmt"
 	"slices"
 
@@ -24,6 +26,10 @@ type data struct {
 	// dynamic. They stay in the store and apply again if the policy
 	// changes to allow them.
 	inert int
+	// digest is the XOR of every record's hash: a fingerprint of the data
+	// that does not depend on the order it was applied in, kept up to
+	// date in constant time per change (DataDigest).
+	digest [2]uint64
 }
 
 // dynKind is the data memberships of one kind (subjects or resources),
@@ -357,6 +363,18 @@ func (p *Policy) Revision() uint64 {
 	return p.d.rev
 }
 
+// DataDigest is a fingerprint of the policy's data: two policies holding
+// the same records have the same digest, whatever order they were
+// applied in. With the version and the revision, it tells whether the
+// instances of a fleet decide on the same state (SPEC 11).
+func (p *Policy) DataDigest() string {
+	var d [2]uint64
+	if p != nil && p.d != nil {
+		d = p.d.digest
+	}
+	return fmt.Sprintf("%016x%016x", d[0], d[1])
+}
+
 // Inert counts the data records the policy cannot use (see Apply).
 func (p *Policy) Inert() int {
 	if p == nil || p.d == nil {
@@ -382,7 +400,7 @@ type applier struct {
 	grantCount   int
 	inert        int
 	blocks       map[string]int // dynamic block id to its index
-	changedEdges [2][]int32     // per kind: groups whose parents changed
+	digest       [2]uint64      // data.digest, as the changes move it
 }
 
 // kindTxn is one kind's transaction over its dynKind.
@@ -409,7 +427,7 @@ func newApplier(p *Policy) *applier {
 	if old == nil {
 		old = &data{}
 	}
-	a := &applier{p: p, old: old, inert: old.inert, grantCount: old.grants.n}
+	a := &applier{p: p, old: old, inert: old.inert, grantCount: old.grants.n, digest: old.digest}
 	tag := new(ptxnTag)
 	a.subj = newKindTxn(Subjects, p.subjects, old.subjects, tag)
 	a.res = newKindTxn(Resources, p.resources, old.resources, tag)
@@ -529,6 +547,12 @@ func (t *kindTxn) isRole(name string) bool {
 }
 
 func (a *applier) change(c store.Change) {
+	// Every change the store lists is effective: an add of a record that
+	// was absent, a remove of one that was there; each toggles the
+	// record's hash in the digest.
+	h := sha256.Sum256([]byte(store.Write{Membership: c.Membership, Grant: c.Grant}.Key()))
+	a.digest[0] ^= binary.LittleEndian.Uint64(h[:8])
+	a.digest[1] ^= binary.LittleEndian.Uint64(h[8:16])
 	switch {
 	case c.Membership != nil:
 		m := c.Membership
@@ -663,7 +687,7 @@ func (a *applier) finish(rev uint64) (*data, error) {
 			return nil, err
 		}
 	}
-	d := &data{rev: rev, inert: a.inert}
+	d := &data{rev: rev, inert: a.inert, digest: a.digest}
 	d.subjects = a.subj.done()
 	d.resources = a.res.done()
 	d.grants = dynGrants{byResource: a.grants.done(), n: a.grantCount}

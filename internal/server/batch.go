@@ -64,10 +64,14 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, "batch", berr.Status, berr.Err)
 		return
 	}
-	cur := s.policy.Load()
-	if cur == nil {
-		s.metrics.responses.WithLabelValues("batch", "503").Inc()
-		s.noPolicy(w)
+	// One state for the whole batch, so its decisions agree on the
+	// revision: the latest any of its requests asks for.
+	var atLeast uint64
+	for i := range reqs {
+		atLeast = max(atLeast, reqs[i].AtLeastRevision)
+	}
+	pol, ok := s.decider(w, r.Context(), "batch", atLeast)
+	if !ok {
 		return
 	}
 	s.metrics.batchSize.Observe(float64(len(reqs)))
@@ -80,7 +84,7 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) {
 		if s.async != nil {
 			dstart = s.now()
 		}
-		d, err := cur.p.Decide(reqs[i])
+		d, err := pol.Decide(reqs[i])
 		receipt, rerr := s.record(ctx, reqs[i], d, err, dstart)
 		if rerr != nil {
 			*bp = out

@@ -43,10 +43,8 @@ func (s *Server) handleCheck(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, "check", status, werr)
 		return
 	}
-	cur := s.policy.Load()
-	if cur == nil {
-		s.metrics.responses.WithLabelValues("check", "503").Inc()
-		s.noPolicy(w)
+	pol, ok := s.decider(w, r.Context(), "check", req.AtLeastRevision)
+	if !ok {
 		return
 	}
 	dstart := s.now()
@@ -54,10 +52,10 @@ func (s *Server) handleCheck(w http.ResponseWriter, r *http.Request) {
 	var err error
 	if explain {
 		var e warden.Explanation
-		e, err = cur.p.Explain(req)
+		e, err = pol.Explain(req)
 		d = e.Decision
 	} else {
-		d, err = cur.p.Decide(req)
+		d, err = pol.Decide(req)
 	}
 	receipt, rerr := s.record(r.Context(), req, d, err, dstart)
 	if rerr == nil {

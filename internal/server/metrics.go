@@ -3,6 +3,8 @@ package server
 import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/warden-authz/warden"
 )
 
 // metrics live on a registry of the server's own, not the global one, so
@@ -72,7 +74,7 @@ func newMetrics(s *Server) *metrics {
 			Name: "warden_policy_loaded",
 			Help: "1 once a policy has loaded (the server is ready), 0 before.",
 		}, func() float64 {
-			if s.policy.Load() == nil {
+			if s.cfg.Store != nil && s.eng.Load() == nil || s.cfg.Store == nil && s.policy.Load() == nil {
 				return 0
 			}
 			return 1
@@ -110,6 +112,53 @@ func newMetrics(s *Server) *metrics {
 				Name: "warden_audit_write_failures_total",
 				Help: "Failed batch writes to the audit store (retried with backoff).",
 			}, func() float64 { return float64(a.Failed()) }),
+		)
+	}
+	if s.cfg.Store != nil {
+		status := func(f func(st warden.EngineStatus) float64) func() float64 {
+			return func() float64 {
+				e := s.eng.Load()
+				if e == nil {
+					return 0
+				}
+				return f(e.Status())
+			}
+		}
+		m.reg.MustRegister(
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "warden_store_revision_applied",
+				Help: "The store revision decisions see (SPEC 10.4).",
+			}, status(func(st warden.EngineStatus) float64 { return float64(st.Applied) })),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "warden_store_revision_latest",
+				Help: "The newest store revision the server has heard of.",
+			}, status(func(st warden.EngineStatus) float64 { return float64(st.Latest) })),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "warden_store_lag_revisions",
+				Help: "Revisions the store has that decisions do not see yet.",
+			}, status(func(st warden.EngineStatus) float64 { return float64(st.Latest - st.Applied) })),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "warden_store_up",
+				Help: "1 while the store answers, 0 while it cannot be reached (decisions go on with the last state applied) or before its data has loaded.",
+			}, status(func(st warden.EngineStatus) float64 {
+				if st.StoreErr != nil {
+					return 0
+				}
+				return 1
+			})),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "warden_store_down_seconds",
+				Help: "How long the store has been unreachable, 0 while it answers.",
+			}, status(func(st warden.EngineStatus) float64 {
+				if st.StoreErr == nil {
+					return 0
+				}
+				return s.now().Sub(st.Since).Seconds()
+			})),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "warden_store_policy_seq",
+				Help: "The store's policy version served, when following published versions (SPEC 11.3).",
+			}, status(func(st warden.EngineStatus) float64 { return float64(st.PolicySeq) })),
 		)
 	}
 	return m

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -48,6 +49,20 @@ func (s *Server) Reload() error {
 		}
 		s.log.Error("policy load failed; keeping the previous policy", attrs...)
 		return fmt.Errorf("server: %w", err)
+	}
+	if e := s.eng.Load(); e != nil {
+		// With a store, the data is rebuilt onto the new policy before
+		// it serves; until then the old one does.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		err := e.SetPolicy(ctx, p)
+		cancel()
+		if err != nil {
+			s.lastReload.Store(&reloadResult{ok: false, time: now, err: err.Error()})
+			s.metrics.reloadFailed.Inc()
+			s.metrics.lastReloadSuccess.Set(0)
+			s.log.Error("policy loaded, but the store's data could not be applied to it; keeping the previous policy", "path", s.cfg.PolicyPath, "error", err)
+			return fmt.Errorf("server: %w", err)
+		}
 	}
 	old := s.policy.Swap(&loaded{p: p, version: p.Version(), loadedAt: now})
 	s.lastReload.Store(&reloadResult{ok: true, time: now})

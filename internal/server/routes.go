@@ -1,8 +1,6 @@
 package server
 
 import (
-	"crypto/sha256"
-	"crypto/subtle"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -21,6 +19,9 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /v1/check", s.handleCheck)
 	mux.HandleFunc("POST /v1/check/batch", s.handleBatch)
 	mux.HandleFunc("GET /v1/audit", s.handleAudit)
+	mux.HandleFunc("POST /v1/data", s.handleWrite)
+	mux.HandleFunc("GET /v1/data", s.handleListData)
+	mux.HandleFunc("GET /v1/changes", s.handleChanges)
 	mux.HandleFunc("GET /healthz", s.handleHealth)
 	mux.HandleFunc("GET /readyz", s.handleReady)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{ErrorLog: slogPrinter{s}}))
@@ -28,6 +29,7 @@ func (s *Server) routes() http.Handler {
 	// with the error object rather than net/http's plain text.
 	for _, p := range []struct{ path, allow string }{
 		{"/v1/check", "POST"}, {"/v1/check/batch", "POST"}, {"/v1/audit", "GET, HEAD"},
+		{"/v1/data", "GET, HEAD, POST"}, {"/v1/changes", "GET, HEAD"},
 		{"/healthz", "GET, HEAD"}, {"/readyz", "GET, HEAD"}, {"/metrics", "GET, HEAD"},
 	} {
 		mux.HandleFunc(p.path, func(w http.ResponseWriter, r *http.Request) {
@@ -42,7 +44,10 @@ func (s *Server) routes() http.Handler {
 		return mux
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, "/v1/") && !s.authorized(r) {
+		// The data endpoints check the admin token themselves; the check
+		// token gates the rest of /v1/, which the admin token opens too.
+		data := r.URL.Path == "/v1/data" || r.URL.Path == "/v1/changes"
+		if strings.HasPrefix(r.URL.Path, "/v1/") && !data && !s.authorized(r) && !(s.cfg.AdminToken != "" && bearerIs(r, &s.admin)) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="warden"`)
 			writeError(w, http.StatusUnauthorized, wire.Errorf(wire.CodeUnauthorized, "a valid bearer token is required (Authorization: Bearer TOKEN)"))
 			return
@@ -54,15 +59,7 @@ func (s *Server) routes() http.Handler {
 // authorized compares the bearer token in constant time. Both sides are
 // hashed first, so the comparison takes the same time whatever the
 // length of what was sent, and the token's length does not leak either.
-func (s *Server) authorized(r *http.Request) bool {
-	h := r.Header.Get("Authorization")
-	const prefix = "Bearer "
-	if len(h) < len(prefix) || !strings.EqualFold(h[:len(prefix)], prefix) {
-		return false
-	}
-	got := sha256.Sum256([]byte(h[len(prefix):]))
-	return subtle.ConstantTimeCompare(got[:], s.token[:]) == 1
-}
+func (s *Server) authorized(r *http.Request) bool { return bearerIs(r, &s.token) }
 
 func pathForMessage(p string) string {
 	if len(p) > 80 {

@@ -63,8 +63,10 @@ import (
 
 	"golang.org/x/sync/semaphore"
 
+	"github.com/warden-authz/warden"
 	"github.com/warden-authz/warden/audit"
 	"github.com/warden-authz/warden/internal/wire"
+	"github.com/warden-authz/warden/store"
 )
 
 // MaxBatch is the most requests one /v1/check/batch call may carry, and
@@ -82,12 +84,31 @@ type AuditStore interface {
 	audit.Querier
 }
 
-// Config configures a Server. Only PolicyPath is required; the zero value
-// of every other field is a safe default.
+// Config configures a Server. PolicyPath, or a Store that keeps policy
+// versions, is required; the zero value of every other field is a safe
+// default.
 type Config struct {
 	// PolicyPath is the TOML policy file. It is loaded by New and again
-	// whenever it changes (unless NoWatch) and on Reload.
+	// whenever it changes (unless NoWatch) and on Reload. Empty with a
+	// Store: the server serves the store's published policy versions
+	// (SPEC 11.3).
 	PolicyPath string
+
+	// Store keeps the runtime data (SPEC 10): memberships and grants
+	// applied to the policy as they commit, revisions on decisions, and
+	// the /v1/data and /v1/changes endpoints. nil serves the policy file
+	// alone. The server reads and writes it but does not close it.
+	Store store.Store
+	// AdminToken enables the data endpoints and is required on them as
+	// "Authorization: Bearer TOKEN" (SPEC 10.5); without it they answer
+	// 403. It is compared in constant time and never logged.
+	AdminToken string
+	// RevisionWait bounds how long a request waits for its
+	// at_least_revision; 0 means 1s.
+	RevisionWait time.Duration
+	// StorePoll is how often the store is asked for changes when nothing
+	// woke the server; 0 means 1s.
+	StorePoll time.Duration
 	// NoWatch turns off reloading on file changes; Reload (SIGHUP in
 	// `warden serve`) still works.
 	NoWatch bool
@@ -176,6 +197,7 @@ type Server struct {
 	now     func() time.Time // cfg.Clock, or time.Now
 	log     *slog.Logger
 	token   [sha256.Size]byte // hash of cfg.Token; compared in constant time
+	admin   [sha256.Size]byte // hash of cfg.AdminToken
 	handler http.Handler
 	async   *audit.Async
 	metrics *metrics
@@ -187,6 +209,13 @@ type Server struct {
 	policy     atomic.Pointer[loaded]
 	lastReload atomic.Pointer[reloadResult]
 	reloadMu   sync.Mutex
+
+	// eng decides with the store's data once it has loaded (Config.Store);
+	// engErr says why it has not.
+	eng       atomic.Pointer[warden.Engine]
+	engErr    atomic.Pointer[string]
+	engStop   chan struct{}
+	engDone   chan struct{}
 
 	watchStop chan struct{}
 	watchDone chan struct{}
@@ -200,8 +229,17 @@ type Server struct {
 // what an orchestrator restarting pods in order needs. Only a missing
 // PolicyPath or a watcher that cannot start is an error.
 func New(cfg Config) (*Server, error) {
+	if cfg.PolicyPath == "" && cfg.Store == nil {
+		return nil, errors.New("server: no policy file given, and no store to take published policies from")
+	}
 	if cfg.PolicyPath == "" {
-		return nil, errors.New("server: no policy file given")
+		if _, ok := cfg.Store.(store.Policies); !ok {
+			return nil, fmt.Errorf("server: no policy file given, and the store %T keeps no policy versions", cfg.Store)
+		}
+		cfg.NoWatch = true
+	}
+	if cfg.RevisionWait <= 0 {
+		cfg.RevisionWait = time.Second
 	}
 	if cfg.Debounce <= 0 {
 		cfg.Debounce = 100 * time.Millisecond
@@ -228,6 +266,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Token != "" {
 		s.token = sha256.Sum256([]byte(cfg.Token))
 	}
+	if cfg.AdminToken != "" {
+		s.admin = sha256.Sum256([]byte(cfg.AdminToken))
+	}
 	if s.cfg.MaxConns <= 0 {
 		s.cfg.MaxConns = DefaultMaxConns
 	}
@@ -249,8 +290,13 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.metrics = newMetrics(s)
 	s.handler = s.routes()
-	if err := s.Reload(); err != nil {
-		s.log.Error("no policy loaded; not ready until the file loads", "path", cfg.PolicyPath, "error", err)
+	if cfg.PolicyPath != "" {
+		if err := s.Reload(); err != nil {
+			s.log.Error("no policy loaded; not ready until the file loads", "path", cfg.PolicyPath, "error", err)
+		}
+	}
+	if cfg.Store != nil {
+		s.startEngine()
 	}
 	if !cfg.NoWatch {
 		if err := s.watch(); err != nil {
@@ -359,6 +405,13 @@ func (s *Server) Close() error {
 		if s.watchStop != nil {
 			close(s.watchStop)
 			<-s.watchDone
+		}
+		if s.engStop != nil {
+			close(s.engStop)
+			<-s.engDone
+		}
+		if e := s.eng.Load(); e != nil {
+			e.Close()
 		}
 		if s.async != nil {
 			if err := s.async.Close(); err != nil {

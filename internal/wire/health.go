@@ -15,6 +15,23 @@ type Readiness struct {
 	LoadedAt      time.Time // when it loaded; set when ready
 	LastReload    *Reload   // the most recent reload attempt, if any
 	Error         string    // why the service is not ready
+	// Store is how current the runtime data is (SPEC 11.4), when the
+	// service has a store.
+	Store *StoreStatus
+}
+
+// StoreStatus is /readyz's report on the store: the revision decisions
+// see, the newest the store reported, the policy version followed, and
+// the store's error while it cannot be reached.
+type StoreStatus struct {
+	Revision, Latest uint64
+	PolicySeq        uint64
+	Error            string
+	ErrorSince       time.Time
+	PolicyError      string
+	// Digest is a hash of the state decisions see: instances of a fleet
+	// at the same revision and policy have the same digest.
+	Digest string
 }
 
 // Reload is the outcome of one attempt to reload the policy file.
@@ -51,6 +68,31 @@ func AppendReadiness(b []byte, r *Readiness) []byte {
 		b = append(b, `,"error":`...)
 		b = AppendString(b, r.Error)
 	}
+	if st := r.Store; st != nil {
+		b = append(b, `,"store":{"revision":`...)
+		b = strconv.AppendUint(b, st.Revision, 10)
+		b = append(b, `,"latest":`...)
+		b = strconv.AppendUint(b, st.Latest, 10)
+		if st.PolicySeq != 0 {
+			b = append(b, `,"policy_seq":`...)
+			b = strconv.AppendUint(b, st.PolicySeq, 10)
+		}
+		if st.Digest != "" {
+			b = append(b, `,"digest":`...)
+			b = AppendString(b, st.Digest)
+		}
+		if st.Error != "" {
+			b = append(b, `,"error":`...)
+			b = AppendString(b, st.Error)
+			b = append(b, `,"error_since":`...)
+			b = appendTime(b, st.ErrorSince)
+		}
+		if st.PolicyError != "" {
+			b = append(b, `,"policy_error":`...)
+			b = AppendString(b, st.PolicyError)
+		}
+		b = append(b, '}')
+	}
 	return append(b, '}')
 }
 
@@ -85,6 +127,24 @@ func DecodeReadiness(data []byte, ok bool) (Readiness, error) {
 		lr.field("error", false, &r.LastReload.Error)
 		if lr.err != nil {
 			return Readiness{}, fmt.Errorf(`not a readiness object: field "last_reload": %w`, lr.err)
+		}
+	}
+	if o.err == nil && o.has("store") {
+		raw, _ := o.get("store")
+		so, err := members(raw)
+		if err != nil {
+			return Readiness{}, fmt.Errorf(`field "store": %w`, err)
+		}
+		r.Store = &StoreStatus{}
+		so.field("revision", true, &r.Store.Revision)
+		so.field("latest", true, &r.Store.Latest)
+		so.field("policy_seq", false, &r.Store.PolicySeq)
+		so.field("digest", false, &r.Store.Digest)
+		so.field("error", false, &r.Store.Error)
+		so.field("error_since", false, &r.Store.ErrorSince)
+		so.field("policy_error", false, &r.Store.PolicyError)
+		if so.err != nil {
+			return Readiness{}, fmt.Errorf(`not a readiness object: field "store": %w`, so.err)
 		}
 	}
 	if o.err != nil {

@@ -1,0 +1,359 @@
+package server_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/warden-authz/warden/internal/server"
+	"github.com/warden-authz/warden/internal/wire"
+	"github.com/warden-authz/warden/store"
+)
+
+// policyData has teams made by data, folders of documents, and a block
+// of grants written at runtime.
+const policyData = `
+[roles]
+admin = []
+
+[rules.staff]
+allow = [['team:*', 'folder:*', 'read']]
+
+[rules.shares]
+dynamic = true
+`
+
+const adminToken, checkToken = "admin-secret", "check-secret"
+
+func startData(t testing.TB, st store.Store, edit func(*server.Config)) *fixture {
+	t.Helper()
+	return start(t, policyData, func(c *server.Config) {
+		c.Store, c.AdminToken, c.Token = st, adminToken, checkToken
+		c.RevisionWait, c.StorePoll = 200*time.Millisecond, 20*time.Millisecond
+		if edit != nil {
+			edit(c)
+		}
+	})
+}
+
+func (f *fixture) admin(t testing.TB, method, path, body string) response {
+	t.Helper()
+	return f.do(t, method, path, body, "Authorization", "Bearer "+adminToken, "Content-Type", "application/json")
+}
+
+func (f *fixture) check(t testing.TB, body string) response {
+	t.Helper()
+	return f.do(t, "POST", "/v1/check", body, "Authorization", "Bearer "+checkToken, "Content-Type", "application/json")
+}
+
+func waitReady(t testing.TB, f *fixture) {
+	t.Helper()
+	eventually(t, "the store's data to load", func() bool { return f.do(t, "GET", "/readyz", "").status == 200 })
+}
+
+// TestDataWriteReadYourWrite: a write answers its revision once it
+// applies, and the next check sees it, with the revision on the decision
+// (SPEC 10.4).
+func TestDataWriteReadYourWrite(t *testing.T) {
+	t.Parallel()
+	f := startData(t, store.NewMemory(), nil)
+	waitReady(t, f)
+	r := f.admin(t, "POST", "/v1/data", `{"writes":[
+		{"op":"add","membership":{"member":"alice","group":"team:design"}},
+		{"op":"add","membership":{"resource":"doc:42","group":"folder:specs"}},
+		{"op":"add","grant":{"rule":"rules.shares","effect":"allow","subject":"bob","resource":"doc:42","action":"edit"}}]}`)
+	if r.status != 200 {
+		t.Fatalf("write: %d %s", r.status, r.body)
+	}
+	rev, err := wire.DecodeRevision(r.body)
+	if err != nil || rev != 1 {
+		t.Fatalf("write answer %s: %d, %v", r.body, rev, err)
+	}
+	for _, c := range []struct {
+		body    string
+		allowed bool
+		rule    string
+	}{
+		{`{"subject":"alice","resource":"doc:42","action":"read"}`, true, "rules.staff"},
+		{`{"subject":"bob","resource":"doc:42","action":"edit","at_least_revision":1}`, true, "rules.shares"},
+		{`{"subject":"bob","resource":"doc:42","action":"read"}`, false, ""},
+		{`{"subject":"carol","resource":"doc:42","action":"read","groups":["team:sales"]}`, true, "rules.staff"},
+	} {
+		r := f.check(t, c.body)
+		if r.status != 200 {
+			t.Fatalf("%s: %d %s", c.body, r.status, r.body)
+		}
+		d := decodeDecision(t, r.body)
+		if d.Allowed != c.allowed || d.Rule != c.rule || d.Revision != 1 {
+			t.Errorf("%s: %+v; want allowed %v by %q at revision 1", c.body, d, c.allowed, c.rule)
+		}
+	}
+	r = f.check(t, `{"subject":"bob","resource":"doc:42","action":"edit","at_least_revision":9}`)
+	if r.status != 503 || errorCode(r.body) != wire.CodeRevisionUnavailable {
+		t.Errorf("a revision not reached: %d %s", r.status, r.body)
+	}
+	batch := f.do(t, "POST", "/v1/check/batch", `{"requests":[{"subject":"alice","resource":"doc:42","action":"read","at_least_revision":1},{"subject":"bob","resource":"doc:42","action":"edit"}]}`,
+		"Authorization", "Bearer "+checkToken, "Content-Type", "application/json")
+	if batch.status != 200 || strings.Count(string(batch.body), `"revision":1`) != 2 {
+		t.Errorf("batch: %d %s", batch.status, batch.body)
+	}
+}
+
+// TestDataHostileWrites: each hostile write gets a 4xx and changes
+// nothing: the store stays at its revision.
+func TestDataHostileWrites(t *testing.T) {
+	t.Parallel()
+	st := store.NewMemory()
+	f := startData(t, st, nil)
+	waitReady(t, f)
+	one := `{"op":"add","membership":{"member":"alice","group":"team:a"}}`
+	many := func(n int) string { return `{"writes":[` + strings.Repeat(one+",", n-1) + one + `]}` }
+	for _, tc := range []struct {
+		name, body, token string
+		status            int
+		code              string
+	}{
+		{"a pattern character", `{"writes":[{"op":"add","membership":{"member":"al*","group":"team:a"}}]}`, adminToken, 400, wire.CodeInvalidRequest},
+		{"alternatives", `{"writes":[{"op":"add","grant":{"rule":"rules.shares","effect":"allow","subject":"a","resource":"doc:1,doc:2","action":"edit"}}]}`, adminToken, 400, wire.CodeInvalidRequest},
+		{"an empty name", `{"writes":[{"op":"add","membership":{"member":"","group":"team:a"}}]}`, adminToken, 400, wire.CodeInvalidRequest},
+		{"a grant to a static block", `{"writes":[{"op":"add","grant":{"rule":"rules.staff","effect":"allow","subject":"a","resource":"doc:1","action":"edit"}}]}`, adminToken, 400, wire.CodeInvalidRequest},
+		{"a grant to no block", `{"writes":[{"op":"add","grant":{"rule":"rules.nope","effect":"allow","subject":"a","resource":"doc:1","action":"edit"}}]}`, adminToken, 400, wire.CodeInvalidRequest},
+		{"a role in a group", `{"writes":[{"op":"add","membership":{"member":"admin","group":"team:a"}}]}`, adminToken, 409, wire.CodeConflict},
+		{"an unknown op", `{"writes":[{"op":"upsert","membership":{"member":"a","group":"team:a"}}]}`, adminToken, 400, wire.CodeInvalidRequest},
+		{"an unknown field", `{"writes":[],"if_revison":0}`, adminToken, 400, wire.CodeInvalidRequest},
+		{"100,000 writes", many(100000), adminToken, 413, wire.CodeBatchTooLarge},
+		{"a stale if_revision", `{"writes":[` + one + `],"if_revision":7}`, adminToken, 409, wire.CodeRevisionConflict},
+		{"not JSON", `{"writes":[`, adminToken, 400, wire.CodeInvalidJSON},
+		{"the check token", `{"writes":[` + one + `]}`, checkToken, 401, wire.CodeUnauthorized},
+		{"a wrong token", `{"writes":[` + one + `]}`, "guess", 401, wire.CodeUnauthorized},
+		{"no token", `{"writes":[` + one + `]}`, "", 401, wire.CodeUnauthorized},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := []string{"Content-Type", "application/json"}
+			if tc.token != "" {
+				h = append(h, "Authorization", "Bearer "+tc.token)
+			}
+			r := f.do(t, "POST", "/v1/data", tc.body, h...)
+			if r.status != tc.status || errorCode(r.body) != tc.code {
+				t.Fatalf("%d %s; want %d %s", r.status, r.body, tc.status, tc.code)
+			}
+		})
+	}
+	t.Cleanup(func() {
+		if rev, _ := st.Revision(context.Background()); rev != 0 {
+			t.Errorf("hostile writes moved the store to revision %d", rev)
+		}
+	})
+}
+
+// TestDataEndpointsGuarded: without an admin token the data endpoints
+// answer 403, a check token never reads data, and a server with no store
+// has none.
+func TestDataEndpointsGuarded(t *testing.T) {
+	t.Parallel()
+	off := startData(t, store.NewMemory(), func(c *server.Config) { c.AdminToken = "" })
+	for _, path := range []string{"/v1/data", "/v1/changes"} {
+		if r := off.do(t, "GET", path, "", "Authorization", "Bearer "+checkToken); r.status != 403 || errorCode(r.body) != wire.CodeForbidden {
+			t.Errorf("%s without an admin token: %d %s", path, r.status, r.body)
+		}
+	}
+	on := startData(t, store.NewMemory(), nil)
+	waitReady(t, on)
+	for _, path := range []string{"/v1/data", "/v1/changes"} {
+		if r := on.do(t, "GET", path, "", "Authorization", "Bearer "+checkToken); r.status != 401 {
+			t.Errorf("%s with the check token: %d %s", path, r.status, r.body)
+		}
+		if r := on.admin(t, "GET", path, ""); r.status != 200 {
+			t.Errorf("%s with the admin token: %d %s", path, r.status, r.body)
+		}
+	}
+	// The admin token opens the check endpoints too.
+	if r := on.do(t, "POST", "/v1/check", `{"subject":"a","action":"b"}`, "Authorization", "Bearer "+adminToken, "Content-Type", "application/json"); r.status != 200 {
+		t.Errorf("check with the admin token: %d %s", r.status, r.body)
+	}
+	plain := start(t, policyAllow, nil)
+	if r := plain.do(t, "GET", "/v1/data", ""); r.status != 404 {
+		t.Errorf("/v1/data on a server without a store: %d %s", r.status, r.body)
+	}
+	if r := plain.do(t, "POST", "/v1/check", `{"subject":"alice","resource":"doc:1","action":"read","at_least_revision":1}`, "Content-Type", "application/json"); r.status != 503 || errorCode(r.body) != wire.CodeRevisionUnavailable {
+		t.Errorf("at_least_revision without a store: %d %s", r.status, r.body)
+	}
+}
+
+// TestDataListAndChanges: GET /v1/data pages through the records with its
+// filters; GET /v1/changes lists the changelog and, with wait, answers as
+// soon as a write commits.
+func TestDataListAndChanges(t *testing.T) {
+	t.Parallel()
+	f := startData(t, store.NewMemory(), nil)
+	waitReady(t, f)
+	for i := range 5 {
+		body := fmt.Sprintf(`{"writes":[{"op":"add","membership":{"member":"u%d","group":"team:a"}},{"op":"add","grant":{"rule":"rules.shares","effect":"allow","subject":"u%d","resource":"doc:%d","action":"edit"}}]}`, i, i, i)
+		if r := f.admin(t, "POST", "/v1/data", body); r.status != 200 {
+			t.Fatalf("write %d: %d %s", i, r.status, r.body)
+		}
+	}
+	var all []store.Record
+	after := ""
+	for pages := 0; ; pages++ {
+		path := "/v1/data?kind=memberships&group=team:a&limit=2"
+		if after != "" {
+			path += "&after=" + after
+		}
+		r := f.admin(t, "GET", path, "")
+		recs, next, err := wire.DecodeRecords(r.body)
+		if r.status != 200 || err != nil {
+			t.Fatalf("%s: %d %s %v", path, r.status, r.body, err)
+		}
+		all = append(all, recs...)
+		if next == "" {
+			break
+		}
+		after = next
+		if pages > 5 {
+			t.Fatal("paging does not end")
+		}
+	}
+	if len(all) != 5 || all[0].Membership.Member != "u0" || all[4].Membership.Member != "u4" {
+		t.Fatalf("listed %+v", all)
+	}
+	for _, bad := range []string{"?kind=roles", "?limit=99999", "?member=a*", "?colour=red", "?group=a&group=b", "?after=%zz"} {
+		if r := f.admin(t, "GET", "/v1/data"+bad, ""); r.status != 400 || errorCode(r.body) != wire.CodeInvalidQuery {
+			t.Errorf("GET /v1/data%s: %d %s", bad, r.status, r.body)
+		}
+	}
+	r := f.admin(t, "GET", "/v1/changes?after=3", "")
+	changes, through, err := wire.DecodeChanges(r.body)
+	if err != nil || through != 5 || len(changes) != 4 || changes[0].Revision != 4 {
+		t.Fatalf("changes after 3: %s, %v", r.body, err)
+	}
+	var got atomic.Pointer[response]
+	go func() {
+		r := f.admin(t, "GET", "/v1/changes?after=5&wait=10s", "")
+		got.Store(&r)
+	}()
+	time.Sleep(100 * time.Millisecond)
+	if got.Load() != nil {
+		t.Fatal("the watch answered before anything changed")
+	}
+	f.admin(t, "POST", "/v1/data", `{"writes":[{"op":"remove","membership":{"member":"u0","group":"team:a"}}]}`)
+	eventually(t, "the watch to answer", func() bool { return got.Load() != nil })
+	changes, through, err = wire.DecodeChanges(got.Load().body)
+	if err != nil || through != 6 || len(changes) != 1 || changes[0].Op != store.OpRemove {
+		t.Fatalf("the watch answered %s, %v", got.Load().body, err)
+	}
+	for _, bad := range []string{"?after=-1", "?wait=2h", "?limit=-1", "?since=3"} {
+		if r := f.admin(t, "GET", "/v1/changes"+bad, ""); r.status != 400 {
+			t.Errorf("GET /v1/changes%s: %d %s", bad, r.status, r.body)
+		}
+	}
+}
+
+// downStore fails every call while down is set.
+type downStore struct {
+	store.Store
+	down atomic.Bool
+}
+
+var errDown = fmt.Errorf("%w: connection refused", store.ErrUnavailable)
+
+func (d *downStore) Snapshot(ctx context.Context, fn func(store.Record) error) (store.Revision, error) {
+	if d.down.Load() {
+		return 0, errDown
+	}
+	return d.Store.Snapshot(ctx, fn)
+}
+
+func (d *downStore) Changes(ctx context.Context, after store.Revision, limit int) ([]store.Change, store.Revision, error) {
+	if d.down.Load() {
+		return nil, 0, errDown
+	}
+	return d.Store.Changes(ctx, after, limit)
+}
+
+func (d *downStore) Write(ctx context.Context, b store.Batch) (store.Revision, error) {
+	if d.down.Load() {
+		return 0, errDown
+	}
+	return d.Store.Write(ctx, b)
+}
+
+// TestStoreOutage: a store down at start leaves the server unready, saying
+// why, until it answers; a store lost later keeps the last state deciding,
+// writes fail with store_unavailable, and /readyz and /metrics say so
+// (SPEC 11.4).
+func TestStoreOutage(t *testing.T) {
+	t.Parallel()
+	st := &downStore{Store: store.NewMemory()}
+	st.down.Store(true)
+	f := startData(t, st, nil)
+	r := f.do(t, "GET", "/readyz", "")
+	if r.status != 503 || !strings.Contains(string(r.body), "connection refused") {
+		t.Fatalf("readyz while the store is down at start: %d %s", r.status, r.body)
+	}
+	if r := f.check(t, `{"subject":"alice","action":"read"}`); r.status != 503 || errorCode(r.body) != wire.CodeNoPolicy {
+		t.Fatalf("check before the data loaded: %d %s", r.status, r.body)
+	}
+	st.down.Store(false)
+	waitReady(t, f)
+	if r := f.admin(t, "POST", "/v1/data", `{"writes":[{"op":"add","membership":{"member":"alice","group":"team:a"}}]}`); r.status != 200 {
+		t.Fatalf("write: %d %s", r.status, r.body)
+	}
+	st.down.Store(true)
+	if r := f.admin(t, "POST", "/v1/data", `{"writes":[{"op":"add","membership":{"member":"bob","group":"team:a"}}]}`); r.status != 503 || errorCode(r.body) != wire.CodeStoreUnavailable {
+		t.Fatalf("write while the store is down: %d %s", r.status, r.body)
+	}
+	eventually(t, "readyz to report the outage", func() bool {
+		r := f.do(t, "GET", "/readyz", "")
+		return r.status == 200 && strings.Contains(string(r.body), `"error":`)
+	})
+	if d := decodeDecision(t, f.check(t, `{"subject":"alice","resource":"folder:x","action":"read"}`).body); !d.Allowed || d.Revision != 1 {
+		t.Fatalf("the last state does not decide: %+v", d)
+	}
+	m := f.do(t, "GET", "/metrics", "")
+	if !strings.Contains(string(m.body), "warden_store_up 0") || !strings.Contains(string(m.body), "warden_store_revision_applied 1") {
+		t.Errorf("metrics during the outage:\n%s", grep(string(m.body), "warden_store"))
+	}
+	st.down.Store(false)
+	eventually(t, "the store to be up again", func() bool {
+		return strings.Contains(string(f.do(t, "GET", "/metrics", "").body), "warden_store_up 1")
+	})
+}
+
+func grep(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+// TestReloadKeepsData: a policy file reloaded with a store gets the data
+// rebuilt onto it.
+func TestReloadKeepsData(t *testing.T) {
+	t.Parallel()
+	f := startData(t, store.NewMemory(), nil)
+	waitReady(t, f)
+	f.admin(t, "POST", "/v1/data", `{"writes":[{"op":"add","grant":{"rule":"rules.shares","effect":"allow","subject":"bob","resource":"doc:1","action":"edit"}}]}`)
+	writePolicy(t, f.path, policyData+"\n[rules.extra]\nallow = [['carol', '*', 'edit']]\n")
+	if err := f.srv.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	for _, who := range []string{"bob", "carol"} {
+		d := decodeDecision(t, f.check(t, `{"subject":"`+who+`","resource":"doc:1","action":"edit"}`).body)
+		if !d.Allowed {
+			t.Errorf("%s after the reload: %+v", who, d)
+		}
+	}
+	if r := f.do(t, "GET", "/readyz", ""); !strings.Contains(string(r.body), `"digest"`) {
+		t.Errorf("readyz has no digest: %s", r.body)
+	}
+	_ = http.StatusOK
+}
