@@ -212,10 +212,10 @@ type Server struct {
 
 	// eng decides with the store's data once it has loaded (Config.Store);
 	// engErr says why it has not.
-	eng       atomic.Pointer[warden.Engine]
-	engErr    atomic.Pointer[string]
-	engStop   chan struct{}
-	engDone   chan struct{}
+	eng     atomic.Pointer[warden.Engine]
+	engErr  atomic.Pointer[string]
+	engStop chan struct{}
+	engDone chan struct{}
 
 	watchStop chan struct{}
 	watchDone chan struct{}
