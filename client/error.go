@@ -10,6 +10,7 @@ import (
 
 	"github.com/warden-authz/warden"
 	"github.com/warden-authz/warden/internal/wire"
+	"github.com/warden-authz/warden/store"
 )
 
 // The error codes of the HTTP contract, as found in Error.Code.
@@ -24,6 +25,13 @@ const (
 	CodeUnsupportedMediaType = wire.CodeUnsupportedType // 415
 	CodeInternal             = wire.CodeInternal        // 500: a fault in the service
 	CodeNoPolicy             = wire.CodeNoPolicy        // 503: no policy has loaded yet
+
+	// The runtime-data codes (SPEC 10.5).
+	CodeForbidden           = wire.CodeForbidden           // 403: the data endpoints are off, or the token is not the admin's
+	CodeConflict            = wire.CodeConflict            // 409: the batch would put a role in a group
+	CodeRevisionConflict    = wire.CodeRevisionConflict    // 409: if_revision did not match
+	CodeRevisionUnavailable = wire.CodeRevisionUnavailable // 503: at_least_revision was not reached in time
+	CodeStoreUnavailable    = wire.CodeStoreUnavailable    // 503: the store cannot be reached
 )
 
 // ErrBatchTooLarge is reported for a batch over MaxBatch, whether the
@@ -69,7 +77,9 @@ func (e *Error) Error() string {
 // Is reports the warden sentinel an error answer stands for, so callers
 // can treat the service like the warden package: invalid_request is
 // warden.ErrInvalidRequest, any 401 is warden.ErrUnauthorized, no_policy
-// is warden.ErrNoPolicy and batch_too_large is ErrBatchTooLarge.
+// is warden.ErrNoPolicy, batch_too_large is ErrBatchTooLarge, and the
+// runtime-data codes are warden.ErrConflict, store.ErrRevisionConflict,
+// warden.ErrRevisionUnavailable and store.ErrUnavailable.
 func (e *Error) Is(target error) bool {
 	if e == nil {
 		return false
@@ -83,6 +93,14 @@ func (e *Error) Is(target error) bool {
 		return e.Code == CodeNoPolicy
 	case ErrBatchTooLarge:
 		return e.Code == CodeBatchTooLarge
+	case warden.ErrConflict:
+		return e.Code == CodeConflict
+	case store.ErrRevisionConflict:
+		return e.Code == CodeRevisionConflict
+	case warden.ErrRevisionUnavailable:
+		return e.Code == CodeRevisionUnavailable
+	case store.ErrUnavailable:
+		return e.Code == CodeStoreUnavailable
 	}
 	return false
 }

@@ -20,9 +20,8 @@ import (
 // runtime data, behind the admin token. A check token can never reach
 // them; without an admin token configured they answer 403.
 
-// MaxChangesWait bounds GET /v1/changes?wait=, so a watch holds a
-// connection for a bounded time and reconnects.
-const MaxChangesWait = 60 * time.Second
+// MaxChangesWait bounds GET /v1/changes?wait=: wire.MaxChangesWait.
+const MaxChangesWait = wire.MaxChangesWait
 
 // dataAuthorized checks the admin token; it writes the error itself.
 func (s *Server) dataAuthorized(w http.ResponseWriter, r *http.Request, endpoint string) bool {

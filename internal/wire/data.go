@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/warden-authz/warden/store"
 	"github.com/warden-authz/warden/types"
@@ -22,6 +23,10 @@ import (
 const MaxDataBytes = 8 << 20
 
 // Error codes of the data endpoints.
+// MaxChangesWait bounds GET /v1/changes?wait=, so a watch holds a
+// connection for a bounded time and reconnects.
+const MaxChangesWait = 60 * time.Second
+
 const (
 	CodeConflict            = "conflict"             // 409: a role in a group (SPEC 10.2)
 	CodeRevisionConflict    = "revision_conflict"    // 409: if_revision did not match
