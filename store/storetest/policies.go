@@ -427,7 +427,6 @@ func testPolicyWait(t *testing.T, s *pst) {
 	wakes := func(what string, after uint64, change func()) {
 		t.Helper()
 		woke := make(chan error, 1)
-		from := time.Now()
 		go func() {
 			got, err := s.p.WaitPolicy(ctx, after)
 			if err == nil && got != after+1 {
@@ -448,13 +447,14 @@ func testPolicyWait(t *testing.T, s *pst) {
 			t.Fatalf("WaitPolicy(%d) returned on a data commit, before %s: %v", after, what, err)
 		case <-timeAfter(50):
 		}
+		from := time.Now()
 		change()
 		select {
 		case err := <-woke:
 			if err != nil {
 				t.Fatal(err)
 			}
-			t.Logf("WaitPolicy woke %v after the wait began (%s)", time.Since(from), what)
+			t.Logf("WaitPolicy woke %v after %s began", time.Since(from), what)
 		case <-timeAfter(30000):
 			t.Fatalf("WaitPolicy(%d) did not wake within 30 s of %s", after, what)
 		}
