@@ -23,7 +23,10 @@ type PolicyVersion struct {
 	// Name is the file name it was published from, for error positions.
 	Name string `json:"name"`
 	// Text is the policy file, as published, byte for byte.
-	Text []byte    `json:"text,omitempty"`
+	Text []byte `json:"text,omitempty"`
+	// Time is when the entry was made, as the store keeps it (to the
+	// microsecond in SQLite and PostgreSQL): Publish and Rollback return
+	// the time later reads return.
 	Time time.Time `json:"time"`
 	// RollbackOf is, for a rollback, the Seq of the entry it restored:
 	// the newest entry of the history with that Version.

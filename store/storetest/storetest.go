@@ -108,6 +108,10 @@
 //     allowed). The suite closes some stores itself.
 //   - Snapshot may return memberships in any order, but grants in
 //     document order, and each record's Added and Index as the model's.
+//   - A store that keeps policy versions returns from Publish and
+//     Rollback the Time that CurrentPolicy and PolicyHistory later
+//     return (truncated first to what it keeps), within a minute of the
+//     call.
 package storetest
 
 import (
