@@ -236,6 +236,10 @@ func Publish(ctx context.Context, st store.Policies, name string, text []byte) (
 	if st == nil {
 		return store.PolicyVersion{}, errors.New("warden: Publish: no store")
 	}
+	if len(text) > store.MaxPolicyBytes {
+		// Refused before parsing: no store would keep it.
+		return store.PolicyVersion{}, fmt.Errorf("warden: Publish: %s: %w: %d bytes, over the limit of %d", name, store.ErrInvalid, len(text), store.MaxPolicyBytes)
+	}
 	p, err := Parse(name, text)
 	if err != nil {
 		return store.PolicyVersion{}, err

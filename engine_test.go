@@ -149,3 +149,18 @@ func TestEngineFollowsPublishedPolicies(t *testing.T) {
 
 // plainStore hides a store's policy versions.
 type plainStore struct{ store.Store }
+
+// TestPublishRefusesOversizedFiles: a file over store.MaxPolicyBytes is
+// refused before it is parsed, and nothing is published.
+func TestPublishRefusesOversizedFiles(t *testing.T) {
+	t.Parallel()
+	st := store.NewMemory()
+	ctx := context.Background()
+	text := []byte("#" + strings.Repeat(" ", store.MaxPolicyBytes) + "\n")
+	if _, err := warden.Publish(ctx, st, "big.toml", text); !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), "big.toml") {
+		t.Fatalf("Publish of %d bytes: %v; want store.ErrInvalid naming the file", len(text), err)
+	}
+	if _, err := st.CurrentPolicy(ctx); !errors.Is(err, store.ErrNoPolicy) {
+		t.Fatalf("after the refusal: %v; want nothing published", err)
+	}
+}

@@ -284,7 +284,7 @@ func (m *Memory) Close() error {
 		return nil
 	}
 	m.open = false
-	m.live, m.order, m.changes = nil, nil, nil
+	m.live, m.order, m.changes, m.policies = nil, nil, nil, nil
 	close(m.wake)
 	return nil
 }

@@ -15,6 +15,9 @@ func (m *Memory) Publish(ctx context.Context, v PolicyVersion) (PolicyVersion, e
 	if err := v.Check(); err != nil {
 		return PolicyVersion{}, err
 	}
+	if err := ctx.Err(); err != nil {
+		return PolicyVersion{}, fmt.Errorf("store: publish: %w", err)
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if !m.open {
@@ -75,10 +78,16 @@ func (m *Memory) Rollback(ctx context.Context, version string) (PolicyVersion, e
 	if m == nil {
 		return PolicyVersion{}, ErrClosed
 	}
+	if err := ctx.Err(); err != nil {
+		return PolicyVersion{}, fmt.Errorf("store: rollback: %w", err)
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if !m.open {
 		return PolicyVersion{}, ErrClosed
+	}
+	if err := CheckPolicyVersion(version); err != nil {
+		return PolicyVersion{}, fmt.Errorf("%w: %w", ErrNoPolicy, err)
 	}
 	for i := len(m.policies) - 1; i >= 0; i-- {
 		if m.policies[i].Version == version {
@@ -91,7 +100,7 @@ func (m *Memory) Rollback(ctx context.Context, version string) (PolicyVersion, e
 			return withoutText(v), nil
 		}
 	}
-	return PolicyVersion{}, fmt.Errorf("%w: no version %q in the history", ErrNoPolicy, version)
+	return PolicyVersion{}, fmt.Errorf("%w: no version %s in the history", ErrNoPolicy, version)
 }
 
 // WaitPolicy implements Policies.

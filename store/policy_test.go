@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -59,5 +60,41 @@ func TestMemoryPolicies(t *testing.T) {
 	m.Close()
 	if _, err := m.CurrentPolicy(ctx); !errors.Is(err, store.ErrClosed) {
 		t.Errorf("after Close: %v", err)
+	}
+}
+
+// TestPolicyVersionCheck: each refusal says which field is wrong and
+// how, so an operator can fix the file or the call.
+func TestPolicyVersionCheck(t *testing.T) {
+	t.Parallel()
+	ok := store.PolicyVersion{Version: "sha256:0123456789abcdef", Name: "/etc/warden/policy.toml", Text: []byte("[rules]\n")}
+	if err := ok.Check(); err != nil {
+		t.Fatalf("a valid version: %v", err)
+	}
+	for _, tc := range []struct {
+		name string
+		edit func(*store.PolicyVersion)
+		want string
+	}{
+		{"no version", func(v *store.PolicyVersion) { v.Version = "" }, "no version"},
+		{"space in the version", func(v *store.PolicyVersion) { v.Version = "sha256 1" }, "byte 6 is 0x20"},
+		{"NUL in the version", func(v *store.PolicyVersion) { v.Version = "sha256:\x00" }, "byte 7 is 0x0"},
+		{"long version", func(v *store.PolicyVersion) { v.Version = strings.Repeat("a", 129) }, "129 bytes, over the limit of 128"},
+		{"NUL in the name", func(v *store.PolicyVersion) { v.Name = "p\x00.toml" }, "control character U+0000 at byte 1"},
+		{"newline in the name", func(v *store.PolicyVersion) { v.Name = "p.toml\nx" }, "control character U+000A at byte 6"},
+		{"invalid UTF-8 name", func(v *store.PolicyVersion) { v.Name = "\xff.toml" }, "not valid UTF-8"},
+		{"long name", func(v *store.PolicyVersion) { v.Name = strings.Repeat("n", 4097) }, "name of 4097 bytes, over the limit of 4096"},
+		{"no text", func(v *store.PolicyVersion) { v.Text = nil }, "no text"},
+		{"long text", func(v *store.PolicyVersion) { v.Text = make([]byte, store.MaxPolicyBytes+1) }, "16777217 bytes, over the limit of 16777216"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			v := ok
+			tc.edit(&v)
+			err := v.Check()
+			if !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Check() = %v; want store.ErrInvalid saying %q", err, tc.want)
+			}
+		})
 	}
 }

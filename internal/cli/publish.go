@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"time"
 
@@ -11,18 +12,32 @@ import (
 	"github.com/warden-authz/warden/store"
 )
 
-// policiesOf returns the store at url as a keeper of policy versions.
+// policiesOf returns the store at url as a keeper of policy versions:
+// every store a URL names keeps them (storeurl.Store).
 func policiesOf(cmd *cobra.Command, url string) (store.Policies, func() error, error) {
 	st, err := openStore(cmd.Context(), url)
 	if err != nil {
 		return nil, nil, err
 	}
-	ps, ok := st.(store.Policies)
-	if !ok {
-		st.Close()
-		return nil, nil, usage("the store %s keeps no policy versions", url)
+	return st, st.Close, nil
+}
+
+// readPolicyFile reads a file to publish, refusing one larger than a
+// store keeps before reading it all, so a huge file costs no memory.
+func readPolicyFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
 	}
-	return ps, st.Close, nil
+	defer f.Close()
+	text, err := io.ReadAll(io.LimitReader(f, store.MaxPolicyBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(text) > store.MaxPolicyBytes {
+		return nil, fmt.Errorf("%s: over %d bytes, the most a store keeps of a policy file", path, store.MaxPolicyBytes)
+	}
+	return text, nil
 }
 
 func newPublish() *cobra.Command {
@@ -38,7 +53,7 @@ published; its problems are printed as validate prints them.
 Exit codes: 0 published, 2 usage or input error (nothing published).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			text, err := os.ReadFile(args[0])
+			text, err := readPolicyFile(args[0])
 			if err != nil {
 				return &exitError{code: ExitUsage, err: err}
 			}

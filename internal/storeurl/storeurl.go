@@ -24,10 +24,12 @@ import (
 	"github.com/warden-authz/warden/store/sqlite"
 )
 
-// Store is what every data store offers: the data and waiting for it.
+// Store is what every data store offers: the data, waiting for it, and
+// the published policy versions a fleet follows (SPEC 11.3).
 type Store interface {
 	store.Store
 	store.Notifier
+	store.Policies
 }
 
 // Schemes lists the URL forms Open knows.

@@ -17,6 +17,7 @@ import (
 var (
 	_ store.Store    = (*postgres.Store)(nil)
 	_ store.Notifier = (*postgres.Store)(nil)
+	_ store.Policies = (*postgres.Store)(nil)
 )
 
 const dsnEnv = "WARDEN_TEST_POSTGRES"

@@ -27,11 +27,7 @@ func (s *Store) Wait(ctx context.Context, after store.Revision) (store.Revision,
 	}
 	for {
 		s.mu.Lock()
-		if !s.listening && !s.closed.Load() {
-			s.listening = true
-			s.done = make(chan struct{})
-			go s.listen(s.done)
-		}
+		s.startListener()
 		known, wake := s.known, s.wake
 		s.mu.Unlock()
 		if s.closed.Load() {
@@ -45,6 +41,15 @@ func (s *Store) Wait(ctx context.Context, after store.Revision) (store.Revision,
 		case <-ctx.Done():
 			return 0, ctx.Err()
 		}
+	}
+}
+
+// startListener starts the listener unless it runs; s.mu is held.
+func (s *Store) startListener() {
+	if !s.listening && !s.closed.Load() {
+		s.listening = true
+		s.done = make(chan struct{})
+		go s.listen(s.done)
 	}
 }
 
@@ -67,9 +72,9 @@ func (s *Store) listen(done chan struct{}) {
 	}
 }
 
-// listenOnce connects, LISTENs and follows the revision until the
-// connection fails or the store closes. It reports whether it got as far
-// as listening.
+// listenOnce connects, LISTENs and follows the revision and the policy
+// Seq until the connection fails or the store closes. It reports whether
+// it got as far as listening.
 func (s *Store) listenOnce() (connected bool) {
 	ctx := s.stopCtx
 	conn, err := pgx.ConnectConfig(ctx, s.connCfg.Copy())
@@ -80,17 +85,23 @@ func (s *Store) listenOnce() (connected bool) {
 	s.mu.Lock()
 	s.connects++
 	s.mu.Unlock()
-	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{s.channel}.Sanitize()); err != nil {
-		return false
+	for _, ch := range []string{s.channel, s.pchan} {
+		if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{ch}.Sanitize()); err != nil {
+			return false
+		}
 	}
-	// Read the revision now that notifications flow, so nothing committed
-	// while the listener was away is missed; then at every poll.
+	// Read the revision and the policy Seq now that notifications flow,
+	// so nothing committed while the listener was away is missed; then at
+	// every poll.
 	for {
-		rev, err := s.revisionIn(ctx, conn)
+		var rev, seq int64
+		err := conn.QueryRow(ctx, `SELECT (SELECT revision FROM `+s.schema+`.store_revision WHERE id),
+			(SELECT coalesce(max(seq), 0) FROM `+s.schema+`.store_policies)`).Scan(&rev, &seq)
 		if err != nil {
 			return true
 		}
-		s.publish(rev)
+		s.publish(store.Revision(rev))
+		s.publishSeq(uint64(seq))
 		for {
 			wctx, cancel := context.WithTimeout(ctx, s.poll)
 			n, err := conn.WaitForNotification(wctx)
@@ -101,10 +112,14 @@ func (s *Store) listenOnce() (connected bool) {
 				}
 				return true
 			}
-			if r, err := strconv.ParseUint(n.Payload, 10, 64); err == nil {
-				s.publish(r)
+			r, err := strconv.ParseUint(n.Payload, 10, 64)
+			if err != nil {
+				break // not ours to parse: read the revision and Seq instead
+			}
+			if n.Channel == s.pchan {
+				s.publishSeq(r)
 			} else {
-				break // not ours to parse: read the revision instead
+				s.publish(r)
 			}
 		}
 	}

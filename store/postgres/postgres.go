@@ -1,6 +1,6 @@
 // Package postgres is warden's PostgreSQL data store (SPEC 10.6, 11): the
-// shared store of a fleet of warden instances, implementing store.Store
-// and store.Notifier on top of pgx/v5 and pgxpool.
+// shared store of a fleet of warden instances, implementing store.Store,
+// store.Notifier and store.Policies on top of pgx/v5 and pgxpool.
 //
 // # Tables
 //
@@ -14,6 +14,8 @@
 //	store_grants          pos, rule, effect (1 allow, 2 deny), subject, resource, action
 //	store_changes         revision, count, changes: one row per revision that changed
 //	                      something, its changes as a JSON array (store/internal/changelog)
+//	store_policies        seq, version, name, text (bytea), time, rollback_of: the
+//	                      policy history, one row per publish or rollback
 //
 // pos is a record's position, (Added << 20) | Index, and the records'
 // tables' primary key. Unique keys (kind, name, grp) and (resource,
@@ -42,16 +44,28 @@
 // synchronous_commit on at least (a server set to off is overridden), so
 // an acknowledged batch survives a crash of the server too.
 //
+// # Policy versions
+//
+// A publish or a rollback is one transaction that first locks
+// store_policies in SHARE ROW EXCLUSIVE mode: publishers in every process
+// take Seqs one at a time, as writers take revisions, while readers go
+// on. It inserts the row numbered one past the newest and notifies it. A
+// rollback copies the restored row, text included, inside the database.
+// An index on (version, seq) finds the newest entry of a version.
+//
 // # Notifications
 //
 // Each commit sends NOTIFY on a channel named after the schema, with the
-// revision as its payload. The first Wait starts a listener on a
-// connection of its own: it LISTENs, and every poll interval (one second
-// unless Options.PollInterval says otherwise) it also reads the revision,
-// so a lost notification only delays a reader, and a silently dead
-// connection is found. Its application_name is the pool's with
-// " listener" added. When the connection breaks, the listener
-// reconnects with backoff, and reads the revision once it is back.
+// revision as its payload; each publish and rollback on a second one,
+// with its Seq. The first Wait or WaitPolicy starts a listener on a
+// connection of its own: it LISTENs on both, and every poll interval (one
+// second unless Options.PollInterval says otherwise) it also reads the
+// revision and the newest Seq, so a lost notification only delays a
+// reader, and a silently dead connection is found. Its application_name
+// is the pool's with " listener" added. When the connection breaks, the
+// listener reconnects with backoff, and reads both once it is back. So
+// every instance of a fleet learns of a publish at once, and within a
+// poll interval if the notification is lost.
 //
 // # Errors
 //
@@ -80,8 +94,8 @@ import (
 )
 
 // SchemaVersion is the version of the store's tables this code writes:
-// the number of migrations.
-const SchemaVersion = 1
+// the number of migrations. Version 2 added store_policies.
+const SchemaVersion = 2
 
 // DefaultSchema is the schema used when Options.Schema is empty; the
 // audit log's default too, so the two share it.
@@ -147,6 +161,17 @@ var migrations = [][]string{
 			changes  text    NOT NULL
 		)`,
 	},
+	{
+		`CREATE TABLE %[1]s.store_policies (
+			seq         bigint      PRIMARY KEY CHECK (seq > 0),
+			version     text COLLATE "C" NOT NULL,
+			name        text COLLATE "C" NOT NULL,
+			text        bytea       NOT NULL,
+			time        timestamptz NOT NULL,
+			rollback_of bigint      CHECK (rollback_of > 0 AND rollback_of < seq)
+		)`,
+		`CREATE INDEX store_policies_version ON %[1]s.store_policies (version, seq)`,
+	},
 }
 
 // Store is a PostgreSQL data store, safe for concurrent use. Make one
@@ -156,7 +181,8 @@ type Store struct {
 	pool    *pgxpool.Pool
 	connCfg *pgx.ConnConfig // for the listener's own connection
 	schema  string          // quoted
-	channel string
+	channel string          // notified of each revision
+	pchan   string          // notified of each policy Seq
 	lockKey string
 	poll    time.Duration
 
@@ -167,7 +193,8 @@ type Store struct {
 
 	mu        sync.Mutex
 	known     store.Revision // the latest revision seen committed
-	wake      chan struct{}  // closed, and replaced, when known grows and at Close
+	knownSeq  uint64         // the newest policy Seq seen committed
+	wake      chan struct{}  // closed, and replaced, when known or knownSeq grows and at Close
 	listening bool
 	done      chan struct{} // closed when the listener has stopped
 	connects  int           // listener connections made, for tests
@@ -177,6 +204,12 @@ type Store struct {
 // store's tables to SchemaVersion. If the database cannot be reached the
 // error wraps store.ErrUnavailable. Close the store when done.
 func Open(ctx context.Context, dsn string, opts *Options) (*Store, error) {
+	return open(ctx, dsn, opts, SchemaVersion)
+}
+
+// open opens the store, migrating its tables to version target; tests
+// open older versions to check the migrations from them.
+func open(ctx context.Context, dsn string, opts *Options, target int) (*Store, error) {
 	schema, poll := DefaultSchema, DefaultPollInterval
 	if opts != nil {
 		if opts.Schema != "" {
@@ -213,13 +246,14 @@ func Open(ctx context.Context, dsn string, opts *Options) (*Store, error) {
 		// A channel name is at most 63 bytes and a schema name may be as
 		// long: a digest keeps it short and one per schema.
 		channel: "warden_store_" + hex.EncodeToString(sum[:8]),
+		pchan:   "warden_policy_" + hex.EncodeToString(sum[:8]),
 		lockKey: "warden/store/" + schema,
 		poll:    poll,
 		stop:    stop,
 		stopCtx: stopCtx,
 		wake:    make(chan struct{}),
 	}
-	if err := s.migrate(ctx); err != nil {
+	if err := s.migrate(ctx, target); err != nil {
 		stop()
 		pool.Close()
 		return nil, err
@@ -242,9 +276,14 @@ func durableCommits(ctx context.Context, conn *pgx.Conn) error {
 	return nil
 }
 
-func (s *Store) migrate(ctx context.Context) error {
+// migrate brings the store's tables to version target (SchemaVersion but
+// in tests) in one transaction.
+func (s *Store) migrate(ctx context.Context, target int) error {
 	if len(migrations) != SchemaVersion {
 		return fmt.Errorf("store/postgres: internal error: %d migrations for schema version %d", len(migrations), SchemaVersion)
+	}
+	if target < 1 || target > SchemaVersion {
+		return fmt.Errorf("store/postgres: internal error: no schema version %d", target)
 	}
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
@@ -268,14 +307,14 @@ func (s *Store) migrate(ctx context.Context) error {
 		return s.fail(ctx, err, "reading the schema version")
 	}
 	switch {
-	case version > SchemaVersion:
-		return fmt.Errorf("%w: the store's tables have version %d, this code knows up to %d", ErrNewerSchema, version, SchemaVersion)
+	case version > target:
+		return fmt.Errorf("%w: the store's tables have version %d, this code knows up to %d", ErrNewerSchema, version, target)
 	case version < 0:
 		return fmt.Errorf("store/postgres: schema version %d is invalid", version)
-	case version == SchemaVersion:
+	case version == target:
 		return tx.Commit(ctx)
 	}
-	for v := version; v < SchemaVersion; v++ {
+	for v := version; v < target; v++ {
 		for _, stmt := range migrations[v] {
 			if _, err := tx.Exec(ctx, fmt.Sprintf(stmt, s.schema)); err != nil {
 				return s.fail(ctx, err, fmt.Sprintf("migrating the schema to version %d", v+1))
@@ -285,7 +324,7 @@ func (s *Store) migrate(ctx context.Context) error {
 	if _, err := tx.Exec(ctx, `DELETE FROM `+s.schema+`.store_schema_version`); err != nil {
 		return s.fail(ctx, err, "setting the schema version")
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO `+s.schema+`.store_schema_version (version) VALUES ($1)`, SchemaVersion); err != nil {
+	if _, err := tx.Exec(ctx, `INSERT INTO `+s.schema+`.store_schema_version (version) VALUES ($1)`, target); err != nil {
 		return s.fail(ctx, err, "setting the schema version")
 	}
 	if err := tx.Commit(ctx); err != nil {

@@ -184,6 +184,12 @@ func TestWaitPolls(t *testing.T) {
 	if r, err := s.Wait(context.Background(), 0); err != nil || r != 1 {
 		t.Fatalf("Wait(0) = %d, %v", r, err)
 	}
+	policy := func(hash string) store.PolicyVersion {
+		return store.PolicyVersion{Version: hash, Name: "policy.toml", Text: []byte(hash)}
+	}
+	if _, err := s.Publish(context.Background(), policy("sha256:1")); err != nil {
+		t.Fatal(err)
+	}
 	// A batch of no writes, committed by hand, with no NOTIFY.
 	if _, err := conn(t).Exec(context.Background(), `UPDATE `+pgx.Identifier{schema}.Sanitize()+`.store_revision SET revision = revision + 1`); err != nil {
 		t.Fatal(err)
@@ -285,8 +291,9 @@ func targetOf(t *testing.T) string {
 
 // TestOutage cuts the store off from the database and brings it back:
 // every call fails with store.ErrUnavailable meanwhile, without the
-// password, and changes nothing; a Wait carries on; afterwards the store
-// works again with no reopening, and the listener has reconnected.
+// password, and changes nothing; a Wait and a WaitPolicy carry on;
+// afterwards the store works again with no reopening, and the listener
+// has reconnected.
 func TestOutage(t *testing.T) {
 	dsn(t)
 	t.Parallel()
@@ -302,6 +309,12 @@ func TestOutage(t *testing.T) {
 	if r, err := s.Wait(context.Background(), 0); err != nil || r != 1 {
 		t.Fatalf("Wait(0) = %d, %v", r, err)
 	}
+	policy := func(hash string) store.PolicyVersion {
+		return store.PolicyVersion{Version: hash, Name: "policy.toml", Text: []byte(hash)}
+	}
+	if _, err := s.Publish(context.Background(), policy("sha256:1")); err != nil {
+		t.Fatal(err)
+	}
 
 	p.cut(true)
 	ctx := context.Background()
@@ -314,6 +327,13 @@ func TestOutage(t *testing.T) {
 		"Snapshot": func() error { _, err := s.Snapshot(ctx, func(store.Record) error { return nil }); return err },
 		"Changes":  func() error { _, _, err := s.Changes(ctx, 0, 0); return err },
 		"List":     func() error { _, _, err := s.List(ctx, store.Filter{}); return err },
+		"Publish": func() error {
+			_, err := s.Publish(ctx, policy("sha256:lost"))
+			return err
+		},
+		"Rollback":      func() error { _, err := s.Rollback(ctx, "sha256:1"); return err },
+		"CurrentPolicy": func() error { _, err := s.CurrentPolicy(ctx); return err },
+		"PolicyHistory": func() error { _, err := s.PolicyHistory(ctx, 0); return err },
 	}
 	for name, call := range calls {
 		err := call()
@@ -326,10 +346,17 @@ func TestOutage(t *testing.T) {
 	}
 	woke := make(chan store.Revision, 1)
 	go func() { r, _ := s.Wait(ctx, 1); woke <- r }()
+	published := make(chan uint64, 1)
+	go func() { seq, _ := s.WaitPolicy(ctx, 1); published <- seq }()
 	write(t, direct, member(store.OpAdd, "carol", "team")) // revision 2, while s is cut off
+	if _, err := direct.Publish(ctx, policy("sha256:2")); err != nil {
+		t.Fatal(err)
+	}
 	select {
 	case r := <-woke:
 		t.Fatalf("Wait returned %d while cut off from the database", r)
+	case seq := <-published:
+		t.Fatalf("WaitPolicy returned %d while cut off from the database", seq)
 	case <-time.After(300 * time.Millisecond):
 	}
 
@@ -341,6 +368,14 @@ func TestOutage(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("Wait did not see revision 2 within 30 s of the database's return")
+	}
+	select {
+	case seq := <-published:
+		if seq != 2 {
+			t.Fatalf("WaitPolicy woke at %d, want 2", seq)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("WaitPolicy did not see Seq 2 within 30 s of the database's return")
 	}
 	// The pool may hand out a connection that broke in the outage once;
 	// a retry gets a fresh one.
@@ -357,6 +392,9 @@ func TestOutage(t *testing.T) {
 	recs, _, err := direct.List(ctx, store.Filter{Member: "bob"})
 	if err != nil || len(recs) != 0 {
 		t.Fatalf("the write refused in the outage is stored: %v, %v", recs, err)
+	}
+	if h, err := direct.PolicyHistory(ctx, 0); err != nil || len(h) != 2 || h[0].Version != "sha256:2" || h[1].Version != "sha256:1" {
+		t.Fatalf("the policy history after the outage: %+v, %v; want the publishes before and during it, not the refused ones", h, err)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 var (
 	_ store.Store    = (*sqlite.Store)(nil)
 	_ store.Notifier = (*sqlite.Store)(nil)
+	_ store.Policies = (*sqlite.Store)(nil)
 )
 
 // TestConformance runs the store conformance suite on a new file each

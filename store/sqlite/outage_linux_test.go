@@ -74,6 +74,10 @@ func TestDiskOutageChild(t *testing.T) {
 		t.Errorf("Write with the disk full = %v; want store.ErrUnavailable", err)
 	}
 	t.Logf("outage: %v", err)
+	text := []byte(strings.Repeat("# a policy file of a megabyte\n", 1<<20/30))
+	if _, err := s.Publish(ctx, store.PolicyVersion{Version: "sha256:during", Name: "policy.toml", Text: text}); !errors.Is(err, store.ErrUnavailable) {
+		t.Errorf("Publish with the disk full = %v; want store.ErrUnavailable", err)
+	}
 	if r, err := s.Revision(ctx); err != nil || r != 1 {
 		t.Errorf("Revision during the outage = %d, %v; want 1, still readable", r, err)
 	}
@@ -91,5 +95,8 @@ func TestDiskOutageChild(t *testing.T) {
 	changes, through, err := s.Changes(ctx, 1, store.MaxLimit)
 	if err != nil || through != 2 || len(changes) != 3000 {
 		t.Fatalf("Changes(1) = %d changes through %d, %v; want revision 2's 3000", len(changes), through, err)
+	}
+	if v, err := s.Publish(ctx, store.PolicyVersion{Version: "sha256:after", Name: "policy.toml", Text: text}); err != nil || v.Seq != 1 {
+		t.Fatalf("the first publish once the disk is back = %+v, %v; want Seq 1: the failed one must change nothing", v, err)
 	}
 }

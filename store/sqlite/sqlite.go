@@ -1,7 +1,8 @@
 // Package sqlite is warden's embedded default data store (SPEC 10.6): one
-// SQLite file holding the memberships, the grants and the changelog,
-// implementing store.Store and store.Notifier. It uses modernc.org/sqlite,
-// a pure-Go SQLite, so warden still builds with CGO_ENABLED=0.
+// SQLite file holding the memberships, the grants, the changelog and the
+// published policy versions (SPEC 11.3), implementing store.Store,
+// store.Notifier and store.Policies. It uses modernc.org/sqlite, a pure-Go
+// SQLite, so warden still builds with CGO_ENABLED=0.
 //
 // # Tables
 //
@@ -15,6 +16,8 @@
 //	store_grants          pos, rule, effect (1 allow, 2 deny), subject, resource, action
 //	store_changes         revision, count, changes: one row per revision that changed
 //	                      something, its changes as a JSON array (store/internal/changelog)
+//	store_policies        seq, version, name, text, time, rollback_of: the policy
+//	                      history, one row per publish or rollback
 //
 // pos is a record's position, (Added << 20) | Index: an INTEGER PRIMARY
 // KEY, so each table is stored in position order, appends at its end, and
@@ -60,11 +63,20 @@
 // rather than reloading everything, and the changelog is the history of
 // who was given what, and when it was taken back.
 //
+// # Policy versions
+//
+// A publish or a rollback is one IMMEDIATE transaction, like a batch,
+// that inserts the row numbered one past the newest Seq, so Seqs are
+// gapless whichever process publishes. A version's text is a BLOB, kept
+// byte for byte; a rollback copies the restored row's text inside the
+// database. An index on (version, seq) finds the newest entry of a
+// version for a rollback.
+//
 // # Notifications
 //
-// Wait wakes at once on a commit made through the same Store, and polls
-// the revision every 250 ms for commits made by other processes or other
-// Stores on the same file.
+// Wait and WaitPolicy wake at once on a commit made through the same
+// Store, and poll the revision or the newest Seq every 250 ms for
+// commits made by other processes or other Stores on the same file.
 package sqlite
 
 import (
@@ -86,8 +98,9 @@ import (
 )
 
 // SchemaVersion is the schema version this code writes
-// (store_schema_version): the number of migrations.
-const SchemaVersion = 1
+// (store_schema_version): the number of migrations. Version 2 added
+// store_policies.
+const SchemaVersion = 2
 
 // applicationID marks a SQLite file as warden's (PRAGMA application_id,
 // "wAud"). audit/sqlite sets and checks the same value, so either may
@@ -150,6 +163,19 @@ var migrations = [][]string{
 			changes  TEXT    NOT NULL
 		) STRICT`,
 	},
+	{
+		// time is in microseconds since 1970 (UTC), as PostgreSQL keeps
+		// it, so a version's time is the same in every store.
+		`CREATE TABLE store_policies (
+			seq         INTEGER PRIMARY KEY CHECK (seq > 0),
+			version     TEXT    NOT NULL,
+			name        TEXT    NOT NULL,
+			text        BLOB    NOT NULL,
+			time        INTEGER NOT NULL,
+			rollback_of INTEGER CHECK (rollback_of > 0 AND rollback_of < seq)
+		) STRICT`,
+		`CREATE INDEX store_policies_version ON store_policies (version, seq)`,
+	},
 }
 
 // Store is a SQLite data store, safe for concurrent use. Make one with
@@ -211,6 +237,12 @@ var uriEscaper = strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23")
 // migrating the store's tables to SchemaVersion. The file may already
 // hold warden's audit log. Close the store when done.
 func Open(path string) (*Store, error) {
+	return open(path, SchemaVersion)
+}
+
+// open opens the store at path, migrating its tables to version target;
+// tests open older versions to check the migrations from them.
+func open(path string, target int) (*Store, error) {
 	if path == "" {
 		return nil, errors.New("store/sqlite: empty database path")
 	}
@@ -233,7 +265,7 @@ func Open(path string) (*Store, error) {
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
 	s := &Store{w: w, wake: make(chan struct{})}
-	if err := s.init(context.Background()); err != nil {
+	if err := s.init(context.Background(), target); err != nil {
 		s.closeStmts()
 		w.Close()
 		return nil, err
@@ -251,7 +283,7 @@ func Open(path string) (*Store, error) {
 	return s, nil
 }
 
-func (s *Store) init(ctx context.Context) error {
+func (s *Store) init(ctx context.Context, target int) error {
 	var mode string
 	if err := s.w.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
 		return fmt.Errorf("store/sqlite: opening database: %w", err)
@@ -259,7 +291,7 @@ func (s *Store) init(ctx context.Context) error {
 	if !strings.EqualFold(mode, "wal") {
 		return fmt.Errorf("store/sqlite: database is in journal mode %q, not WAL (is it on a network file system?)", mode)
 	}
-	if err := migrate(ctx, s.w); err != nil {
+	if err := migrate(ctx, s.w, target); err != nil {
 		return err
 	}
 	for i, q := range stmtSQL {
@@ -272,12 +304,16 @@ func (s *Store) init(ctx context.Context) error {
 	return nil
 }
 
-// migrate brings the store's tables to SchemaVersion in one IMMEDIATE
-// transaction, so two processes opening a new file do not both migrate
-// it, and a crash mid-migration leaves the old version.
-func migrate(ctx context.Context, db *sql.DB) error {
+// migrate brings the store's tables to version target (SchemaVersion
+// but in tests) in one IMMEDIATE transaction, so two processes opening a
+// new file do not both migrate it, and a crash mid-migration leaves the
+// old version.
+func migrate(ctx context.Context, db *sql.DB, target int) error {
 	if len(migrations) != SchemaVersion {
 		return fmt.Errorf("store/sqlite: internal error: %d migrations for schema version %d", len(migrations), SchemaVersion)
+	}
+	if target < 1 || target > SchemaVersion {
+		return fmt.Errorf("store/sqlite: internal error: no schema version %d", target)
 	}
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
@@ -317,23 +353,23 @@ func migrate(ctx context.Context, db *sql.DB) error {
 		return fmt.Errorf("store/sqlite: reading schema version: %w", err)
 	}
 	switch {
-	case version > SchemaVersion:
-		return fmt.Errorf("%w: the store's tables have version %d, this code knows up to %d", ErrNewerSchema, version, SchemaVersion)
+	case version > int64(target):
+		return fmt.Errorf("%w: the store's tables have version %d, this code knows up to %d", ErrNewerSchema, version, target)
 	case version < 0:
 		return fmt.Errorf("%w (schema version %d)", ErrNotWardenDB, version)
 	}
-	for v := int(version); v < SchemaVersion; v++ {
+	for v := int(version); v < target; v++ {
 		for _, stmt := range migrations[v] {
 			if _, err := tx.ExecContext(ctx, stmt); err != nil {
 				return fmt.Errorf("store/sqlite: migrating schema to version %d: %w", v+1, err)
 			}
 		}
 	}
-	if version != SchemaVersion {
+	if version != int64(target) {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM store_schema_version`); err != nil {
 			return fmt.Errorf("store/sqlite: setting schema version: %w", err)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO store_schema_version (version) VALUES (?)`, SchemaVersion); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO store_schema_version (version) VALUES (?)`, target); err != nil {
 			return fmt.Errorf("store/sqlite: setting schema version: %w", err)
 		}
 	}

@@ -51,6 +51,7 @@ func members(t testing.TB, s store.Store) []string {
 	}
 }
 
+// TestReopenKeepsData: data and policy versions survive closing the file.
 func TestReopenKeepsData(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "data.db")
@@ -60,10 +61,17 @@ func TestReopenKeepsData(t *testing.T) {
 	}
 	write(t, s, member(store.OpAdd, "alice", "team"), member(store.OpAdd, "bob", "team"))
 	write(t, s, member(store.OpRemove, "alice", "team"))
+	published, err := s.Publish(context.Background(), store.PolicyVersion{Version: "sha256:1", Name: "policy.toml", Text: []byte("[rules]\n\x00\xff")})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
 	s = openAt(t, path)
+	if cur, err := s.CurrentPolicy(context.Background()); err != nil || cur.Seq != 1 || !cur.Time.Equal(published.Time) || string(cur.Text) != "[rules]\n\x00\xff" {
+		t.Fatalf("CurrentPolicy after reopening = %+v, %v; want %+v", cur, err, published)
+	}
 	if r, err := s.Revision(context.Background()); err != nil || r != 2 {
 		t.Fatalf("Revision after reopening = %d, %v; want 2", r, err)
 	}
@@ -321,5 +329,50 @@ func TestTwoStoresOneFile(t *testing.T) {
 		if !seen[r] {
 			t.Fatalf("revision %d missing", r)
 		}
+	}
+}
+
+// TestWaitPolicySeesOtherPublishers: a publish or a rollback through
+// another Store on the same file (as `warden publish` in another process
+// makes) wakes WaitPolicy by polling, and the waiter reads the version.
+func TestWaitPolicySeesOtherPublishers(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "data.db")
+	follower, publisher := openAt(t, path), openAt(t, path)
+	for seq, change := range []func() error{
+		func() error {
+			_, err := publisher.Publish(ctx, store.PolicyVersion{Version: "sha256:1", Name: "one.toml", Text: []byte("one")})
+			return err
+		},
+		func() error {
+			_, err := publisher.Publish(ctx, store.PolicyVersion{Version: "sha256:2", Name: "two.toml", Text: []byte("two")})
+			return err
+		},
+		func() error { _, err := publisher.Rollback(ctx, "sha256:1"); return err },
+	} {
+		done := make(chan error, 1)
+		go func() {
+			got, err := follower.WaitPolicy(ctx, uint64(seq))
+			if err == nil && got != uint64(seq+1) {
+				err = fmt.Errorf("WaitPolicy(%d) returned %d", seq, got)
+			}
+			done <- err
+		}()
+		if err := change(); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("WaitPolicy(%d) on another Store did not see the change within 30 s", seq)
+		}
+	}
+	cur, err := follower.CurrentPolicy(ctx)
+	if err != nil || cur.Seq != 3 || cur.RollbackOf != 1 || string(cur.Text) != "one" {
+		t.Fatalf("CurrentPolicy through the follower = %+v, %v; want the rollback to one", cur, err)
 	}
 }

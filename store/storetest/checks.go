@@ -796,6 +796,16 @@ func checkClosed(t *testing.T, s store.Store, what string) {
 	if n, ok := s.(store.Notifier); ok {
 		call("Wait", func() error { _, err := n.Wait(ctx, 0); return err })
 	}
+	if p, ok := s.(store.Policies); ok {
+		call("Publish", func() error {
+			_, err := p.Publish(ctx, store.PolicyVersion{Version: "sha256:1234", Name: "policy.toml", Text: []byte("[rules]\n")})
+			return err
+		})
+		call("CurrentPolicy", func() error { _, err := p.CurrentPolicy(ctx); return err })
+		call("PolicyHistory", func() error { _, err := p.PolicyHistory(ctx, 0); return err })
+		call("Rollback", func() error { _, err := p.Rollback(ctx, "sha256:1234"); return err })
+		call("WaitPolicy", func() error { _, err := p.WaitPolicy(ctx, 0); return err })
+	}
 	for i := range 2 {
 		func() {
 			defer func() {

@@ -1,5 +1,5 @@
 // Package storetest checks that a store keeps the promises of
-// store.Store and store.Notifier, as audit/audittest does for audit sinks
+// store.Store, store.Notifier and store.Policies, as audit/audittest does for audit sinks
 // and testing/slogtest for slog handlers. Any store, in this module or
 // outside it, can run it:
 //
@@ -59,9 +59,38 @@
 //   - notifier: Wait wakes on a commit, returns at once when the store is
 //     already past, honours its context, and returns store.ErrClosed once
 //     the store closes (skipped when the store is not a store.Notifier).
+//   - policy-publish: with store.Policies (each policy-* check is skipped,
+//     saying why, for a store that does not implement it): store.ErrNoPolicy
+//     before any publish; publishes get Seq 1, 2, 3, … whatever the
+//     caller set; CurrentPolicy is the newest, with its text; the store
+//     keeps copies; a cancelled context publishes nothing; policies and
+//     data do not move each other.
+//   - policy-history: newest first, without texts, up to the limit (0
+//     means store.DefaultLimit); a limit out of bounds is
+//     store.ErrInvalid.
+//   - policy-rollback: a new entry with the next Seq, restoring the
+//     newest entry holding the version (its name, its text, its Seq in
+//     RollbackOf); an unknown or malformed version is store.ErrNoPolicy
+//     and changes nothing.
+//   - policy-hostile: versions store.PolicyVersion.Check refuses (an
+//     empty version or text, a text over store.MaxPolicyBytes, NUL,
+//     control characters or invalid UTF-8 in the version or the name,
+//     either over its limit) are store.ErrInvalid and change nothing;
+//     binary and invalid UTF-8 texts, a text of store.MaxPolicyBytes,
+//     names and versions at their limits come back byte for byte.
+//   - policy-wait: WaitPolicy returns at once when the store is past,
+//     wakes on a publish and on a rollback but not on a data commit,
+//     honours its context, and returns store.ErrClosed once the store
+//     closes.
+//   - policy-visible: once Publish or Rollback returns, CurrentPolicy,
+//     PolicyHistory and WaitPolicy see it.
+//   - policy-concurrent: publishes and rollbacks from many goroutines get
+//     every Seq once, with no gap; readers meanwhile never see the Seq go
+//     back, and each version they read is the one of its Seq.
 //   - closed, zero-value: after Close, and on the zero value and a nil
-//     pointer of the store's type, every method returns store.ErrClosed
-//     and none panics; Close may be called again.
+//     pointer of the store's type, every method (of store.Notifier and
+//     store.Policies too) returns store.ErrClosed and none panics; Close
+//     may be called again.
 //   - property: random batches (adds, removes, conditional writes, bad
 //     writes) against the reference, comparing Revision, Changes,
 //     Snapshot and List after every batch (pgregory.net/rapid).
@@ -79,6 +108,10 @@
 //     allowed). The suite closes some stores itself.
 //   - Snapshot may return memberships in any order, but grants in
 //     document order, and each record's Added and Index as the model's.
+//   - A store that keeps policy versions returns from Publish and
+//     Rollback the Time that CurrentPolicy and PolicyHistory later
+//     return (truncated first to what it keeps), within a minute of the
+//     call.
 package storetest
 
 import (
@@ -96,7 +129,7 @@ import (
 )
 
 // Run checks that the stores newStore makes behave as store.Store and,
-// when they implement it, store.Notifier promise.
+// when they implement them, store.Notifier and store.Policies promise.
 func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -125,6 +158,13 @@ var cases = []struct {
 	{"does-not-keep", single(testDoesNotKeep)},
 	{"context", single(testContext)},
 	{"notifier", single(testNotifier)},
+	{"policy-publish", policyCheck(testPolicyPublish)},
+	{"policy-history", policyCheck(testPolicyHistory)},
+	{"policy-rollback", policyCheck(testPolicyRollback)},
+	{"policy-hostile", policyCheck(testPolicyHostile)},
+	{"policy-wait", policyCheck(testPolicyWait)},
+	{"policy-visible", policyCheck(testPolicyVisible)},
+	{"policy-concurrent", policyCheck(testPolicyConcurrent)},
 	{"closed", single(testClosed)},
 	{"zero-value", single(testZeroValue)},
 	{"property", testProperty},

@@ -18,6 +18,7 @@ import (
 var (
 	_ store.Store    = (*store.Memory)(nil)
 	_ store.Notifier = (*store.Memory)(nil)
+	_ store.Policies = (*store.Memory)(nil)
 )
 
 // broken is store.Memory with one deliberate fault, named by its mode.
@@ -117,6 +118,47 @@ func (b *broken) Wait(ctx context.Context, after store.Revision) (store.Revision
 	return b.Memory.Wait(ctx, after)
 }
 
+func (b *broken) Publish(ctx context.Context, v store.PolicyVersion) (store.PolicyVersion, error) {
+	switch b.mode {
+	case "policy-seq-gap":
+		// Every other publish takes two Seqs.
+		b.mu.Lock()
+		b.calls++
+		skip := b.calls%2 == 0
+		b.mu.Unlock()
+		if skip {
+			b.Memory.Publish(ctx, v)
+		}
+	case "mangles-text":
+		// As a store keeping the text in a column of valid UTF-8 would.
+		v.Text = []byte(strings.ToValidUTF8(string(v.Text), "\uFFFD"))
+	}
+	return b.Memory.Publish(ctx, v)
+}
+
+func (b *broken) PolicyHistory(ctx context.Context, limit int) ([]store.PolicyVersion, error) {
+	h, err := b.Memory.PolicyHistory(ctx, limit)
+	if b.mode == "history-oldest-first" {
+		slices.Reverse(h)
+	}
+	return h, err
+}
+
+func (b *broken) Rollback(ctx context.Context, version string) (store.PolicyVersion, error) {
+	v, err := b.Memory.Rollback(ctx, version)
+	if b.mode == "rollback-forgets-origin" {
+		v.RollbackOf = 0
+	}
+	return v, err
+}
+
+func (b *broken) WaitPolicy(ctx context.Context, after uint64) (uint64, error) {
+	if b.mode == "wait-policy-ignores-context" {
+		ctx = context.Background()
+	}
+	return b.Memory.WaitPolicy(ctx, after)
+}
+
 func (b *broken) Close() error {
 	b.mu.Lock()
 	b.closed = true
@@ -169,6 +211,12 @@ var brokenModes = map[string]string{
 	"wait-ignores-context": "notifier",
 	"panics-when-closed":   "closed",
 	"zero-panics":          "zero-value",
+
+	"policy-seq-gap":              "policy-publish",
+	"history-oldest-first":        "policy-history",
+	"rollback-forgets-origin":     "policy-rollback",
+	"mangles-text":                "policy-hostile",
+	"wait-policy-ignores-context": "policy-wait",
 }
 
 // TestBrokenStores runs the suite on the broken stores; it runs only in
@@ -180,6 +228,9 @@ func TestBrokenStores(t *testing.T) {
 	}
 	for _, mode := range slices.Sorted(maps.Keys(brokenModes)) {
 		t.Run(mode, func(t *testing.T) {
+			// Together, so the checks that wait 10 s for a call that
+			// hangs wait at the same time.
+			t.Parallel()
 			storetest.Run(t, func(t *testing.T) store.Store {
 				if mode == "zero-panics" {
 					return &zeroPanics{m: store.NewMemory()}
