@@ -336,6 +336,14 @@ func (f *Follower) followPolicy(ctx context.Context) {
 	if f.cfg.Policies == nil {
 		return
 	}
+	// The newest entry's seq first: every poll of every instance would
+	// otherwise read the whole text (up to 16 MiB) to learn nothing moved.
+	// A store error here leaves the version serving; the data path's
+	// status reports the store's health.
+	head, err := f.cfg.Policies.PolicyHistory(ctx, 1)
+	if err != nil || len(head) == 0 || head[0].Seq <= f.status.Load().PolicySeq {
+		return
+	}
 	v, err := f.cfg.Policies.CurrentPolicy(ctx)
 	if err != nil || v.Seq <= f.status.Load().PolicySeq {
 		return

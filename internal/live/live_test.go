@@ -374,3 +374,47 @@ func TestFollowsPublishedPolicies(t *testing.T) {
 		t.Error("the rollback does not serve")
 	}
 }
+
+// countingPolicies counts the reads of the whole current version.
+type countingPolicies struct {
+	*store.Memory
+	texts atomic.Int64
+}
+
+func (c *countingPolicies) CurrentPolicy(ctx context.Context) (store.PolicyVersion, error) {
+	c.texts.Add(1)
+	return c.Memory.CurrentPolicy(ctx)
+}
+
+// TestPollsReadNoText: while nothing is published, a poll asks for the
+// newest entry's seq and never reads the version's text again.
+func TestPollsReadNoText(t *testing.T) {
+	t.Parallel()
+	st := store.NewMemory()
+	ctx := context.Background()
+	if _, err := st.Publish(ctx, store.PolicyVersion{Version: "v1", Name: "p.toml", Text: []byte("x")}); err != nil {
+		t.Fatal(err)
+	}
+	pol := &countingPolicies{Memory: st}
+	compile := func(store.PolicyVersion) (*engine.Policy, error) { return policy(t), nil }
+	f, err := live.Start(ctx, nil, live.Config{Store: st, Policies: pol, Compile: compile, Poll: 5 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	start := pol.texts.Load()
+	time.Sleep(200 * time.Millisecond) // about 40 polls
+	if n := pol.texts.Load() - start; n != 0 {
+		t.Errorf("%d reads of the whole version while nothing was published", n)
+	}
+	if _, err := st.Publish(ctx, store.PolicyVersion{Version: "v2", Name: "p.toml", Text: []byte("y")}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for f.Status().PolicySeq != 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("version 2 was not followed")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
