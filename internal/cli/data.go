@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/warden-authz/warden"
+	"github.com/warden-authz/warden/client"
 	"github.com/warden-authz/warden/internal/storeurl"
 	"github.com/warden-authz/warden/store"
 )
@@ -25,7 +26,7 @@ func storeFlag(cmd *cobra.Command, dst *string) {
 
 func openStore(ctx context.Context, url string) (storeurl.Store, error) {
 	if url == "" {
-		return nil, usage("no data store: pass --store URL or set WARDEN_STORE")
+		return nil, usage("no data store: pass --store URL or set WARDEN_STORE (or --server URL for a running warden serve)")
 	}
 	st, err := storeurl.Open(ctx, url)
 	if err != nil {
@@ -33,6 +34,92 @@ func openStore(ctx context.Context, url string) (storeurl.Store, error) {
 	}
 	return st, nil
 }
+
+// dataTarget is where data commands read and write: a store opened
+// directly, or a running `warden serve` through its data endpoints (SPEC
+// 10.5), which checks each write against the policy it serves.
+type dataTarget interface {
+	Write(ctx context.Context, b store.Batch) (store.Revision, error)
+	List(ctx context.Context, f store.Filter) ([]store.Record, string, error)
+	Changes(ctx context.Context, after store.Revision, limit int) ([]store.Change, store.Revision, error)
+	// Wait returns once a revision after after may have committed, or
+	// when ctx ends.
+	Wait(ctx context.Context, after store.Revision) (store.Revision, error)
+	Close() error
+}
+
+// targetFlags are --store, or --server with the admin token's file.
+type targetFlags struct {
+	store, server, tokenFile string
+}
+
+func (t *targetFlags) add(cmd *cobra.Command) {
+	storeFlag(cmd, &t.store)
+	cmd.Flags().StringVar(&t.server, "server", os.Getenv("WARDEN_SERVER"), "a running warden serve's base URL, instead of --store; default $WARDEN_SERVER")
+	cmd.Flags().StringVar(&t.tokenFile, "token-file", os.Getenv("WARDEN_ADMIN_TOKEN_FILE"), "with --server: the file holding its admin token; default $WARDEN_ADMIN_TOKEN_FILE")
+}
+
+// open opens the store, or a client of the server. Exactly one must be
+// named: a --store beside --server would say two places to write.
+func (t *targetFlags) open(ctx context.Context, cmd *cobra.Command) (dataTarget, error) {
+	storeFlag, serverFlag := cmd.Flags().Changed("store"), cmd.Flags().Changed("server")
+	useServer := false
+	switch {
+	case storeFlag && serverFlag:
+		return nil, usage("--store and --server both name where the data is; give one")
+	case storeFlag:
+	case serverFlag:
+		useServer = true
+	case t.server != "" && t.store != "":
+		return nil, usage("WARDEN_STORE and WARDEN_SERVER are both set; pass --store or --server to choose")
+	default:
+		useServer = t.server != ""
+	}
+	if !useServer {
+		if cmd.Flags().Changed("token-file") {
+			return nil, usage("--token-file is the admin token of --server; give --server too")
+		}
+		return openStore(ctx, t.store)
+	}
+	if t.tokenFile == "" {
+		return nil, usage("--server needs the admin token: pass --token-file FILE or set WARDEN_ADMIN_TOKEN_FILE")
+	}
+	tok, err := readToken("--token-file", t.tokenFile)
+	if err != nil {
+		return nil, &exitError{code: ExitUsage, err: err}
+	}
+	c, err := client.New(t.server, &client.Options{Token: tok, UserAgent: "warden-cli"})
+	if err != nil {
+		return nil, usage("--server: %v", err)
+	}
+	return remote{c}, nil
+}
+
+// remote is a dataTarget on a running server.
+type remote struct{ c *client.Client }
+
+func (r remote) Write(ctx context.Context, b store.Batch) (store.Revision, error) {
+	return r.c.Write(ctx, b)
+}
+
+func (r remote) List(ctx context.Context, f store.Filter) ([]store.Record, string, error) {
+	return r.c.Data(ctx, f)
+}
+
+func (r remote) Changes(ctx context.Context, after store.Revision, limit int) ([]store.Change, store.Revision, error) {
+	return r.c.Changes(ctx, after, limit, 0)
+}
+
+// remoteWait is the server-side wait of one follow request, under the
+// client's timeout.
+const remoteWait = client.DefaultTimeout - 2*time.Second
+
+func (r remote) Wait(ctx context.Context, after store.Revision) (store.Revision, error) {
+	_, through, err := r.c.Changes(ctx, after, 1, remoteWait)
+	return through, err
+}
+
+func (remote) Close() error { return nil }
 
 func newData() *cobra.Command {
 	cmd := &cobra.Command{
@@ -43,7 +130,11 @@ file (SPEC 10): memberships (a member in a group or role, a resource in a
 resource group) and grants (items of rule blocks declared dynamic = true).
 
 Records name literals only; a pattern character is an error. Each add or
-remove is one atomic batch and prints the revision it committed.`,
+remove is one atomic batch and prints the revision it committed.
+
+Each subcommand works on a store directly (--store URL, $WARDEN_STORE) or
+through a running server (--server URL with --token-file holding its admin
+token), which checks every write against the policy it serves.`,
 	}
 	cmd.AddCommand(newDataWrite(store.OpAdd), newDataWrite(store.OpRemove), newDataList())
 	return cmd
@@ -52,12 +143,13 @@ remove is one atomic batch and prints the revision it committed.`,
 // newDataWrite is `data add` and `data remove`.
 func newDataWrite(op store.Op) *cobra.Command {
 	var (
-		storeURL, config string
-		batch            bool
-		ifRevision       int64
+		target     targetFlags
+		config     string
+		batch      bool
+		ifRevision int64
 	)
 	cmd := &cobra.Command{
-		Use: op.String() + ` --store URL (member MEMBER GROUP | resource RESOURCE GROUP | grant RULE allow|deny SUBJECT RESOURCE ACTION)
+		Use: op.String() + ` (--store URL | --server URL --token-file FILE) (member MEMBER GROUP | resource RESOURCE GROUP | grant RULE allow|deny SUBJECT RESOURCE ACTION)
   warden data ` + op.String() + ` --store URL --batch < writes.jsonl`,
 		Short: op.String() + " a membership or a grant",
 		Long: op.String() + ` one record, as one batch; with --batch, read records from standard
@@ -99,7 +191,7 @@ Exit codes: 0 written, 2 usage or input error (nothing written).`,
 				}
 			}
 			ctx := cmd.Context()
-			st, err := openStore(ctx, storeURL)
+			st, err := target.open(ctx, cmd)
 			if err != nil {
 				return err
 			}
@@ -112,7 +204,7 @@ Exit codes: 0 written, 2 usage or input error (nothing written).`,
 			return nil
 		},
 	}
-	storeFlag(cmd, &storeURL)
+	target.add(cmd)
 	cmd.Flags().StringVarP(&config, "config", "c", "", "check the writes against this policy file first")
 	cmd.Flags().BoolVar(&batch, "batch", false, "read the records from standard input, one JSON write per line")
 	cmd.Flags().Int64Var(&ifRevision, "if-revision", 0, "refuse the batch unless the store is at this revision (optimistic concurrency)")
@@ -197,14 +289,14 @@ func readWrites(r io.Reader, op store.Op) ([]store.Write, error) {
 
 func newDataList() *cobra.Command {
 	var (
-		storeURL string
-		f        store.Filter
-		kind     string
-		all      bool
-		asJSON   bool
+		target targetFlags
+		f      store.Filter
+		kind   string
+		all    bool
+		asJSON bool
 	)
 	cmd := &cobra.Command{
-		Use:   "list --store URL [--member M] [--group G] [--resource R] [--rule B] [--subject S] [--kind memberships|grants]",
+		Use:   "list (--store URL | --server URL --token-file FILE) [--member M] [--group G] [--resource R] [--rule B] [--subject S] [--kind memberships|grants]",
 		Short: "List the records a store holds",
 		Long: `list prints the records the filters select, oldest first, one a line:
 a page of --limit (default 100) and, when there is more, the cursor of the
@@ -224,7 +316,7 @@ next page on standard error; --all reads every page.`,
 				return &exitError{code: ExitUsage, err: err}
 			}
 			ctx := cmd.Context()
-			st, err := openStore(ctx, storeURL)
+			st, err := target.open(ctx, cmd)
 			if err != nil {
 				return err
 			}
@@ -255,7 +347,7 @@ next page on standard error; --all reads every page.`,
 			}
 		},
 	}
-	storeFlag(cmd, &storeURL)
+	target.add(cmd)
 	cmd.Flags().StringVar(&f.Member, "member", "", "memberships of this member")
 	cmd.Flags().StringVar(&f.Group, "group", "", "memberships in this group")
 	cmd.Flags().StringVar(&f.Resource, "resource", "", "memberships and grants of this resource")
@@ -289,13 +381,13 @@ func changeText(c store.Change) string {
 
 func newChanges() *cobra.Command {
 	var (
-		storeURL string
-		after    int64
-		follow   bool
-		asJSON   bool
+		target targetFlags
+		after  int64
+		follow bool
+		asJSON bool
 	)
 	cmd := &cobra.Command{
-		Use:   "changes --store URL [--after REVISION] [--follow]",
+		Use:   "changes (--store URL | --server URL --token-file FILE) [--after REVISION] [--follow]",
 		Short: "Print the store's changes in revision order",
 		Long: `changes prints every change after a revision (default: from the
 first), one a line, in revision order. With --follow it waits for new
@@ -309,7 +401,7 @@ changes and prints them as they commit, until interrupted.`,
 			if ctx == nil {
 				ctx = context.Background()
 			}
-			st, err := openStore(ctx, storeURL)
+			st, err := target.open(ctx, cmd)
 			if err != nil {
 				return err
 			}
@@ -350,7 +442,7 @@ changes and prints them as they commit, until interrupted.`,
 			}
 		},
 	}
-	storeFlag(cmd, &storeURL)
+	target.add(cmd)
 	cmd.Flags().Int64Var(&after, "after", 0, "print the changes after this revision")
 	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "wait for new changes and print them as they commit")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "one JSON change a line")

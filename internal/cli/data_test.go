@@ -1,11 +1,18 @@
 package cli_test
 
 import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/warden-authz/warden/internal/cli"
+	"github.com/warden-authz/warden/internal/server"
+	"github.com/warden-authz/warden/store"
 )
 
 const dataPolicy = `
@@ -130,5 +137,85 @@ func TestToolsSeeStoreData(t *testing.T) {
 		if r.code != tc.code || tc.with != "" && !strings.Contains(r.stdout, tc.with) || tc.not != "" && strings.Contains(r.stdout, tc.not) {
 			t.Errorf("%q: exit %d, stdout:\n%s\nstderr: %s\nwant exit %d, with %q, without %q", tc.args, r.code, r.stdout, r.stderr, tc.code, tc.with, tc.not)
 		}
+	}
+}
+
+// TestDataThroughServer: the data commands work through a running server
+// with its admin token, which checks each write against its policy.
+func TestDataThroughServer(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	policy := filepath.Join(dir, "policy.toml")
+	tokenFile, checkFile := filepath.Join(dir, "admin-token"), filepath.Join(dir, "check-token")
+	for path, text := range map[string]string{policy: dataPolicy, tokenFile: "admin-secret\n", checkFile: "check-secret\n"} {
+		if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := store.NewMemory()
+	s, err := server.New(server.Config{PolicyPath: policy, Store: st, Token: "check-secret", AdminToken: "admin-secret", StorePoll: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s.Handler())
+	t.Cleanup(func() {
+		srv.Close()
+		s.Close()
+	})
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if resp, err := http.Get(srv.URL + "/readyz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the server did not load its store")
+		}
+	}
+	at := []string{"--server", srv.URL, "--token-file", tokenFile}
+	// cmd puts the server's flags after the command's name: one word for
+	// changes, two for data.
+	cmd := func(args ...string) []string {
+		n := 2
+		if args[0] == "changes" {
+			n = 1
+		}
+		return append(append(append([]string{}, args[:n]...), at...), args[n:]...)
+	}
+	steps := []struct {
+		stdin  string
+		args   []string
+		code   int
+		out    string
+		stderr string
+	}{
+		{"", cmd("data", "add", "member", "alice", "editors"), 0, "revision 1\n", ""},
+		{`{"membership":{"resource":"doc:7","group":"folder:1"}}` + "\n" + `{"grant":{"rule":"rules.shares","effect":"allow","subject":"bob","resource":"doc:7","action":"edit"}}` + "\n",
+			cmd("data", "add", "--batch"), 0, "revision 2\n", ""},
+		// The server checks writes against its policy with no --config.
+		{"", cmd("data", "add", "member", "admin", "editors"), 2, "", "conflict"},
+		{"", cmd("data", "add", "grant", "rules.edit", "allow", "bob", "doc:1", "edit"), 2, "", "not dynamic"},
+		{"", cmd("data", "add", "--if-revision", "1", "member", "carol", "editors"), 2, "", "revision_conflict"},
+		{"", cmd("data", "remove", "--if-revision", "2", "member", "alice", "editors"), 0, "revision 3\n", ""},
+		{"", cmd("data", "list", "--kind", "grants"), 0, "grant     [rules.shares] allow \"bob\" \"doc:7\" \"edit\"\n", ""},
+		{"", cmd("data", "list", "--limit", "1"), 0, "resource  \"doc:7\" in \"folder:1\"\n", "more: --after 2.0"},
+		{"", cmd("changes", "--after", "1"), 0, "2  add    resource  \"doc:7\" in \"folder:1\"\n2  add    grant     [rules.shares] allow \"bob\" \"doc:7\" \"edit\"\n3  remove member    \"alice\" in \"editors\"\n", ""},
+		// Refusals: where the data is must be said once, with the admin token.
+		{"", []string{"data", "list", "--server", srv.URL, "--token-file", checkFile}, 2, "", "unauthorized"},
+		{"", []string{"data", "list", "--server", srv.URL}, 2, "", "--token-file"},
+		{"", []string{"data", "list", "--server", srv.URL, "--store", "memory:", "--token-file", tokenFile}, 2, "", "give one"},
+		{"", []string{"data", "list", "--store", "memory:", "--token-file", tokenFile}, 2, "", "give --server too"},
+		{"", []string{"data", "list", "--server", "ftp://x", "--token-file", tokenFile}, 2, "", "scheme"},
+		{"", []string{"data", "list", "--server", srv.URL, "--token-file", filepath.Join(dir, "nope")}, 2, "", "no such file"},
+	}
+	for i, s := range steps {
+		r := run(t, s.stdin, s.args...)
+		if r.code != s.code || s.out != "" && r.stdout != s.out || !strings.Contains(r.stderr, s.stderr) {
+			t.Fatalf("step %d %q: exit %d, stdout %q, stderr %q; want exit %d, stdout %q, stderr with %q", i, s.args, r.code, r.stdout, r.stderr, s.code, s.out, s.stderr)
+		}
+	}
+	if rev, err := st.Revision(context.Background()); err != nil || rev != 3 {
+		t.Errorf("the store is at revision %d (%v); want 3", rev, err)
 	}
 }
