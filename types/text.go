@@ -25,7 +25,11 @@ func (e Explanation) WriteText(w io.Writer, r Request) error {
 	fmt.Fprintf(&b, "request:  subject %q, action %q, resource %s\n", r.Subject, r.Action, resource)
 	fmt.Fprintf(&b, "decision: %s  %s\n", verdict, d.Reason)
 	fmt.Fprintf(&b, "why:      %s\n", e.Why)
-	fmt.Fprintf(&b, "policy:   %s (%s)\n", d.PolicyVersion, e.Strategy)
+	if d.Revision != 0 {
+		fmt.Fprintf(&b, "policy:   %s (%s), data at revision %d\n", d.PolicyVersion, e.Strategy, d.Revision)
+	} else {
+		fmt.Fprintf(&b, "policy:   %s (%s)\n", d.PolicyVersion, e.Strategy)
+	}
 	if len(e.Matches) == 0 {
 		b.WriteString("\nno rule matched\n")
 	} else {
@@ -39,7 +43,7 @@ func (e Explanation) WriteText(w io.Writer, r Request) error {
 			if m.Position != "" {
 				where = "  " + m.Position
 			}
-			fmt.Fprintf(&b, "%s %s %s[%d]  [%q, %q, %q]%s\n", mark, m.Rule, m.Effect, m.Item, m.Subject, m.Resource, m.Action, where)
+			fmt.Fprintf(&b, "%s %s  [%q, %q, %q]%s\n", mark, ItemName(m.Rule, m.Effect, m.Item), m.Subject, m.Resource, m.Action, where)
 			fmt.Fprintf(&b, "    subject:  %s\n", strings.Join(m.SubjectPath, " → "))
 			fmt.Fprintf(&b, "    resource: %s\n", ResourceChain(m.ResourcePath))
 			fmt.Fprintf(&b, "    action:   %s\n", strings.Join(m.ActionPath, " ∈ "))
@@ -57,4 +61,14 @@ func ResourceChain(path []string) string {
 		return "(no particular resource)"
 	}
 	return strings.Join(path, " ∈ ")
+}
+
+// ItemName names a rule item as a person reads it: "rules.r1 allow[2]"
+// for the second item of rules.r1's allow list, and "rules.shares allow
+// (grant)" for a grant written at runtime, which has no item number.
+func ItemName(rule string, effect Effect, item int) string {
+	if item == 0 {
+		return fmt.Sprintf("%s %s (grant)", rule, effect)
+	}
+	return fmt.Sprintf("%s %s[%d]", rule, effect, item)
 }

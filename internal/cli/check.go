@@ -25,6 +25,7 @@ type checkFlags struct {
 	asJSON   bool
 	batch    bool
 	auditURL string
+	storeURL string
 }
 
 func newCheck() *cobra.Command {
@@ -49,7 +50,7 @@ unless the input itself could not be read.`,
 			if err := f.validate(args); err != nil {
 				return err
 			}
-			p, err := loadPolicy(f.config)
+			p, err := loadPolicyData(cmd.Context(), f.config, f.storeURL)
 			if err != nil {
 				return err
 			}
@@ -71,6 +72,7 @@ unless the input itself could not be read.`,
 	configFlag(cmd, &f.config)
 	cmd.Flags().BoolVar(&f.asJSON, "json", false, "print the decision object (SPEC 9.3)")
 	cmd.Flags().BoolVar(&f.batch, "batch", false, "read JSON Lines requests on stdin, write one decision per line")
+	storeFlag(cmd, &f.storeURL)
 	cmd.Flags().StringVar(&f.auditURL, "audit", "", "record every decision in an audit store ("+auditSchemes+"); a decision is printed only once its event is stored")
 	return cmd
 }
@@ -145,11 +147,15 @@ func printDecision(w io.Writer, req warden.Request, d warden.Decision, p *warden
 	}
 	fmt.Fprintf(w, "%s  %s\n", verdict, d.Reason)
 	if d.Effect != warden.EffectNone {
-		fmt.Fprintf(w, "  rule:     %s %s[%d]\n", d.Rule, d.Effect, d.Item)
+		fmt.Fprintf(w, "  rule:     %s\n", types.ItemName(d.Rule, d.Effect, d.Item))
 		fmt.Fprintf(w, "  subject:  %s\n", strings.Join(d.SubjectPath, " → "))
 		fmt.Fprintf(w, "  resource: %s\n", types.ResourceChain(d.ResourcePath))
 	}
-	fmt.Fprintf(w, "  policy:   %s (%s)\n", d.PolicyVersion, p.Strategy())
+	if d.Revision != 0 {
+		fmt.Fprintf(w, "  policy:   %s (%s), data at revision %d\n", d.PolicyVersion, p.Strategy(), d.Revision)
+	} else {
+		fmt.Fprintf(w, "  policy:   %s (%s)\n", d.PolicyVersion, p.Strategy())
+	}
 }
 
 // runBatch decides one request per input line. Output line i answers input

@@ -41,6 +41,8 @@ var serveEnv = map[string]string{
 	"token-file":        "WARDEN_TOKEN_FILE",
 	"store":             "WARDEN_STORE",
 	"admin-token-file":  "WARDEN_ADMIN_TOKEN_FILE",
+	"revision-wait":     "WARDEN_REVISION_WAIT",
+	"store-poll":        "WARDEN_STORE_POLL",
 	"tls-cert":          "WARDEN_TLS_CERT",
 	"tls-key":           "WARDEN_TLS_KEY",
 	"log-level":         "WARDEN_LOG_LEVEL",
@@ -56,6 +58,7 @@ type serveFlags struct {
 	noWatch, auditDrop         bool
 	auditRequired              bool
 	auditLinger, reloadSettle  time.Duration
+	revisionWait, storePoll    time.Duration
 	queueBytes, requestMemory  byteSize
 	maxConns                   int
 }
@@ -154,6 +157,8 @@ func (f *serveFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.tokenFile, "token-file", "", "file holding the bearer token every /v1 request must send; $WARDEN_TOKEN_FILE")
 	fl.StringVar(&f.storeURL, "store", "", "runtime data store: "+strings.Join(storeurl.Schemes, ", ")+"; $WARDEN_STORE")
 	fl.StringVar(&f.adminTokenFile, "admin-token-file", "", "file holding the bearer token of the data endpoints (/v1/data, /v1/changes); $WARDEN_ADMIN_TOKEN_FILE")
+	fl.DurationVar(&f.revisionWait, "revision-wait", time.Second, "with --store: how long a check waits for its at_least_revision before answering 503 revision_unavailable; $WARDEN_REVISION_WAIT")
+	fl.DurationVar(&f.storePoll, "store-poll", time.Second, "with --store: how often the store is asked for changes when no notification came; $WARDEN_STORE_POLL")
 	fl.StringVar(&f.tlsCert, "tls-cert", "", "TLS certificate (PEM); with --tls-key, serve HTTPS; $WARDEN_TLS_CERT")
 	fl.StringVar(&f.tlsKey, "tls-key", "", "TLS private key (PEM); $WARDEN_TLS_KEY")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error; $WARDEN_LOG_LEVEL")
@@ -197,6 +202,10 @@ func (f *serveFlags) validate() error {
 		return usage("--audit-linger %v: want a duration from 0 (write at once) to %v", f.auditLinger, maxAuditLinger)
 	case (f.tlsCert == "") != (f.tlsKey == ""):
 		return usage("--tls-cert and --tls-key go together")
+	case f.revisionWait <= 0 || f.revisionWait > maxRevisionWait:
+		return usage("--revision-wait %v: want a duration above 0 and at most %v", f.revisionWait, maxRevisionWait)
+	case f.storePoll < minStorePoll || f.storePoll > maxStorePoll:
+		return usage("--store-poll %v: want a duration from %v to %v", f.storePoll, minStorePoll, maxStorePoll)
 	}
 	return nil
 }
@@ -208,7 +217,7 @@ func (f *serveFlags) serverConfig(log *slog.Logger) (server.Config, error) {
 		PolicyPath: f.config, Logger: log, NoWatch: f.noWatch, AuditDrop: f.auditDrop,
 		AuditRequired: f.auditRequired, AuditQueueBytes: int64(f.queueBytes),
 		RequestMemory: int64(f.requestMemory), MaxConns: f.maxConns, Settle: f.reloadSettle,
-		AuditLinger: f.auditLinger,
+		AuditLinger: f.auditLinger, RevisionWait: f.revisionWait, StorePoll: f.storePoll,
 	}
 	if f.auditLinger == 0 {
 		cfg.AuditLinger = -1 // server.Config's 0 means its default
@@ -338,3 +347,16 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 	}
 	return nil, usage("--log-format %q: want text or json", format)
 }
+
+// maxRevisionWait bounds --revision-wait: a check holding its connection
+// longer than this is better answered revision_unavailable and retried.
+const maxRevisionWait = time.Minute
+
+// minStorePoll and maxStorePoll bound --store-poll: faster polling is
+// load on the database for no gain (notifications wake instances at
+// once), slower leaves an instance behind for too long when a
+// notification is lost.
+const (
+	minStorePoll = 10 * time.Millisecond
+	maxStorePoll = time.Minute
+)

@@ -140,6 +140,10 @@ func TestServeUsage(t *testing.T) {
 		{"zero settle", []string{"-c", policy, "--audit", "off", "--reload-settle", "0s"}, "--reload-settle 0s"},
 		{"negative settle", []string{"-c", policy, "--audit", "off", "--reload-settle", "-1s"}, "--reload-settle -1s"},
 		{"settle too long", []string{"-c", policy, "--audit", "off", "--reload-settle", "1h"}, "--reload-settle 1h0m0s"},
+		{"zero revision wait", []string{"-c", policy, "--audit", "off", "--revision-wait", "0s"}, "--revision-wait 0s"},
+		{"revision wait too long", []string{"-c", policy, "--audit", "off", "--revision-wait", "2m"}, "--revision-wait 2m0s"},
+		{"store poll too fast", []string{"-c", policy, "--audit", "off", "--store-poll", "1ms"}, "--store-poll 1ms"},
+		{"store poll too slow", []string{"-c", policy, "--audit", "off", "--store-poll", "1h"}, "--store-poll 1h0m0s"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -165,7 +165,10 @@ func Compile(src *Source) (*Policy, diag.List) {
 		}
 	}
 	p.buildIndex()
-	p.version = version(src)
+	p.version = src.Version
+	if p.version == "" {
+		p.version = version(src)
+	}
 	reason := fmt.Sprintf("no rule matched; the default mismatch decision is %q", p.noMatch)
 	if p.noMatchSet {
 		reason = fmt.Sprintf("no rule matched; rule_policy.mismatch_decision is %q", p.noMatch)

@@ -393,14 +393,14 @@ func (p *Policy) Grants() int {
 
 // applier builds the next data from a policy's current one.
 type applier struct {
-	p            *Policy
-	old          *data
-	subj, res    kindTxn
-	grants       ptxn[[]*grant]
-	grantCount   int
-	inert        int
-	blocks       map[string]int // dynamic block id to its index
-	digest       [2]uint64      // data.digest, as the changes move it
+	p          *Policy
+	old        *data
+	subj, res  kindTxn
+	grants     ptxn[[]*grant]
+	grantCount int
+	inert      int
+	blocks     map[string]int // dynamic block id to its index
+	digest     [2]uint64      // data.digest, as the changes move it
 }
 
 // kindTxn is one kind's transaction over its dynKind.

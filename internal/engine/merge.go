@@ -60,6 +60,9 @@ func (m *members) isRole(name string) bool {
 // data, and the reference the incremental engine is tested against.
 func MergeSource(src *Source, records []store.Record) *Source {
 	out := *src
+	if out.Version == "" {
+		out.Version = version(src)
+	}
 	out.Groups = cloneGroups(src.Groups)
 	out.Resources = cloneGroups(src.Resources)
 	roles := map[string]bool{}

@@ -118,6 +118,12 @@ type Source struct {
 	// Dynamic lists the rule blocks that take grants written at runtime
 	// (SPEC 10.2), in document order.
 	Dynamic []DynamicBlock
+	// Version, when set, is the compiled policy's version in place of the
+	// hash of this source. MergeSource sets it to the model's version, so
+	// a policy with a store's records merged in (for the tools that read a
+	// whole policy) reports the version `warden serve` reports beside the
+	// revision: the data is named by the revision, not by the version.
+	Version string
 }
 
 // DynamicBlock is a rule block declared `dynamic = true`. Grants written
