@@ -164,3 +164,68 @@ func TestPublishRefusesOversizedFiles(t *testing.T) {
 		t.Fatalf("after the refusal: %v; want nothing published", err)
 	}
 }
+
+// TestWithDataMatchesEngine: a policy with a store's records merged in
+// decides as an Engine on that store does, at the same version and
+// revision, so the tools that read a whole policy agree with the service.
+func TestWithDataMatchesEngine(t *testing.T) {
+	t.Parallel()
+	p, err := warden.Parse("sharing.toml", []byte(sharingPolicy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	st := store.NewMemory()
+	eng, err := warden.NewEngine(ctx, p, st, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	grant := func(eff warden.Effect, s, r string) store.Write {
+		return store.Write{Op: store.OpAdd, Grant: &store.Grant{Rule: "rules.shares", Effect: eff, Subject: s, Resource: r, Action: "edit"}}
+	}
+	member := func(op store.Op, m, g string) store.Write {
+		return store.Write{Op: op, Membership: &store.Membership{Member: m, Group: g}}
+	}
+	for _, b := range [][]store.Write{
+		{member(store.OpAdd, "alice", "editors"), member(store.OpAdd, "team:x", "editors"), member(store.OpAdd, "carol", "team:x")},
+		{grant(warden.EffectAllow, "bob", "doc:1"), grant(warden.EffectDeny, "carol", "doc:2")},
+		{member(store.OpRemove, "alice", "editors")},
+	} {
+		if _, err := eng.Write(ctx, store.Batch{Writes: b}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var recs []store.Record
+	rev, err := st.Snapshot(ctx, func(r store.Record) error { recs = append(recs, r); return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	merged, err := p.WithData(rev, recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if merged.Version() != p.Version() {
+		t.Errorf("merged version %s; the model's is %s", merged.Version(), p.Version())
+	}
+	for _, s := range []string{"alice", "bob", "carol", "team:x", "dave"} {
+		for _, r := range []string{"doc:1", "doc:2", "doc:3"} {
+			req := warden.Request{Subject: s, Resource: r, Action: "edit", AtLeastRevision: rev}
+			want, err := eng.Decide(ctx, req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := merged.Decide(warden.Request{Subject: s, Resource: r, Action: "edit"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Allowed != want.Allowed || got.Rule != want.Rule || got.Effect != want.Effect || got.Revision != rev || got.PolicyVersion != want.PolicyVersion {
+				t.Errorf("%s edit %s: merged %+v; engine %+v", s, r, got, want)
+			}
+		}
+	}
+	var none *warden.Policy
+	if _, err := none.WithData(1, recs); !errors.Is(err, warden.ErrNoPolicy) {
+		t.Errorf("nil policy: %v", err)
+	}
+}
