@@ -120,7 +120,7 @@ type serveProc struct {
 	stderr *lockedBuffer
 }
 
-func startServe(t *testing.T, dir string, args ...string) *serveProc {
+func startServe(t testing.TB, dir string, args ...string) *serveProc {
 	t.Helper()
 	args = append([]string{"--addr", "127.0.0.1:0", "--log-format", "json", "--no-watch"}, args...)
 	proc := exec.Command(os.Args[0], "-test.run=^TestServeHelperProcess$")
@@ -318,7 +318,7 @@ func TestCheckBatchSIGKILL(t *testing.T) {
 }
 
 // waitForLong is waitFor with a deadline of its own.
-func waitForLong(t *testing.T, what string, d time.Duration, cond func() bool) {
+func waitForLong(t testing.TB, what string, d time.Duration, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for !cond() {

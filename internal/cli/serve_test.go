@@ -44,7 +44,7 @@ const servePolicy2 = `
 deny = [['*', 'doc:*', 'read']]
 `
 
-func writeServeFile(t *testing.T, dir, name, text string) string {
+func writeServeFile(t testing.TB, dir, name, text string) string {
 	t.Helper()
 	path := filepath.Join(dir, name)
 	if err := os.WriteFile(path+".tmp", []byte(text), 0o600); err != nil {
@@ -85,7 +85,7 @@ func listenAddr(log string) string {
 	return ""
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for !cond() {
