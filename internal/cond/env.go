@@ -208,12 +208,12 @@ type Issue struct {
 
 // Condition is one compiled condition. It is immutable.
 type Condition struct {
-	env     *Env
-	text    string
-	prg     cel.Program
-	tracked bool   // evaluated with CEL's cost tracker
-	maxCost uint64 // CEL's estimate of the worst case
-	reads   []string
+	env                           *Env
+	text                          string
+	prg                           cel.Program
+	tracked                       bool   // evaluated with CEL's cost tracker
+	maxCost                       uint64 // CEL's estimate of the worst case
+	reads                         []string
 	readsAll, principals, usesNow bool
 	constant                      ref.Val // the value when no input can change it
 }
