@@ -158,6 +158,25 @@ type Decision struct {
 	// Revision is the store revision whose data the decision saw
 	// (SPEC 10.4); 0 when the policy has no store.
 	Revision uint64 `json:"revision,omitempty"`
+	// MissingContext lists, sorted, the context attributes that
+	// conditions read and the request did not carry, and
+	// ConditionErrors the conditions that could not be evaluated (SPEC
+	// 12.5): those of the deciding item and of every item that would
+	// have decided had its condition held. An allow item whose condition
+	// cannot be evaluated does not match; a deny item does.
+	MissingContext  []string         `json:"missing_context,omitempty"`
+	ConditionErrors []ConditionError `json:"condition_errors,omitempty"`
+}
+
+// ConditionError is a rule block's condition that could not be
+// evaluated for a request (SPEC 12.5): an attribute it read was missing,
+// an evaluation error, or the cost limit.
+type ConditionError struct {
+	// Rule is the block's rule id, such as "rules.office".
+	Rule string `json:"rule"`
+	// When is the condition, as written.
+	When  string `json:"when"`
+	Error string `json:"error"`
 }
 
 // Match is one rule item that matched a request, with the chains that made
@@ -174,6 +193,12 @@ type Match struct {
 	// rules built in code.
 	Position string `json:"position,omitempty"`
 	Reason   string `json:"reason"`
+	// When is the condition of the item's block, empty for none; a
+	// conditional item matched because it held, or, with
+	// ConditionFailed, because it is a deny whose condition could not
+	// be evaluated (SPEC 12.5).
+	When            string `json:"when,omitempty"`
+	ConditionFailed bool   `json:"condition_failed,omitempty"`
 	// Decided marks the item that decided the request.
 	Decided      bool     `json:"decided"`
 	SubjectPath  []string `json:"subject_path"`

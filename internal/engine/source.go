@@ -15,6 +15,8 @@ type (
 	Decision    = types.Decision
 	Match       = types.Match
 	Explanation = types.Explanation
+	// ConditionError is a condition that could not be evaluated.
+	ConditionError = types.ConditionError
 )
 
 const (
@@ -90,6 +92,38 @@ type Rule struct {
 	// pattern is reported exactly where it was written.
 	Pos                                diag.Pos
 	SubjectPos, ResourcePos, ActionPos diag.Pos
+	// When is the condition of the item's block (SPEC 12.1), shared by
+	// every item of the block; nil for none.
+	When *Condition
+}
+
+// Condition is a rule block's `when` expression as a front end read it.
+type Condition struct {
+	Text string
+	// Pos is where the expression's first byte was written.
+	Pos diag.Pos
+	// Locate gives the position of a byte offset in Text, for errors that
+	// point into the expression; nil means the text was written as is,
+	// on one line, from Pos.
+	Locate func(off int) diag.Pos
+}
+
+func (c *Condition) at(off int) diag.Pos {
+	if c.Locate != nil {
+		return c.Locate(off)
+	}
+	p := c.Pos
+	if p.Line > 0 {
+		p.Col += off
+	}
+	return p
+}
+
+// ContextAttribute is one attribute of [context]: the name a condition
+// reads as context.NAME, and its type's name (SPEC 12.1).
+type ContextAttribute struct {
+	Name, Type string
+	Pos        diag.Pos
 }
 
 // Source is a policy as a front end read it, before compilation. It is plain
@@ -118,6 +152,21 @@ type Source struct {
 	// Dynamic lists the rule blocks that take grants written at runtime
 	// (SPEC 10.2), in document order.
 	Dynamic []DynamicBlock
+	// Context is the [context] table: the attributes conditions may read
+	// and requests may carry, with their types (SPEC 12.1). ContextSet
+	// records that the table was written, even empty: only then is a
+	// request's context checked (SPEC 12.4); without it, context is
+	// carried for audit only.
+	Context    []ContextAttribute
+	ContextSet bool
+	// DynamicContext declares no attribute types: conditions read the
+	// request's context as a map, each value typed by itself. Rules built
+	// in code, which have no [context] table, use it.
+	DynamicContext bool
+	// CostLimit bounds each evaluation of a condition
+	// ([rule_policy] condition_cost_limit); 0 means the default.
+	CostLimit    uint64
+	CostLimitPos diag.Pos
 }
 
 // DynamicBlock is a rule block declared `dynamic = true`. Grants written
@@ -126,6 +175,9 @@ type DynamicBlock struct {
 	ID  string
 	Pos diag.Pos
 	End int
+	// When is the block's condition, which its grants carry; nil for
+	// none.
+	When *Condition
 }
 
 // Schema is one declared resource shape: segments joined by ':', each a
