@@ -100,7 +100,7 @@ type rule struct {
 	outcome                    outcome          // what deciding by this rule says
 	actionRank, resourceRank   int32            // most-specific: higher is more specific
 	subjectLiteral, subjectAll bool
-	ord                        order // place in document order
+	ord                        order     // place in document order
 	cond                       *ruleCond // nil: the item has no condition
 }
 
