@@ -164,7 +164,7 @@ func TestCostLimit(t *testing.T) {
 		over    bool
 	}{
 		{"context.mfa", false, false},
-		{"context.name.contains('x')", true, true},
+		{"context.name.contains('xxxxxxxxxx')", true, true},
 		{"context.tags.all(t, t.size() < 3)", true, true},
 		{"[1,2,3,4,5,6,7,8,9,10].all(x, [1,2,3,4,5,6,7,8,9,10].all(y, [1,2,3,4,5,6,7,8,9,10].all(z, x+y+z > 0)))", true, true},
 	} {
