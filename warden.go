@@ -202,14 +202,14 @@ func (p *Policy) Strategy() Strategy {
 // patterns of one index level match one name; then it allocates scratch
 // space for that request.
 func (p *Policy) Decide(r Request) (Decision, error) {
-	q := engine.Query{Subject: r.Subject, Resource: r.Resource, Action: r.Action, Groups: r.Groups}
+	q := engine.Query{Subject: r.Subject, Resource: r.Resource, Action: r.Action, Groups: r.Groups, Context: r.Context, Now: r.Now}
 	return p.engine().Decide(&q)
 }
 
 // Explain answers a request like Decide, fills the decision's membership
 // chains, and lists every rule item that matched.
 func (p *Policy) Explain(r Request) (Explanation, error) {
-	q := engine.Query{Subject: r.Subject, Resource: r.Resource, Action: r.Action, Groups: r.Groups}
+	q := engine.Query{Subject: r.Subject, Resource: r.Resource, Action: r.Action, Groups: r.Groups, Context: r.Context, Now: r.Now}
 	return p.engine().Explain(&q)
 }
 

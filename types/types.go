@@ -12,6 +12,7 @@ package types
 
 import (
 	"fmt"
+	"time"
 )
 
 // Effect is what a rule does when it matches, or what decided a request.
@@ -128,8 +129,14 @@ type Request struct {
 	// identity provider asserts. Each is a literal name; a group the
 	// policy declares brings everything it belongs to as well.
 	Groups []string `json:"groups,omitempty"`
-	// Context is carried to the audit log and to conditions.
+	// Context holds the request's attributes: conditions read them
+	// (SPEC 12), and the audit log records them. A policy with a
+	// [context] table checks them against it (SPEC 12.4).
 	Context map[string]any `json:"context,omitempty"`
+	// Now is the time conditions read as now. The zero Now means the
+	// clock's time, read only if a condition reads now; tests and
+	// `warden test` cases set it.
+	Now time.Time `json:"-"`
 	// AtLeastRevision asks for a decision on a state that includes this
 	// store revision, waiting for it a bounded time (SPEC 10.4): pass the
 	// revision a write returned to read your own write on any instance.
