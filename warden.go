@@ -125,6 +125,9 @@ type (
 	Grant = types.Grant
 	// Permission is one region of requests that Can finds decided.
 	Permission = types.Permission
+	// ConditionError is a condition that could not be evaluated for a
+	// request (SPEC 12.5).
+	ConditionError = types.ConditionError
 )
 
 const (

@@ -391,6 +391,8 @@ func (o *object) decision() (warden.Decision, error) {
 	o.field("item", false, &d.Item)
 	o.field("subject_path", false, &d.SubjectPath)
 	o.field("resource_path", false, &d.ResourcePath)
+	o.field("missing_context", false, &d.MissingContext)
+	o.field("condition_errors", false, &d.ConditionErrors)
 	if o.err != nil {
 		return warden.Decision{}, fmt.Errorf("not a decision: %w", o.err)
 	}

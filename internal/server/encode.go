@@ -41,6 +41,27 @@ func appendDecision(b []byte, d *warden.Decision) []byte {
 	}
 	b = append(b, `,"policy_version":`...)
 	b = appendString(b, d.PolicyVersion)
+	if len(d.MissingContext) > 0 {
+		b = append(b, `,"missing_context":`...)
+		b = appendStrings(b, d.MissingContext)
+	}
+	for i, e := range d.ConditionErrors {
+		if i == 0 {
+			b = append(b, `,"condition_errors":[`...)
+		} else {
+			b = append(b, ',')
+		}
+		b = append(b, `{"rule":`...)
+		b = appendString(b, e.Rule)
+		b = append(b, `,"when":`...)
+		b = appendString(b, e.When)
+		b = append(b, `,"error":`...)
+		b = appendString(b, e.Error)
+		b = append(b, '}')
+	}
+	if len(d.ConditionErrors) > 0 {
+		b = append(b, ']')
+	}
 	return append(b, '}')
 }
 
