@@ -276,7 +276,7 @@ func (e *Env) Compile(text string) (*Condition, []Issue) {
 	est, err := e.env.EstimateCost(checked, estimator{e})
 	c.maxCost = est.Max
 	c.tracked = err != nil || est.Max > e.limit
-	opts := []cel.ProgramOption{cel.EvalOptions(cel.OptOptimize)}
+	opts := []cel.ProgramOption{cel.EvalOptions(cel.OptOptimize), cel.CustomDecoratorV2(constantCIDR)}
 	if c.tracked {
 		opts = append(opts, cel.CostLimit(e.limit))
 	}

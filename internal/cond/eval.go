@@ -32,6 +32,7 @@ type Vars struct {
 	env     *Env
 	missing []string
 	boxed   [3]ref.Val // subject, resource, action as CEL values
+	now     ref.Val
 }
 
 var varsPool = sync.Pool{New: func() any { return new(Vars) }}
@@ -66,10 +67,13 @@ func (v *Vars) ResolveName(name string) (any, bool) {
 		}
 		return ctxVal{v}, true
 	case "now":
-		if v.Now.IsZero() {
-			v.Now = time.Now()
+		if v.now == nil {
+			if v.Now.IsZero() {
+				v.Now = time.Now()
+			}
+			v.now = types.Timestamp{Time: v.Now}
 		}
-		return types.Timestamp{Time: v.Now}, true
+		return v.now, true
 	}
 	return nil, false
 }
@@ -195,23 +199,45 @@ func (e *Env) CheckContext(ctx map[string]any) error {
 	if len(ctx) == 0 {
 		return nil
 	}
+	// The common case, a valid context, is checked in map order without
+	// allocating; only a bad one is checked again in sorted order, to
+	// name the same key every time.
+	valid := true
+	for k, v := range ctx {
+		if e.checkValue(k, v) != nil {
+			valid = false
+			break
+		}
+	}
+	if valid {
+		return nil
+	}
 	keys := make([]string, 0, len(ctx))
 	for k := range ctx {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
+		if err := e.checkValue(k, ctx[k]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (e *Env) checkValue(k string, v any) error {
+	{
 		if e.dynamic {
-			if _, err := infer(ctx[k]); err != nil {
+			if _, err := infer(v); err != nil {
 				return fmt.Errorf("context.%s: %w", short(k), err)
 			}
-			continue
+			return nil
 		}
 		i, ok := e.index[k]
 		if !ok {
 			return fmt.Errorf("context.%s is not declared in [context]%s", short(k), e.declaredList())
 		}
-		if _, err := convert(e.attrs[i].Type, ctx[k]); err != nil {
+		if _, err := check(e.attrs[i].Type, v); err != nil {
 			return fmt.Errorf("context.%s: %w", k, err)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"cel.dev/cel-go/cel"
 	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/common/types/ref"
+	"cel.dev/cel-go/interpreter"
 )
 
 // ipType is the CEL type of IP addresses: context attributes of type ip
@@ -82,4 +83,56 @@ func ipFunctions() []cel.EnvOption {
 					return types.Bool(p.Contains(v.a) || v.a.Is4In6() && p.Contains(v.a.Unmap()))
 				}))),
 	}
+}
+
+// constantCIDR replaces x.in_cidr("CIDR") whose range is a constant with
+// a node that holds the range already parsed, so an evaluation does not
+// parse it again.
+func constantCIDR(i interpreter.InterpretableV2) (interpreter.InterpretableV2, error) {
+	call, ok := i.(interpreter.InterpretableCall)
+	if !ok || call.OverloadID() != "ip_in_cidr_string" || len(call.Args()) != 2 {
+		return i, nil
+	}
+	c, ok := call.Args()[1].(interpreter.InterpretableConst)
+	if !ok {
+		return i, nil
+	}
+	s, ok := c.Value().(types.String)
+	if !ok {
+		return i, nil
+	}
+	p, err := prefixFromString(string(s))
+	if err != nil {
+		return i, nil // reported at compile time; evaluating fails as without this
+	}
+	return &inCIDR{id: call.ID(), ip: call.Args()[0], prefix: p}, nil
+}
+
+type inCIDR struct {
+	id     int64
+	ip     interpreter.InterpretableV2
+	prefix netip.Prefix
+}
+
+func (n *inCIDR) ID() int64 { return n.id }
+
+func (n *inCIDR) Exec(f *interpreter.ExecutionFrame) ref.Val {
+	v := n.ip.Exec(f)
+	a, ok := v.(ipVal)
+	if !ok {
+		if types.IsUnknownOrError(v) {
+			return v
+		}
+		return types.MaybeNoSuchOverloadErr(v)
+	}
+	return types.Bool(n.prefix.Contains(a.a) || a.a.Is4In6() && n.prefix.Contains(a.a.Unmap()))
+}
+
+func (n *inCIDR) Eval(a interpreter.Activation) ref.Val {
+	f, err := interpreter.NewExecutionFrame(a)
+	if err != nil {
+		return types.WrapErr(err)
+	}
+	defer f.Close()
+	return n.Exec(f)
 }

@@ -100,118 +100,149 @@ var (
 	maxTime = time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC)
 )
 
+// native is a context value checked and converted to Go, not yet boxed
+// as a CEL value: checking a request's context (every request) builds
+// these on the stack, and only a condition that reads a value boxes it.
+type native struct {
+	s    string
+	i    int64
+	f    float64
+	b    bool
+	t    time.Time
+	d    time.Duration
+	a    netip.Addr
+	list []string
+	anys []any
+}
+
 // convert turns a Go value into the CEL value of type t, or says why it
-// cannot: the one definition of what a context value may be (SPEC 12.4).
-// Values come from JSON (strings, bools, json.Number, []any) or from Go
-// callers (native types).
+// cannot.
 func convert(t Type, v any) (ref.Val, error) {
+	n, err := check(t, v)
+	if err != nil {
+		return nil, err
+	}
+	switch t {
+	case String:
+		return types.String(n.s), nil
+	case Int:
+		return types.Int(n.i), nil
+	case Double:
+		return types.Double(n.f), nil
+	case Bool:
+		return types.Bool(n.b), nil
+	case Timestamp:
+		return types.Timestamp{Time: n.t}, nil
+	case Duration:
+		return types.Duration{Duration: n.d}, nil
+	case IP:
+		return ipVal{n.a}, nil
+	}
+	if n.list == nil {
+		n.list = make([]string, len(n.anys))
+		for i, e := range n.anys {
+			n.list[i] = e.(string)
+		}
+	}
+	return types.NewStringList(types.DefaultTypeAdapter, n.list), nil
+}
+
+// check is the one definition of what a context value of type t may be
+// (SPEC 12.4). Values come from JSON (strings, bools, json.Number, []any)
+// or from Go callers (native types).
+func check(t Type, v any) (n native, err error) {
 	switch t {
 	case String:
 		s, ok := v.(string)
 		if !ok {
-			return nil, wrongType(t, v)
+			return n, wrongType(t, v)
 		}
 		if len(s) > MaxValueBytes {
-			return nil, fmt.Errorf("a string of %d bytes, over the limit of %d", len(s), MaxValueBytes)
+			return n, fmt.Errorf("a string of %d bytes, over the limit of %d", len(s), MaxValueBytes)
 		}
-		return types.String(s), nil
+		n.s = s
 	case Int:
-		n, err := toInt(v)
-		if err != nil {
-			return nil, err
-		}
-		return types.Int(n), nil
+		n.i, err = toInt(v)
 	case Double:
-		f, err := toDouble(v)
-		if err != nil {
-			return nil, err
-		}
-		return types.Double(f), nil
+		n.f, err = toDouble(v)
 	case Bool:
 		b, ok := v.(bool)
 		if !ok {
-			return nil, wrongType(t, v)
+			return n, wrongType(t, v)
 		}
-		return types.Bool(b), nil
+		n.b = b
 	case Timestamp:
-		var ts time.Time
 		switch x := v.(type) {
 		case time.Time:
-			ts = x
+			n.t = x
 		case string:
-			var err error
-			if ts, err = time.Parse(time.RFC3339Nano, x); err != nil {
-				return nil, fmt.Errorf("want an RFC 3339 timestamp such as \"2026-01-02T15:04:05Z\", found %q", short(x))
+			if n.t, err = time.Parse(time.RFC3339Nano, x); err != nil {
+				return n, fmt.Errorf("want an RFC 3339 timestamp such as \"2026-01-02T15:04:05Z\", found %q", short(x))
 			}
 		default:
-			return nil, wrongType(t, v)
+			return n, wrongType(t, v)
 		}
-		if ts.Before(minTime) || ts.After(maxTime) {
-			return nil, fmt.Errorf("timestamp %s is outside the years 0001 to 9999", ts.Format(time.RFC3339Nano))
+		if n.t.Before(minTime) || n.t.After(maxTime) {
+			return n, fmt.Errorf("timestamp %s is outside the years 0001 to 9999", n.t.Format(time.RFC3339Nano))
 		}
-		return types.Timestamp{Time: ts}, nil
 	case Duration:
 		switch x := v.(type) {
 		case time.Duration:
-			return types.Duration{Duration: x}, nil
+			n.d = x
 		case string:
-			d, err := time.ParseDuration(x)
-			if err != nil {
-				return nil, fmt.Errorf("want a duration such as \"90s\" or \"1h30m\", found %q", short(x))
-			}
-			return types.Duration{Duration: d}, nil
-		}
-		return nil, wrongType(t, v)
-	case IP:
-		var a netip.Addr
-		switch x := v.(type) {
-		case netip.Addr:
-			a = x
-		case string:
-			var err error
-			if a, err = netip.ParseAddr(x); err != nil {
-				return nil, fmt.Errorf("want an IP address such as \"10.1.2.3\" or \"2001:db8::1\", found %q", short(x))
+			if n.d, err = time.ParseDuration(x); err != nil {
+				return n, fmt.Errorf("want a duration such as \"90s\" or \"1h30m\", found %q", short(x))
 			}
 		default:
-			return nil, wrongType(t, v)
+			return n, wrongType(t, v)
 		}
-		if !a.IsValid() {
-			return nil, fmt.Errorf("want an IP address, found the zero netip.Addr")
+	case IP:
+		switch x := v.(type) {
+		case netip.Addr:
+			n.a = x
+		case string:
+			if n.a, err = netip.ParseAddr(x); err != nil {
+				return n, fmt.Errorf("want an IP address such as \"10.1.2.3\" or \"2001:db8::1\", found %q", short(x))
+			}
+		default:
+			return n, wrongType(t, v)
 		}
-		if a.Zone() != "" {
-			return nil, fmt.Errorf("IP address %q has a zone; want one without", a)
+		if !n.a.IsValid() {
+			return n, fmt.Errorf("want an IP address, found the zero netip.Addr")
 		}
-		return ipVal{a}, nil
+		if n.a.Zone() != "" {
+			return n, fmt.Errorf("IP address %q has a zone; want one without", n.a)
+		}
 	case StringList:
-		var elems []string
+		count, total := 0, 0
 		switch x := v.(type) {
 		case []string:
-			elems = x
+			n.list, count = x, len(x)
+			for _, s := range x {
+				total += len(s)
+			}
 		case []any:
-			elems = make([]string, len(x))
+			n.anys, count = x, len(x)
 			for i, e := range x {
 				s, ok := e.(string)
 				if !ok {
-					return nil, fmt.Errorf("element %d: %w", i, wrongType(String, e))
+					return n, fmt.Errorf("element %d: %w", i, wrongType(String, e))
 				}
-				elems[i] = s
+				total += len(s)
 			}
 		default:
-			return nil, wrongType(t, v)
+			return n, wrongType(t, v)
 		}
-		if len(elems) > MaxListLen {
-			return nil, fmt.Errorf("a list of %d strings, over the limit of %d", len(elems), MaxListLen)
-		}
-		total := 0
-		for _, s := range elems {
-			total += len(s)
+		if count > MaxListLen {
+			return n, fmt.Errorf("a list of %d strings, over the limit of %d", count, MaxListLen)
 		}
 		if total > MaxValueBytes {
-			return nil, fmt.Errorf("a list of %d bytes of strings, over the limit of %d", total, MaxValueBytes)
+			return n, fmt.Errorf("a list of %d bytes of strings, over the limit of %d", total, MaxValueBytes)
 		}
-		return types.NewStringList(types.DefaultTypeAdapter, elems), nil
+	default:
+		return n, fmt.Errorf("unknown type %v", t)
 	}
-	return nil, fmt.Errorf("unknown type %v", t)
+	return n, err
 }
 
 // toInt accepts Go integers, JSON numbers that are integers, and floats

@@ -4,15 +4,18 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/warden-authz/warden/internal/cond"
 	"github.com/warden-authz/warden/internal/diag"
 )
 
-// hasConditions reports whether src has a condition or a [context].
+// hasConditions reports whether src has a condition or a [context]. A
+// DynamicContext alone (rules built in code, none with a condition) needs
+// nothing: their context is the caller's own.
 func hasConditions(src *Source) bool {
-	if src.ContextSet || src.DynamicContext || len(src.Context) > 0 || src.CostLimit != 0 {
+	if src.ContextSet || len(src.Context) > 0 || src.CostLimit != 0 {
 		return true
 	}
 	for i := range src.Rules {
@@ -167,10 +170,13 @@ type condInput struct {
 // report (SPEC 12.5). It lives on the heap and is made only when a
 // matching item has a condition.
 type condState struct {
-	vars  *cond.Vars
-	memo  []memoEntry
-	fails []condFail
+	vars    *cond.Vars
+	memo    []memoEntry
+	fails   []condFail
+	memoBuf [4]memoEntry
 }
+
+var condStates = sync.Pool{New: func() any { return new(condState) }}
 
 type memoEntry struct {
 	c *cond.Condition
@@ -205,7 +211,8 @@ func (w *walker) holds(rc *ruleCond, effect Effect, rule string, ks *[3]keys, c 
 func (w *walker) evaluate(c *cond.Condition, ks *[3]keys) cond.Result {
 	cs := w.cs
 	if cs == nil {
-		cs = &condState{vars: w.p.cenv.NewVars()}
+		cs = condStates.Get().(*condState)
+		cs.vars, cs.memo = w.p.cenv.NewVars(), cs.memoBuf[:0]
 		v, in := cs.vars, &w.in
 		v.Subject, v.Resource, v.Action, v.Context, v.Now = in.subject, in.resource, in.action, in.context, in.now
 		w.cs = cs
@@ -242,6 +249,8 @@ func (w *walker) finishConditions(d *Decision) {
 	cs := w.cs
 	defer func() {
 		cs.vars.Release()
+		*cs = condState{fails: cs.fails[:0]}
+		condStates.Put(cs)
 		w.cs = nil
 	}()
 	if len(cs.fails) == 0 {
