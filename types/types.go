@@ -271,6 +271,9 @@ type Grant struct {
 	Rule   string `json:"rule,omitempty"`
 	Item   int    `json:"item,omitempty"`
 	Reason string `json:"reason"`
+	// When is the condition of the deciding item (SPEC 12): the subject
+	// is allowed only when it holds. Empty for an unconditional item.
+	When string `json:"when,omitempty"`
 }
 
 // Permission is one region of requests a subject is allowed or denied, as
@@ -293,4 +296,7 @@ type Permission struct {
 	// Partial reports that inside these patterns some requests are decided
 	// by another entry of the list: a rule that overrides this one there.
 	Partial bool `json:"partial"`
+	// When is the condition of the rule item (SPEC 12): the region is
+	// decided so only when it holds. Empty for an unconditional item.
+	When string `json:"when,omitempty"`
 }
