@@ -111,7 +111,6 @@ func (m *Model) assume(src *engine.Source) {
 	}
 }
 
-
 type rule struct {
 	src                       engine.Rule
 	subject, resource, action pattern.Pattern

@@ -91,4 +91,3 @@ func (l *linter) conditions() {
 		}
 	}
 }
-
