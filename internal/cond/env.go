@@ -46,7 +46,10 @@ type Options struct {
 	CostLimit uint64
 }
 
-// Env compiles conditions for one policy.
+// Env compiles conditions for one policy. It is immutable once made by
+// NewEnv and safe for concurrent use. The zero Env compiles nothing
+// (Compile reports an issue) and declares no attribute, so it refuses
+// every context key.
 type Env struct {
 	env     *cel.Env
 	attrs   []Attribute
@@ -206,7 +209,9 @@ type Issue struct {
 	Message string
 }
 
-// Condition is one compiled condition. It is immutable.
+// Condition is one compiled condition. It is immutable and safe for
+// concurrent use. The zero Condition cannot be evaluated: Eval gives an
+// error, which fails closed.
 type Condition struct {
 	env                           *Env
 	text                          string

@@ -17,6 +17,7 @@ import (
 
 // Vars are what a condition reads in one decision (SPEC 12.2). A Vars is
 // for one goroutine; NewVars takes one from a pool and Release returns it.
+// The zero Vars is usable: empty names, no context, the clock's time.
 type Vars struct {
 	Subject, Resource, Action string
 	// Principals are the subject and every group and role it reaches,
