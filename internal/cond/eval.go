@@ -47,8 +47,14 @@ func (e *Env) NewVars() *Vars {
 
 // Release clears v and returns it to the pool; v must not be used after.
 func (v *Vars) Release() {
-	*v = Vars{missing: v.missing[:0]}
+	v.Reset(nil)
 	varsPool.Put(v)
+}
+
+// Reset clears v for conditions of e, keeping its scratch space: a Vars
+// held in a caller's own pooled state needs no pool of its own.
+func (v *Vars) Reset(e *Env) {
+	*v = Vars{env: e, missing: v.missing[:0]}
 }
 
 // ResolveName implements CEL's activation.
@@ -200,17 +206,10 @@ func (e *Env) CheckContext(ctx map[string]any) error {
 	if len(ctx) == 0 {
 		return nil
 	}
-	// The common case, a valid context, is checked in map order without
-	// allocating; only a bad one is checked again in sorted order, to
-	// name the same key every time.
-	valid := true
-	for k, v := range ctx {
-		if e.checkValue(k, v) != nil {
-			valid = false
-			break
-		}
-	}
-	if valid {
+	// The common case, a valid context, is checked without allocating;
+	// only a bad one is checked again in sorted order, to name the same
+	// key every time.
+	if e.valid(ctx) {
 		return nil
 	}
 	keys := make([]string, 0, len(ctx))
@@ -224,6 +223,33 @@ func (e *Env) CheckContext(ctx map[string]any) error {
 		}
 	}
 	return nil
+}
+
+// valid reports whether ctx is valid. With few attributes declared, it
+// looks each up rather than iterate the map: starting an iteration costs
+// more than a few lookups, and every key found among the declared ones,
+// as many as the map holds, means none is undeclared.
+func (e *Env) valid(ctx map[string]any) bool {
+	if !e.dynamic && len(e.attrs) <= 8 {
+		found := 0
+		for _, a := range e.attrs {
+			v, ok := ctx[a.Name]
+			if !ok {
+				continue
+			}
+			if _, err := check(a.Type, v); err != nil {
+				return false
+			}
+			found++
+		}
+		return found == len(ctx)
+	}
+	for k, v := range ctx {
+		if e.checkValue(k, v) != nil {
+			return false
+		}
+	}
+	return true
 }
 
 func (e *Env) checkValue(k string, v any) error {

@@ -170,7 +170,7 @@ type condInput struct {
 // report (SPEC 12.5). It lives on the heap and is made only when a
 // matching item has a condition.
 type condState struct {
-	vars    *cond.Vars
+	vars    cond.Vars
 	memo    []memoEntry
 	fails   []condFail
 	memoBuf [4]memoEntry
@@ -212,8 +212,9 @@ func (w *walker) evaluate(c *cond.Condition, ks *[3]keys) cond.Result {
 	cs := w.cs
 	if cs == nil {
 		cs = condStates.Get().(*condState)
-		cs.vars, cs.memo = w.p.cenv.NewVars(), cs.memoBuf[:0]
-		v, in := cs.vars, &w.in
+		cs.vars.Reset(w.p.cenv)
+		cs.memo = cs.memoBuf[:0]
+		v, in := &cs.vars, &w.in
 		v.Subject, v.Resource, v.Action, v.Context, v.Now = in.subject, in.resource, in.action, in.context, in.now
 		w.cs = cs
 	}
@@ -233,7 +234,7 @@ func (w *walker) evaluate(c *cond.Condition, ks *[3]keys) cond.Result {
 		}
 		cs.vars.Principals = ps
 	}
-	r := c.Eval(cs.vars)
+	r := c.Eval(&cs.vars)
 	cs.memo = append(cs.memo, memoEntry{c: c, r: r})
 	return r
 }
@@ -248,8 +249,11 @@ func (w *walker) evaluate(c *cond.Condition, ks *[3]keys) cond.Result {
 func (w *walker) finishConditions(d *Decision) {
 	cs := w.cs
 	defer func() {
-		cs.vars.Release()
-		*cs = condState{fails: cs.fails[:0]}
+		// Cleared, so a pooled state holds no policy or request alive.
+		cs.vars.Reset(nil)
+		clear(cs.memoBuf[:])
+		clear(cs.fails)
+		cs.memo, cs.fails = nil, cs.fails[:0]
 		condStates.Put(cs)
 		w.cs = nil
 	}()
