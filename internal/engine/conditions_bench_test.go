@@ -2,8 +2,10 @@ package engine_test
 
 import (
 	"fmt"
+	"net/netip"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/warden-authz/warden/internal/engine"
 )
@@ -43,12 +45,18 @@ func BenchmarkDecideCondition(b *testing.B) {
 		{"none", "context.mfa", nil},
 		{"mfa", "context.mfa", map[string]any{"mfa": true}},
 		{"cidr-hour", `context.ip.in_cidr("10.0.0.0/8") && now.getHours() >= 0 && now.getHours() < 24`, map[string]any{"ip": "10.1.2.3"}},
+		// The same, with the address a netip.Addr and the time given, as
+		// a Go caller may: no text to parse, no clock to read.
+		{"cidr-hour-native", `context.ip.in_cidr("10.0.0.0/8") && now.getHours() >= 0 && now.getHours() < 24`, map[string]any{"ip": netip.MustParseAddr("10.1.2.3")}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			p := conditionPolicy(b, bc.when)
 			q := &engine.Query{Subject: "alice", Resource: "payroll:2026", Action: "read", Context: bc.ctx}
-			if bc.name == "none" {
+			switch bc.name {
+			case "none":
 				q.Resource = "docs:1"
+			case "cidr-hour-native":
+				q.Now = time.Date(2026, 3, 4, 10, 0, 0, 0, time.UTC)
 			}
 			b.ReportAllocs()
 			cpu := cpuTime()
