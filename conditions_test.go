@@ -73,7 +73,7 @@ func TestCodeConditions(t *testing.T) {
 		{"no mfa", "payroll:2026", map[string]any{"ip": office}, false, []string{"mfa"}, false},
 		{"deny without clearance applies", "payroll:secret", map[string]any{"mfa": true, "ip": office}, false, []string{"clearance"}, false},
 		{"deny with clearance does not", "payroll:secret", map[string]any{"mfa": true, "ip": office, "clearance": 5}, true, nil, false},
-		{"a value no condition can read", "payroll:2026", map[string]any{"mfa": struct{}{}}, false, nil, true},
+		{"a value no condition can read fails closed", "payroll:2026", map[string]any{"mfa": struct{}{}, "ip": office}, false, nil, false},
 	} {
 		d, err := alice.DecideWith("payroll:read", tc.index, tc.attrs, time.Time{})
 		if (err != nil) != tc.err || d.Allowed != tc.allowed || !slices.Equal(d.MissingContext, tc.missing) {
@@ -156,7 +156,7 @@ func TestPolicyContextChecked(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	without, err := warden.Parse("without.toml", []byte("[rules.r]\nallow = [['alice', 'doc', 'read']]\n"))
+	without, err := warden.Parse("without.toml", []byte("[rules.r]\nwhen = 'subject == \"alice\"'\nallow = [['alice', 'doc', 'read']]\n"))
 	if err != nil {
 		t.Fatal(err)
 	}

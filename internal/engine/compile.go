@@ -55,6 +55,9 @@ type Policy struct {
 	// blocks' conditions, by block; nil when none has one.
 	cenv     *cond.Env
 	dynConds []*ruleCond
+	// ctxChecked: the policy has a [context] table, which requests'
+	// context must agree with (SPEC 12.4).
+	ctxChecked bool
 }
 
 // ruleCond is the condition of a rule item or of a dynamic block, with
@@ -156,6 +159,7 @@ func Compile(src *Source) (*Policy, diag.List) {
 	compileGroups(p.actions, src.Actions, &errs)
 	p.schemas = compileSchemas(src.Schemas, src.StrictSchemas, &errs)
 	conds := p.compileConditions(src, &errs)
+	p.ctxChecked = p.cenv != nil && src.ContextSet && !src.DynamicContext
 	p.compileRules(src.Rules, conds, &errs)
 	p.dynamic = compileDynamic(src, &errs)
 	p.dynConds = dynamicConditions(src.Dynamic, conds)

@@ -132,7 +132,7 @@ func failedReason(base string, c *cond.Condition) string {
 
 // ContextChecked reports whether the policy checks requests' context
 // against a [context] table (SPEC 12.4).
-func (p *Policy) ContextChecked() bool { return p != nil && p.cenv != nil && p.cenv.Declared() }
+func (p *Policy) ContextChecked() bool { return p != nil && p.ctxChecked }
 
 // CostLimit is the cost limit of one condition's evaluation.
 func (p *Policy) CostLimit() uint64 {
@@ -143,11 +143,11 @@ func (p *Policy) CostLimit() uint64 {
 }
 
 // checkContext checks a query's context against the policy's [context]
-// (SPEC 12.4); a policy without conditions or [context] carries context
-// for audit only. Rules built in code (DynamicContext) declare no types:
-// their context's values must each be a value a condition can read.
+// (SPEC 12.4). A policy without a [context] table carries context for
+// audit only, conditions or not: a condition that reads a value it
+// cannot use fails to evaluate, and fails closed (SPEC 12.5).
 func (p *Policy) checkContext(q *Query) error {
-	if p.cenv == nil || len(q.Context) == 0 {
+	if !p.ctxChecked || len(q.Context) == 0 {
 		return nil
 	}
 	if err := p.cenv.CheckContext(q.Context); err != nil {

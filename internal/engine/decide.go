@@ -196,7 +196,7 @@ func FindLayers(s Strategy, version string, q *Query, layers ...*Policy) (Decisi
 				return invalidOutcome.decision(version), err
 			}
 		}
-		if p.cenv != nil {
+		if p.ctxChecked {
 			if err := p.checkContext(q); err != nil {
 				return invalidOutcome.decision(version), err
 			}
@@ -280,7 +280,7 @@ func (p *Policy) check(q *Query) error {
 			return err
 		}
 	}
-	if p.cenv != nil { // likewise for conditions
+	if p.ctxChecked { // likewise for [context]
 		return p.checkContext(q)
 	}
 	return nil
