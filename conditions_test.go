@@ -3,6 +3,7 @@ package warden_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
@@ -171,4 +172,30 @@ func TestPolicyContextChecked(t *testing.T) {
 	if d, err := with.Decide(req); err != nil || !d.Allowed || !strings.HasSuffix(d.Reason, "when context.mfa") {
 		t.Errorf("with [context], mfa: %+v, %v", d, err)
 	}
+}
+
+// Conditions on code-built rules: an ownership rule and a rule that needs
+// MFA, each decided with the request's attributes.
+func ExampleRule_When() {
+	author, err := warden.NewRole("author",
+		warden.Allow("articles:update", "articles:*").When(`resource.split(':')[2] == subject`),
+		warden.Allow("articles:publish", "articles:*").When(`context.mfa`),
+	)
+	if err != nil {
+		panic(err)
+	}
+	roles, _ := warden.NewRoles(author)
+	alice, _ := roles.Actor("alice", "author")
+
+	fmt.Println(alice.IsAllowed("articles:update", "articles:animals:alice"))
+	fmt.Println(alice.IsAllowed("articles:update", "articles:animals:bob"))
+	d, _ := alice.DecideWith("articles:publish", "articles:animals:alice", map[string]any{"mfa": true}, time.Time{})
+	fmt.Println(d.Allowed, d.Reason)
+	d, _ = alice.DecideWith("articles:publish", "articles:animals:alice", nil, time.Time{})
+	fmt.Println(d.Allowed, d.MissingContext)
+	// Output:
+	// true
+	// false
+	// true [role.author] "author" is allowed to do "articles:publish" on "articles:*" when context.mfa
+	// false [mfa]
 }
