@@ -100,21 +100,35 @@ type Rule struct {
 // Condition is a rule block's `when` expression as a front end read it.
 type Condition struct {
 	Text string
-	// Pos is where the expression's first byte was written.
+	// Pos is where the condition was written: with Raw, where Raw
+	// starts; without, where Text's first byte is.
 	Pos diag.Pos
-	// Locate gives the position of a byte offset in Text, for errors that
-	// point into the expression; nil means the text was written as is,
-	// on one line, from Pos.
-	Locate func(off int) diag.Pos
+	// Raw is the TOML string as written, quotes and escapes included,
+	// which errors in the expression are located through; empty when
+	// Text was written as is, on one line, from Pos.
+	Raw string
 }
 
+// at gives the position of byte off of Text.
 func (c *Condition) at(off int) diag.Pos {
-	if c.Locate != nil {
-		return c.Locate(off)
-	}
 	p := c.Pos
-	if p.Line > 0 {
+	if p.Line == 0 {
+		return p
+	}
+	if c.Raw == "" {
 		p.Col += off
+		return p
+	}
+	offsets := diag.TOMLStringOffsets(c.Raw, c.Text)
+	if offsets == nil {
+		return p
+	}
+	for _, ch := range []byte(c.Raw[:offsets[min(max(off, 0), len(offsets)-1)]]) {
+		if ch == '\n' {
+			p.Line, p.Col = p.Line+1, 1
+		} else {
+			p.Col++
+		}
 	}
 	return p
 }
