@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
+	"time"
 
+	"github.com/warden-authz/warden/internal/cond"
 	"github.com/warden-authz/warden/internal/engine"
 	"github.com/warden-authz/warden/internal/pattern"
 )
@@ -18,6 +21,29 @@ type Rule struct {
 	// Resources are the resource patterns the rule covers; a request
 	// matches the rule when its resource matches any of them.
 	Resources []string
+	// Condition is a CEL expression the request must satisfy too
+	// (SPEC 12), set with When; empty for none.
+	Condition string
+}
+
+// When returns the rule with a condition: a CEL expression over subject,
+// resource, action, principals, context and now (SPEC 12.2), such as
+//
+//	warden.Allow("payroll:read", "payroll:*").When(`context.mfa && context.ip.in_cidr("10.0.0.0/8")`)
+//	warden.Allow("articles:update", "articles:*").When(`resource.split(':')[2] == subject`)
+//
+// Rules built in code have no [context] table: context is a map, each
+// value typed by itself (a bool, a string, an integer, a float64, a
+// time.Time, a time.Duration, a netip.Addr or a []string). The condition
+// is compiled, and a syntax or type error returned, when the rule is
+// given to NewRole, NewActor or Add. At check time, a condition that
+// cannot be evaluated (a key missing from the context, a value of the
+// wrong type) makes an allow not match and a deny match (SPEC 12.5).
+// Guards pass context from each call (Options.Attributes, WithAttributes).
+func (r Rule) When(expr string) Rule {
+	r.Resources = slices.Clone(r.Resources)
+	r.Condition = expr
+	return r
 }
 
 // Allow is a rule that allows scope on the given indexes, or on everything
@@ -55,8 +81,24 @@ func (r Rule) check() error {
 			return fmt.Errorf("warden: rule for %q: index: %w", r.Action, err)
 		}
 	}
+	if r.Condition != "" {
+		if _, issues := codeConditions().Compile(r.Condition); len(issues) > 0 {
+			return fmt.Errorf("warden: rule for %q: when %q: at byte %d: %s", r.Action, r.Condition, issues[0].Offset, issues[0].Message)
+		}
+	}
 	return nil
 }
+
+// codeConditions is the environment conditions of rules built in code
+// compile in: no [context] table, so context is a map of values typed by
+// themselves.
+var codeConditions = sync.OnceValue(func() *cond.Env {
+	e, err := cond.NewEnv(cond.Options{Dynamic: true})
+	if err != nil {
+		panic(err) // a fixed environment: a failure here is a bug, caught by every test
+	}
+	return e
+})
 
 func checkRules(rules []Rule) error {
 	var errs []error
@@ -197,7 +239,7 @@ func compileOwn(id string, rules []Rule) (*ownRules, error) {
 	if err := checkRules(rules); err != nil {
 		return nil, err
 	}
-	src := &engine.Source{Rules: appendRules(nil, "actor."+id, id, rules)}
+	src := &engine.Source{Rules: appendRules(nil, "actor."+id, id, rules), DynamicContext: true}
 	p, errs := engine.Compile(src)
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("warden: actor %q: %w", id, errs.Err())
@@ -322,10 +364,18 @@ func (a *Actor) IsAllowed(scope, index string) bool {
 // the actor's own rules when it holds no set; of the file for an actor of
 // a policy file). A nil or zero Actor denies with ErrUnauthorized.
 func (a *Actor) Decide(scope, index string) (Decision, error) {
+	return a.DecideWith(scope, index, nil, time.Time{})
+}
+
+// DecideWith decides like Decide, with the request's context attributes,
+// which conditions read (SPEC 12), and the time they read as now (the
+// zero time means the clock's). An actor of a policy file checks the
+// attributes against its [context] table (SPEC 12.4).
+func (a *Actor) DecideWith(scope, index string, attrs map[string]any, now time.Time) (Decision, error) {
 	if a == nil || a.id == "" {
 		return Decision{Reason: "no actor"}, ErrUnauthorized
 	}
-	q := engine.Query{Subject: a.id, Resource: index, Action: scope, Groups: a.roles}
+	q := engine.Query{Subject: a.id, Resource: index, Action: scope, Groups: a.roles, Context: attrs, Now: now}
 	switch {
 	case a.file != nil:
 		return a.file.c.Decide(&q)

@@ -114,7 +114,7 @@ func (e *Engine) Decide(ctx context.Context, r Request) (Decision, error) {
 	if err != nil {
 		return Decision{Reason: "revision unavailable", Revision: p.Revision()}, err
 	}
-	q := engine.Query{Subject: r.Subject, Resource: r.Resource, Action: r.Action, Groups: r.Groups}
+	q := engine.Query{Subject: r.Subject, Resource: r.Resource, Action: r.Action, Groups: r.Groups, Context: r.Context, Now: r.Now}
 	return p.Decide(&q)
 }
 
@@ -125,7 +125,7 @@ func (e *Engine) Explain(ctx context.Context, r Request) (Explanation, error) {
 	if err != nil {
 		return Explanation{Decision: Decision{Reason: "revision unavailable", Revision: p.Revision()}}, err
 	}
-	q := engine.Query{Subject: r.Subject, Resource: r.Resource, Action: r.Action, Groups: r.Groups}
+	q := engine.Query{Subject: r.Subject, Resource: r.Resource, Action: r.Action, Groups: r.Groups, Context: r.Context, Now: r.Now}
 	return p.Explain(&q)
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"strings"
 	"time"
 
@@ -80,10 +81,41 @@ type Options struct {
 	// is not required, before the guarded call returns; nil logs it with
 	// log/slog's default logger. An audit failure is never silent.
 	OnAuditError func(error)
-	// Clock gives events their time and latency: it is read when a
-	// guarded call starts deciding and when it ends. nil means time.Now.
-	// Tests pass a fake clock.
+	// Clock gives events their time and latency, and conditions their
+	// now: it is read when a guarded call starts deciding and when it
+	// ends. nil means time.Now. Tests pass a fake clock.
 	Clock func() time.Time
+
+	// Attributes gives the context conditions read (SPEC 12) for one
+	// guarded call, from the call's values: the same values the index
+	// template is filled from, such as the article being updated, whose
+	// owner a condition compares with the subject. Its attributes are
+	// added to those of WithAttributes, and win where both give a key.
+	// An error denies the call with that error. Nil gives none.
+	Attributes func(ctx context.Context, actor *Actor, values []any) (map[string]any, error)
+}
+
+type attributesKey struct{}
+
+// WithAttributes returns a context carrying attributes for the conditions
+// of every guarded call made with it, added to any it already carries:
+// what middleware knows of the request, such as the client's address or
+// whether the session passed MFA.
+func WithAttributes(ctx context.Context, attrs map[string]any) context.Context {
+	if prev := AttributesFrom(ctx); len(prev) > 0 {
+		merged := make(map[string]any, len(prev)+len(attrs))
+		maps.Copy(merged, prev)
+		maps.Copy(merged, attrs)
+		attrs = merged
+	}
+	return context.WithValue(ctx, attributesKey{}, attrs)
+}
+
+// AttributesFrom returns the attributes ctx carries, or nil. The map is
+// shared: do not change it.
+func AttributesFrom(ctx context.Context) map[string]any {
+	m, _ := ctx.Value(attributesKey{}).(map[string]any)
+	return m
 }
 
 // errNilGuard denies calls through a nil *Guard, which is what ignoring
@@ -202,7 +234,14 @@ func (g *Guard) Check(ctx context.Context, values ...any) (Decision, error) {
 		opts = g.auth.opts
 	}
 	if opts.Audit == nil {
-		d, _, err := g.check(ctx, values)
+		// The decision's time, for conditions that read now: the
+		// clock's, or, without one, read by the engine only if a
+		// condition needs it.
+		var at time.Time
+		if opts.Clock != nil {
+			at = opts.Clock()
+		}
+		d, _, err := g.check(ctx, values, at)
 		return d, err
 	}
 	now := time.Now
@@ -210,7 +249,7 @@ func (g *Guard) Check(ctx context.Context, values ...any) (Decision, error) {
 		now = opts.Clock
 	}
 	start := now()
-	d, index, err := g.check(ctx, values)
+	d, index, err := g.check(ctx, values, start)
 	if opts.AuditDenialsOnly && d.Allowed && err == nil {
 		return d, nil
 	}
@@ -249,9 +288,9 @@ func (g *Guard) record(ctx context.Context, sink audit.Sink, start, end time.Tim
 	return sink.Record(ctx, &e)
 }
 
-// check decides one call and returns the decision and the index it was
-// made on.
-func (g *Guard) check(ctx context.Context, values []any) (Decision, string, error) {
+// check decides one call at time now and returns the decision and the
+// index it was made on.
+func (g *Guard) check(ctx context.Context, values []any, now time.Time) (Decision, string, error) {
 	actor := ActorFrom(ctx)
 	if actor == nil {
 		return Decision{Reason: "no actor"}, "", ErrUnauthorized
@@ -269,7 +308,22 @@ func (g *Guard) check(ctx context.Context, values []any) (Decision, string, erro
 	if err != nil {
 		return Decision{Reason: "invalid reference"}, "", fmt.Errorf("warden: guard %q: %w", g.scope, err)
 	}
-	d, err := actor.Decide(g.scope, index)
+	attrs := AttributesFrom(ctx)
+	if g.auth != nil {
+		if src := g.auth.opts.Attributes; src != nil {
+			call, err := src(ctx, actor, values)
+			if err != nil {
+				return Decision{Reason: "attributes unavailable"}, index, fmt.Errorf("warden: guard %q: attributes: %w", g.scope, err)
+			}
+			if len(call) > 0 {
+				merged := make(map[string]any, len(attrs)+len(call))
+				maps.Copy(merged, attrs)
+				maps.Copy(merged, call)
+				attrs = merged
+			}
+		}
+	}
+	d, err := actor.DecideWith(g.scope, index, attrs, now)
 	if err != nil {
 		return d, index, err
 	}

@@ -250,7 +250,7 @@ func (e *RoleEdit) Commit() error {
 // whose members are the roles inheriting it, and each role's rules, in
 // rule order, with the role as their subject.
 func (s *roleSet) source() *engine.Source {
-	src := &engine.Source{}
+	src := &engine.Source{DynamicContext: true}
 	members := make(map[string][]engine.Member)
 	for _, name := range s.order {
 		for _, p := range s.roles[name].inherits {
@@ -270,12 +270,16 @@ func (s *roleSet) source() *engine.Source {
 func appendRules(dst []engine.Rule, id, subject string, rules []Rule) []engine.Rule {
 	var items [3]int
 	for _, r := range rules {
+		var when *engine.Condition
+		if r.Condition != "" {
+			when = &engine.Condition{Text: r.Condition, Pos: diag.Pos{File: id}}
+		}
 		for _, res := range r.Resources {
 			items[r.Effect]++
 			dst = append(dst, engine.Rule{
 				ID: id, Item: items[r.Effect], Effect: r.Effect,
 				Subject: subject, Resource: res, Action: r.Action,
-				Pos: diag.Pos{File: id},
+				Pos: diag.Pos{File: id}, When: when,
 			})
 		}
 	}

@@ -55,6 +55,23 @@
 // one valid segment ("1:*", "*") is refused, so a caller's value can never
 // widen or redirect the index.
 //
+// # Conditions
+//
+// A rule may also hold a condition on the request's attributes, a CEL
+// expression compiled when the policy loads or the rule is given: `when`
+// in a policy file's rule block, Rule.When in code. Conditions read the
+// request's names, its principals, its Context and the time (Request.Now,
+// or the clock's):
+//
+//	warden.Allow("payroll:read", "payroll:*").When(`context.mfa && context.ip.in_cidr("10.0.0.0/8")`)
+//
+// A condition that cannot be evaluated (a missing attribute, an error,
+// the cost limit) fails closed: an allow does not match and a deny does,
+// and the decision lists what was missing (MissingContext,
+// ConditionErrors). Guards pass attributes from the context
+// (WithAttributes) and from each call's values (Options.Attributes).
+// docs/conditions.md has the details.
+//
 // # Names and patterns
 //
 // Subjects, resources and actions are names: segments joined by ':', such
@@ -125,6 +142,9 @@ type (
 	Grant = types.Grant
 	// Permission is one region of requests that Can finds decided.
 	Permission = types.Permission
+	// ConditionError is a condition that could not be evaluated for a
+	// request (SPEC 12.5).
+	ConditionError = types.ConditionError
 )
 
 const (
@@ -202,14 +222,14 @@ func (p *Policy) Strategy() Strategy {
 // patterns of one index level match one name; then it allocates scratch
 // space for that request.
 func (p *Policy) Decide(r Request) (Decision, error) {
-	q := engine.Query{Subject: r.Subject, Resource: r.Resource, Action: r.Action, Groups: r.Groups}
+	q := engine.Query{Subject: r.Subject, Resource: r.Resource, Action: r.Action, Groups: r.Groups, Context: r.Context, Now: r.Now}
 	return p.engine().Decide(&q)
 }
 
 // Explain answers a request like Decide, fills the decision's membership
 // chains, and lists every rule item that matched.
 func (p *Policy) Explain(r Request) (Explanation, error) {
-	q := engine.Query{Subject: r.Subject, Resource: r.Resource, Action: r.Action, Groups: r.Groups}
+	q := engine.Query{Subject: r.Subject, Resource: r.Resource, Action: r.Action, Groups: r.Groups, Context: r.Context, Now: r.Now}
 	return p.engine().Explain(&q)
 }
 

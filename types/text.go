@@ -25,6 +25,12 @@ func (e Explanation) WriteText(w io.Writer, r Request) error {
 	fmt.Fprintf(&b, "request:  subject %q, action %q, resource %s\n", r.Subject, r.Action, resource)
 	fmt.Fprintf(&b, "decision: %s  %s\n", verdict, d.Reason)
 	fmt.Fprintf(&b, "why:      %s\n", e.Why)
+	if len(d.MissingContext) > 0 {
+		fmt.Fprintf(&b, "missing:  context.%s\n", strings.Join(d.MissingContext, ", context."))
+	}
+	for _, ce := range d.ConditionErrors {
+		fmt.Fprintf(&b, "failed:   %s when %s: %s\n", ce.Rule, ce.When, ce.Error)
+	}
 	if d.Revision != 0 {
 		fmt.Fprintf(&b, "policy:   %s (%s), data at revision %d\n", d.PolicyVersion, e.Strategy, d.Revision)
 	} else {
@@ -47,6 +53,12 @@ func (e Explanation) WriteText(w io.Writer, r Request) error {
 			fmt.Fprintf(&b, "    subject:  %s\n", strings.Join(m.SubjectPath, " → "))
 			fmt.Fprintf(&b, "    resource: %s\n", ResourceChain(m.ResourcePath))
 			fmt.Fprintf(&b, "    action:   %s\n", strings.Join(m.ActionPath, " ∈ "))
+			switch {
+			case m.When != "" && m.ConditionFailed:
+				fmt.Fprintf(&b, "    when:     %s (could not be evaluated: a deny applies)\n", m.When)
+			case m.When != "":
+				fmt.Fprintf(&b, "    when:     %s (held)\n", m.When)
+			}
 		}
 		b.WriteString("\n* decided\n")
 	}

@@ -12,6 +12,7 @@ package types
 
 import (
 	"fmt"
+	"time"
 )
 
 // Effect is what a rule does when it matches, or what decided a request.
@@ -128,8 +129,14 @@ type Request struct {
 	// identity provider asserts. Each is a literal name; a group the
 	// policy declares brings everything it belongs to as well.
 	Groups []string `json:"groups,omitempty"`
-	// Context is carried to the audit log and to conditions.
+	// Context holds the request's attributes: conditions read them
+	// (SPEC 12), and the audit log records them. A policy with a
+	// [context] table checks them against it (SPEC 12.4).
 	Context map[string]any `json:"context,omitempty"`
+	// Now is the time conditions read as now. The zero Now means the
+	// clock's time, read only if a condition reads now; tests and
+	// `warden test` cases set it.
+	Now time.Time `json:"-"`
 	// AtLeastRevision asks for a decision on a state that includes this
 	// store revision, waiting for it a bounded time (SPEC 10.4): pass the
 	// revision a write returned to read your own write on any instance.
@@ -158,6 +165,25 @@ type Decision struct {
 	// Revision is the store revision whose data the decision saw
 	// (SPEC 10.4); 0 when the policy has no store.
 	Revision uint64 `json:"revision,omitempty"`
+	// MissingContext lists, sorted, the context attributes that
+	// conditions read and the request did not carry, and
+	// ConditionErrors the conditions that could not be evaluated (SPEC
+	// 12.5): those of the deciding item and of every item that would
+	// have decided had its condition held. An allow item whose condition
+	// cannot be evaluated does not match; a deny item does.
+	MissingContext  []string         `json:"missing_context,omitempty"`
+	ConditionErrors []ConditionError `json:"condition_errors,omitempty"`
+}
+
+// ConditionError is a rule block's condition that could not be
+// evaluated for a request (SPEC 12.5): an attribute it read was missing,
+// an evaluation error, or the cost limit.
+type ConditionError struct {
+	// Rule is the block's rule id, such as "rules.office".
+	Rule string `json:"rule"`
+	// When is the condition, as written.
+	When  string `json:"when"`
+	Error string `json:"error"`
 }
 
 // Match is one rule item that matched a request, with the chains that made
@@ -174,6 +200,12 @@ type Match struct {
 	// rules built in code.
 	Position string `json:"position,omitempty"`
 	Reason   string `json:"reason"`
+	// When is the condition of the item's block, empty for none; a
+	// conditional item matched because it held, or, with
+	// ConditionFailed, because it is a deny whose condition could not
+	// be evaluated (SPEC 12.5).
+	When            string `json:"when,omitempty"`
+	ConditionFailed bool   `json:"condition_failed,omitempty"`
 	// Decided marks the item that decided the request.
 	Decided      bool     `json:"decided"`
 	SubjectPath  []string `json:"subject_path"`
@@ -239,6 +271,9 @@ type Grant struct {
 	Rule   string `json:"rule,omitempty"`
 	Item   int    `json:"item,omitempty"`
 	Reason string `json:"reason"`
+	// When is the condition of the deciding item (SPEC 12): the subject
+	// is allowed only when it holds. Empty for an unconditional item.
+	When string `json:"when,omitempty"`
 }
 
 // Permission is one region of requests a subject is allowed or denied, as
@@ -261,4 +296,7 @@ type Permission struct {
 	// Partial reports that inside these patterns some requests are decided
 	// by another entry of the list: a rule that overrides this one there.
 	Partial bool `json:"partial"`
+	// When is the condition of the rule item (SPEC 12): the region is
+	// decided so only when it holds. Empty for an unconditional item.
+	When string `json:"when,omitempty"`
 }

@@ -124,15 +124,17 @@ func (c *subjectClass) changes(out []Change, old, new *Model, pairs [][2]string,
 	s0 := c.members[0]
 	for _, pr := range pairs {
 		r, a := pr[0], pr[1]
-		o, err := old.P.Decide(&engine.Query{Subject: s0, Resource: r, Action: a})
+		o, err := old.decide(&engine.Query{Subject: s0, Resource: r, Action: a})
 		if err != nil {
 			return nil, fmt.Errorf("analysis: old policy: %w", err)
 		}
-		n, err := new.P.Decide(&engine.Query{Subject: s0, Resource: r, Action: a})
+		n, err := new.decide(&engine.Query{Subject: s0, Resource: r, Action: a})
 		if err != nil {
 			return nil, fmt.Errorf("analysis: new policy: %w", err)
 		}
-		if o.Allowed == n.Allowed {
+		// A decision that stays the same but under another condition
+		// changes too: when it holds may differ.
+		if o.Allowed == n.Allowed && old.whenOf(o) == new.whenOf(n) {
 			continue
 		}
 		for _, s := range c.members {
@@ -186,7 +188,11 @@ func cmpStrings(a, b []string) int {
 func (m *Model) contents(ids map[string]int32) []int32 {
 	out := make([]int32, len(m.rules))
 	for i, r := range m.rules {
-		k := strings.Join([]string{r.src.Effect.String(), r.src.Subject, r.src.Resource, r.src.Action, r.src.ID, strconv.Itoa(r.src.Item)}, "\x00")
+		when := ""
+		if r.src.When != nil {
+			when = r.src.When.Text // a changed condition is a changed rule
+		}
+		k := strings.Join([]string{r.src.Effect.String(), r.src.Subject, r.src.Resource, r.src.Action, r.src.ID, strconv.Itoa(r.src.Item), when}, "\x00")
 		id, ok := ids[k]
 		if !ok {
 			id = int32(len(ids))

@@ -43,6 +43,72 @@ type Model struct {
 	// litRes and litAct hold the literal resources and actions of rules:
 	// declared names, like group members.
 	litRes, litAct map[string]bool
+	// when holds the condition of every conditional item (SPEC 12), and
+	// assumed is the policy compiled with every condition taken to
+	// hold, which questions are decided on; nil when no item has one.
+	when    map[itemKey]string
+	assumed *engine.Policy
+}
+
+// decide decides q as analysis sees it: every condition holding, and a
+// conditional deciding item's reason saying so. Analysis answers for
+// every request, and a condition depends on each request's context:
+// taking conditions to hold shows everything a conditional item may
+// allow or deny, and the answers name the condition (Grant.When,
+// Permission.When), so a conditional answer is never mistaken for an
+// unconditional one.
+func (m *Model) decide(q *engine.Query) (Outcome, error) {
+	if m.assumed == nil {
+		return m.P.Decide(q)
+	}
+	o, err := m.assumed.Decide(q)
+	if w := m.whenOf(o); w != "" {
+		o.Reason += " when " + w
+	}
+	return o, err
+}
+
+// whenOf is the condition of the item that decided o, or "".
+func (m *Model) whenOf(o Outcome) string {
+	if m == nil || m.when == nil || o.Effect == engine.EffectNone {
+		return ""
+	}
+	return m.when[itemKey{o.Rule, o.Effect, o.Item}]
+}
+
+// assume compiles src with every condition taken to hold.
+func (m *Model) assume(src *engine.Source) {
+	stripped := *src
+	stripped.Rules = slices.Clone(src.Rules)
+	stripped.Dynamic = slices.Clone(src.Dynamic)
+	for i := range stripped.Rules {
+		r := &stripped.Rules[i]
+		if r.When != nil {
+			if m.when == nil {
+				m.when = map[itemKey]string{}
+			}
+			m.when[itemKey{r.ID, r.Effect, r.Item}] = r.When.Text
+			r.When = nil
+		}
+	}
+	for i := range stripped.Dynamic {
+		if w := stripped.Dynamic[i].When; w != nil {
+			if m.when == nil {
+				m.when = map[itemKey]string{}
+			}
+			// A grant is item 0 of its block, either effect.
+			m.when[itemKey{stripped.Dynamic[i].ID, engine.EffectAllow, 0}] = w.Text
+			m.when[itemKey{stripped.Dynamic[i].ID, engine.EffectDeny, 0}] = w.Text
+			stripped.Dynamic[i].When = nil
+		}
+	}
+	if m.when == nil {
+		return
+	}
+	p, errs := engine.Compile(&stripped)
+	if len(errs) == 0 {
+		m.assumed = p
+	}
 }
 
 type rule struct {
@@ -69,6 +135,7 @@ func NewModel(src *engine.Source, p *engine.Policy) *Model {
 		litRes:    map[string]bool{},
 		litAct:    map[string]bool{},
 	}
+	m.assume(src)
 	cache := map[string]pattern.Pattern{}
 	parse := func(s string) pattern.Pattern {
 		if p, ok := cache[s]; ok {

@@ -100,14 +100,14 @@ func (m *Model) Who(resource, action string) ([]Grant, error) {
 	allWild := newRegions(m.wildSubjectPatterns())
 	var out, others []Grant
 	for _, s := range cands {
-		o, err := m.P.Decide(&engine.Query{Subject: s, Resource: resource, Action: action})
+		o, err := m.decide(&engine.Query{Subject: s, Resource: resource, Action: action})
 		if err != nil {
 			return nil, fmt.Errorf("analysis: deciding for %q: %w", s, err)
 		}
 		if !o.Allowed {
 			continue
 		}
-		g := Grant{Subject: s, Kind: m.kind(s), Via: m.via(s, &o), Effect: o.Effect, Rule: o.Rule, Item: o.Item, Reason: o.Reason}
+		g := Grant{Subject: s, Kind: m.kind(s), Via: m.via(s, &o), Effect: o.Effect, Rule: o.Rule, Item: o.Item, Reason: o.Reason, When: m.whenOf(o)}
 		if g.Kind == "" {
 			g.Kind = "other"
 			g.StandsFor = standsFor("subject", allWild.of(s))
@@ -216,7 +216,7 @@ func (m *Model) Can(subject string) ([]Permission, error) {
 	var none *Outcome
 	for ri, r := range res {
 		for ai, a := range acts {
-			o, err := m.P.Decide(&engine.Query{Subject: subject, Resource: r, Action: a})
+			o, err := m.decide(&engine.Query{Subject: subject, Resource: r, Action: a})
 			if err != nil {
 				return nil, fmt.Errorf("analysis: deciding %q on %q: %w", a, r, err)
 			}
@@ -245,17 +245,17 @@ func (m *Model) Can(subject string) ([]Permission, error) {
 		if a.class == classSelf || a.class == classAll || via == subject {
 			via = ""
 		}
-		out = append(out, permission(rl.src.Resource, rl.src.Action, via, matched[j] > n, outs[a.rule]))
+		out = append(out, permission(rl.src.Resource, rl.src.Action, via, matched[j] > n, outs[a.rule], m.whenOf(outs[a.rule])))
 	}
 	if none != nil {
-		out = append(out, permission("*", "*", "", len(out) > 0, *none))
+		out = append(out, permission("*", "*", "", len(out) > 0, *none, ""))
 	}
 	return out, nil
 }
 
-func permission(resource, action, via string, partial bool, o Outcome) Permission {
+func permission(resource, action, via string, partial bool, o Outcome, when string) Permission {
 	return Permission{Resource: resource, Action: action, Via: via, Partial: partial,
-		Allowed: o.Allowed, Effect: o.Effect, Rule: o.Rule, Item: o.Item, Reason: o.Reason}
+		Allowed: o.Allowed, Effect: o.Effect, Rule: o.Rule, Item: o.Item, Reason: o.Reason, When: when}
 }
 
 // matchers returns, for each name, the indexes into ap of the rules whose

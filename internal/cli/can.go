@@ -76,6 +76,9 @@ func printPermissions(w io.Writer, subject string, p *warden.Policy, perms []war
 		if x.Via != "" {
 			fmt.Fprintf(w, " via %s", x.Via)
 		}
+		if x.When != "" {
+			fmt.Fprintf(w, " when %s", x.When)
+		}
 		if x.Partial {
 			fmt.Fprint(w, "  (partial: overridden in places)")
 		}

@@ -26,6 +26,8 @@ type checkFlags struct {
 	batch    bool
 	auditURL string
 	storeURL string
+	ctxJSON  string
+	nowText  string
 }
 
 func newCheck() *cobra.Command {
@@ -41,10 +43,16 @@ requests ({"subject": ..., "resource": ..., "action": ...}) on standard input
 and writes one JSON decision per line, in order; a bad line gets an error
 object on its own line and the batch goes on.
 
+--context gives the request's attributes as a JSON object, for conditions
+(a policy with [context] checks them); batch lines carry "context" each.
+--now sets the time conditions read as now (RFC 3339); by default, the
+clock's.
+
 Exit codes: 0 allowed, 1 denied, 2 usage or input error. With --batch: 0
 unless the input itself could not be read.`,
 		Example: `  warden check --config examples/publishing/policy.toml alice articles:animals:42 articles:update
   warden check --config policy.toml --json user1 part_b GET
+  warden check --config policy.toml --context '{"mfa": true, "ip": "10.1.2.3"}' staff payroll:2026 read
   printf '{"subject":"user1","resource":"part_b","action":"GET"}\n' | warden check --config policy.toml --batch`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := f.validate(args); err != nil {
@@ -60,6 +68,14 @@ unless the input itself could not be read.`,
 			}
 			if !f.batch {
 				req := warden.Request{Subject: args[0], Resource: args[1], Action: args[2]}
+				if req.Context, err = contextFlag(f.ctxJSON); err != nil {
+					return err
+				}
+				if f.nowText != "" {
+					if req.Now, err = time.Parse(time.RFC3339Nano, f.nowText); err != nil {
+						return usage("--now: want an RFC 3339 time such as 2026-01-02T15:04:05Z, found %q", f.nowText)
+					}
+				}
 				return checkOne(p, req, log, cmd.OutOrStdout(), f.asJSON)
 			}
 			err = runBatch(p, cmd.InOrStdin(), cmd.OutOrStdout(), log)
@@ -72,6 +88,8 @@ unless the input itself could not be read.`,
 	configFlag(cmd, &f.config)
 	cmd.Flags().BoolVar(&f.asJSON, "json", false, "print the decision object (SPEC 9.3)")
 	cmd.Flags().BoolVar(&f.batch, "batch", false, "read JSON Lines requests on stdin, write one decision per line")
+	cmd.Flags().StringVar(&f.ctxJSON, "context", "", "the request's context, a JSON object such as '{\"mfa\": true}'")
+	cmd.Flags().StringVar(&f.nowText, "now", "", "the time conditions read as now, RFC 3339 (default: the clock's)")
 	storeFlag(cmd, &f.storeURL)
 	cmd.Flags().StringVar(&f.auditURL, "audit", "", "record every decision in an audit store ("+auditSchemes+"); a decision is printed only once its event is stored")
 	return cmd
@@ -121,6 +139,19 @@ func checkOne(p *warden.Policy, req warden.Request, log *auditLog, out io.Writer
 	return exitFor(e.Decision)
 }
 
+// contextFlag decodes --context as a request's context is decoded on the
+// wire: one JSON object, numbers kept as written.
+func contextFlag(text string) (map[string]any, error) {
+	if text == "" {
+		return nil, nil
+	}
+	req, werr := wire.DecodeRequest([]byte(`{"subject":"-","action":"-","context":` + text + `}`))
+	if werr != nil {
+		return nil, usage("--context: want one JSON object, such as '{\"mfa\": true}': %s", werr.Message)
+	}
+	return req.Context, nil
+}
+
 func usage(format string, args ...any) error {
 	return &exitError{code: ExitUsage, err: fmt.Errorf(format, args...)}
 }
@@ -150,6 +181,12 @@ func printDecision(w io.Writer, req warden.Request, d warden.Decision, p *warden
 		fmt.Fprintf(w, "  rule:     %s\n", types.ItemName(d.Rule, d.Effect, d.Item))
 		fmt.Fprintf(w, "  subject:  %s\n", strings.Join(d.SubjectPath, " → "))
 		fmt.Fprintf(w, "  resource: %s\n", types.ResourceChain(d.ResourcePath))
+	}
+	if len(d.MissingContext) > 0 {
+		fmt.Fprintf(w, "  missing:  context.%s\n", strings.Join(d.MissingContext, ", context."))
+	}
+	for _, e := range d.ConditionErrors {
+		fmt.Fprintf(w, "  failed:   %s when %s: %s\n", e.Rule, e.When, e.Error)
 	}
 	if d.Revision != 0 {
 		fmt.Fprintf(w, "  policy:   %s (%s), data at revision %d\n", d.PolicyVersion, p.Strategy(), d.Revision)

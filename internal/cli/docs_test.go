@@ -35,6 +35,12 @@ func TestDocumentedOutput(t *testing.T) {
 			checked++
 			args := strings.Fields(ex.command)
 			for i, a := range args {
+				if len(a) >= 2 && a[0] == '\'' && a[len(a)-1] == '\'' {
+					// A shell-quoted argument without spaces, such as
+					// --context '{"mfa":true}'.
+					a = a[1 : len(a)-1]
+					args[i] = a
+				}
 				switch text, ok := shown[a]; {
 				case strings.HasPrefix(a, "examples/"):
 					args[i] = filepath.Join(root, a)

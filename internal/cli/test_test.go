@@ -17,7 +17,7 @@ func TestTestCommand(t *testing.T) {
 	fail := write(t, dir, "fail_test.toml", "policy = 'p.toml'\n[[cases]]\nname = 'alice writes'\nsubject = 'alice'\nresource = 'doc'\naction = 'write'\nallowed = true\n")
 	bad := write(t, dir, "bad_test.toml", "policy = 'p.toml'\n[[cases]]\nsubject = 'a*'\nresource = 'doc'\naction = 'read'\nallowed = true\n")
 	tests := []cmdCase{
-		{"example passes", []string{publishingTest}, 0, []string{"PASS  ../../examples/publishing/policy_test.toml:9:1  anyone reads a published article", "12 of 12 rule items decided some case", "17 passed, 0 failed"}, ""},
+		{"example passes", []string{publishingTest}, 0, []string{"PASS  ../../examples/publishing/policy_test.toml:9:1  anyone reads a published article", "14 of 14 rule items decided some case", "22 passed, 0 failed"}, ""},
 		{"pass with coverage gap", []string{pass}, 0, []string{"1 of 2 rule items", "not covered: rules.r1 allow[2]  " + filepath.Join(dir, "p.toml") + `:2:36  ["bob", "doc", "read"]`}, ""},
 		{"failing case", []string{pass, fail}, 1, []string{
 			"FAIL  " + fail + ":2:1  alice writes",
@@ -88,8 +88,8 @@ func TestTestJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
 		t.Fatalf("%v: %s", err, r.stdout)
 	}
-	if out.Passed != 17 || out.Failed != 0 || len(out.Files) != 1 || len(out.Files[0].Cases) != 17 ||
-		len(out.Coverage) != 1 || out.Coverage[0].Items != 12 || len(out.Coverage[0].Uncovered) != 0 {
+	if out.Passed != 22 || out.Failed != 0 || len(out.Files) != 1 || len(out.Files[0].Cases) != 22 ||
+		len(out.Coverage) != 1 || out.Coverage[0].Items != 14 || len(out.Coverage[0].Uncovered) != 0 {
 		t.Errorf("%+v", out)
 	}
 	if c := out.Files[0].Cases[0]; c.Name != "anyone reads a published article" || !c.Passed || !c.Decision.Allowed {

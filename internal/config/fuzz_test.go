@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -132,6 +133,12 @@ func FuzzParse(f *testing.F) {
 	for _, doc := range tomlEdgeCases {
 		f.Add([]byte(doc))
 	}
+	for _, when := range []string{
+		`'context.mfa && context.nope'`, `"\"x\" == 'x' && context.nope"`, `"'\u00e9' == 'é' && nope"`,
+		"'''\ncontext.mfa &&\n  context.nope'''", "\"\"\"\ncontext.mfa && \\\n  context.nope\"\"\"", `"\U0001F600" == x`, `''`,
+	} {
+		f.Add([]byte("[context]\nmfa = 'bool'\n\n[rules.r]\nwhen = " + when + "\nallow = [['a', 'b', 'c']]\n"))
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		t.Parallel()
 		src, diags := config.Parse(file, data)
@@ -170,6 +177,17 @@ func FuzzParse(f *testing.F) {
 			return
 		}
 		checkAgainstMap(t, data, src, m)
+		// A condition's errors point into its string: every one has a
+		// position within the file.
+		if slices.ContainsFunc(src.Rules, func(r engine.Rule) bool { return r.When != nil }) {
+			_, errs := engine.Compile(src)
+			lines := bytes.Count(data, []byte("\n")) + 1
+			for _, d := range errs {
+				if d.Line < 1 || d.Line > lines || d.Column < 1 {
+					t.Fatalf("compile error outside the file: %v", d)
+				}
+			}
+		}
 	})
 }
 

@@ -16,9 +16,9 @@ import (
 
 var (
 	bom        = []byte("\xef\xbb\xbf")
-	topKeys    = []string{"groups", "roles", "resources", "actions", "rules", "rule_policy", "schemas", "strict_schemas"}
-	ruleKeys   = []string{"allow", "deny", "dynamic"}
-	policyKeys = []string{"strategy", "mismatch_decision"}
+	topKeys    = []string{"groups", "roles", "resources", "actions", "rules", "rule_policy", "schemas", "strict_schemas", "context"}
+	ruleKeys   = []string{"allow", "deny", "dynamic", "when"}
+	policyKeys = []string{"strategy", "mismatch_decision", "condition_cost_limit"}
 	decisions  = []string{"allow", "deny"}
 	// strategies lists StrategyNames in a stable order for messages: by
 	// strategy, warden's name before AccessControl's alias.
@@ -126,6 +126,8 @@ func (r *reader) document(root *value) {
 			r.rulePolicy(f)
 		case "schemas":
 			r.schemas(f)
+		case "context":
+			r.contextTable(f)
 		case "strict_schemas":
 			if f.val.kind != unstable.Bool {
 				r.errorf(f.val.off, "strict_schemas must be true or false, found %s", describe(f.val))
@@ -215,6 +217,8 @@ func (r *reader) rules(f *field) {
 func (r *reader) rule(id string, v *value) {
 	found, dynamic := false, false
 	var dynamicPos diag.Pos
+	var when *engine.Condition
+	first := len(r.src.Rules)
 	for _, f := range v.fields {
 		var effect engine.Effect
 		switch f.key {
@@ -229,6 +233,9 @@ func (r *reader) rule(id string, v *value) {
 			}
 			dynamic, dynamicPos = f.val.str == "true", r.pos(f.off)
 			continue
+		case "when":
+			when = r.condition(id, f.val)
+			continue
 		default:
 			r.unknownKey(f, joinKey(id, f.key), ruleKeys)
 			continue
@@ -236,10 +243,15 @@ func (r *reader) rule(id string, v *value) {
 		found = true
 		r.items(id, effect, f)
 	}
+	// The condition holds for every item of the block, wherever when
+	// was written in it, and for its grants (SPEC 12.1).
+	for i := first; i < len(r.src.Rules); i++ {
+		r.src.Rules[i].When = when
+	}
 	if dynamic {
 		// Grants written at runtime come after the block's own items
 		// (SPEC 10.2): they go before whatever rule the file has next.
-		r.src.Dynamic = append(r.src.Dynamic, engine.DynamicBlock{ID: id, Pos: dynamicPos, End: len(r.src.Rules)})
+		r.src.Dynamic = append(r.src.Dynamic, engine.DynamicBlock{ID: id, Pos: dynamicPos, End: len(r.src.Rules), When: when})
 		return
 	}
 	if !found {
@@ -336,6 +348,8 @@ func (r *reader) rulePolicy(sec *field) {
 			}
 			r.src.NoMatchSet = true
 			r.src.NoMatchPos = r.pos(v.off)
+		case "condition_cost_limit":
+			r.costLimit(path, v)
 		default:
 			r.unknownKey(f, path, policyKeys)
 		}

@@ -17,7 +17,8 @@ type value struct {
 	kind   unstable.Kind
 	origin origin // for tables
 	off    int
-	str    string // for strings: the decoded text; for booleans: true or false
+	str    string // for strings: the decoded text; for booleans: true or false; for integers: as written
+	end    int    // for scalars: the offset past the value as written
 
 	fields []*field // tables: in the order the keys were first written
 	index  map[string]*field
@@ -257,9 +258,9 @@ func (r *reader) build(n *unstable.Node, start int, path *keyPath) (*value, int)
 		}
 		return v, r.skipSeparator(end) + 1 // past '}'
 	}
-	v := &value{kind: n.Kind, off: int(n.Raw.Offset)}
-	if n.Kind == unstable.String || n.Kind == unstable.Bool {
-		v.str = string(n.Data) // a boolean keeps its text, "true" or "false"
+	v := &value{kind: n.Kind, off: int(n.Raw.Offset), end: int(n.Raw.Offset + n.Raw.Length)}
+	if n.Kind == unstable.String || n.Kind == unstable.Bool || n.Kind == unstable.Integer {
+		v.str = string(n.Data) // a boolean or integer keeps its text
 	}
 	return v, int(n.Raw.Offset + n.Raw.Length)
 }

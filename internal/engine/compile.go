@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/warden-authz/warden/internal/cond"
 	"github.com/warden-authz/warden/internal/diag"
 	"github.com/warden-authz/warden/internal/pattern"
 )
@@ -48,6 +49,23 @@ type Policy struct {
 	// runtime data applied to this policy, nil for none (Apply).
 	dynamic []DynamicBlock
 	d       *data
+
+	// cenv compiles and checks conditions (SPEC 12); nil when the policy
+	// has neither conditions nor [context]. dynConds are the dynamic
+	// blocks' conditions, by block; nil when none has one.
+	cenv     *cond.Env
+	dynConds []*ruleCond
+	// ctxChecked: the policy has a [context] table, which requests'
+	// context must agree with (SPEC 12.4).
+	ctxChecked bool
+}
+
+// ruleCond is the condition of a rule item or of a dynamic block, with
+// what deciding by the item says when it held and, for a deny, when it
+// could not be evaluated (SPEC 12.5).
+type ruleCond struct {
+	c            *cond.Condition
+	held, failed outcome
 }
 
 // bucket holds rules that share the patterns of the dimensions above it. A
@@ -85,7 +103,8 @@ type rule struct {
 	outcome                    outcome          // what deciding by this rule says
 	actionRank, resourceRank   int32            // most-specific: higher is more specific
 	subjectLiteral, subjectAll bool
-	ord                        order // place in document order
+	ord                        order     // place in document order
+	cond                       *ruleCond // nil: the item has no condition
 }
 
 // order is a rule's place in document order. The file's rule i is at
@@ -139,8 +158,11 @@ func Compile(src *Source) (*Policy, diag.List) {
 	compileGroups(p.resources, src.Resources, &errs)
 	compileGroups(p.actions, src.Actions, &errs)
 	p.schemas = compileSchemas(src.Schemas, src.StrictSchemas, &errs)
-	p.compileRules(src.Rules, &errs)
+	conds := p.compileConditions(src, &errs)
+	p.ctxChecked = p.cenv != nil && src.ContextSet && !src.DynamicContext
+	p.compileRules(src.Rules, conds, &errs)
 	p.dynamic = compileDynamic(src, &errs)
+	p.dynConds = dynamicConditions(src.Dynamic, conds)
 	if len(errs) > 0 {
 		errs.Sort()
 		return nil, errs
@@ -280,7 +302,7 @@ func unwrapPattern(err error) string {
 	return strings.TrimPrefix(err.Error(), pattern.ErrInvalidPattern.Error()+": ")
 }
 
-func (p *Policy) compileRules(src []Rule, errs *diag.List) {
+func (p *Policy) compileRules(src []Rule, conds map[*Condition]*cond.Condition, errs *diag.List) {
 	p.rules = make([]rule, 0, len(src))
 	// Rules repeat the same patterns ("read", "*"); compiling each text
 	// once lets them share memory, which keeps decisions in cache.
@@ -315,6 +337,15 @@ func (p *Policy) compileRules(src []Rule, errs *diag.List) {
 		c.subjectAll = c.subject.IsAll()
 		c.ord = order{pos: uint32(2*len(p.rules) + 2)}
 		c.outcome = outcome{allowed: r.Effect == EffectAllow, effect: r.Effect, rule: r.ID, item: r.Item, reason: reason(r)}
+		if r.When != nil {
+			cc, compiled := conds[r.When]
+			if !compiled {
+				continue // its error is reported
+			}
+			c.cond = &ruleCond{c: cc, held: c.outcome, failed: c.outcome}
+			c.cond.held.reason = heldReason(c.outcome.reason, cc)
+			c.cond.failed.reason = failedReason(c.outcome.reason, cc)
+		}
 		p.rules = append(p.rules, c)
 	}
 	if len(p.rules) > maxRules {
@@ -543,6 +574,31 @@ func version(src *Source) string {
 			str(b.ID)
 			writeLen(h, b.End)
 		}
+	}
+	if hasConditions(src) {
+		// Conditions, the context they read and the cost limit change
+		// decisions; hashing nothing otherwise keeps the versions of
+		// policies without them as they were.
+		for i, r := range src.Rules {
+			if r.When != nil {
+				writeLen(h, i)
+				str(r.When.Text)
+			}
+		}
+		for i, b := range src.Dynamic {
+			if b.When != nil {
+				writeLen(h, i)
+				str(b.When.Text)
+			}
+		}
+		writeLen(h, len(src.Context))
+		for _, a := range src.Context {
+			str(a.Name)
+			str(a.Type)
+		}
+		writeLen(h, boolInt(src.ContextSet))
+		writeLen(h, boolInt(src.DynamicContext))
+		writeLen(h, int(src.CostLimit))
 	}
 	if src.StrictSchemas {
 		// Only strict schemas change decisions; hashing nothing otherwise

@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/warden-authz/warden/internal/pattern"
 )
@@ -12,9 +13,16 @@ import (
 // subject belongs to for this query only, beside those the policy knows
 // (SPEC 7.1). A supplied name the policy declares as a group brings its
 // whole closure; any other name matches the rules that name it.
+//
+// Context holds the request's attributes, which conditions read (SPEC 12);
+// Now is the time of the decision, which they read as now. The zero Now
+// means the clock's time, read only if a condition reads now, so a
+// decision that evaluates no condition pays nothing for it.
 type Query struct {
 	Subject, Resource, Action string
 	Groups                    []string
+	Context                   map[string]any
+	Now                       time.Time
 }
 
 // Subject principal classes for most-specific (SPEC 5.2): the subject
@@ -35,6 +43,9 @@ type candidate struct {
 	rule  int32
 	layer uint8
 	class uint8
+	// failed marks a deny item that matched because its condition could
+	// not be evaluated (SPEC 12.5).
+	failed bool
 }
 
 func (c *candidate) effect() Effect {
@@ -56,6 +67,7 @@ func (c *candidate) ord() order {
 type match struct {
 	rule          int32
 	subj, act, rs int32
+	failed        bool // see candidate.failed
 }
 
 // keys are the names a request matches under in one dimension: the request
@@ -93,6 +105,13 @@ type walker struct {
 	granted  []grantMatch // grants that matched, when collecting
 
 	grantOutcome outcome // the outcome of a deciding grant
+
+	// in is what conditions read of the query, copied only for a policy
+	// with conditions; cs is the state of the conditions evaluated: nil
+	// until a matching item has a condition, so a decision that meets
+	// none pays nothing for conditions.
+	in condInput
+	cs *condState
 
 	subjectBuf, resourceBuf, actionBuf [16]int32
 	extraBuf                           [4]string
@@ -134,10 +153,18 @@ func (p *Policy) Decide(q *Query) (Decision, error) {
 		return invalidOutcome.decision(p.version), err
 	}
 	w := walker{p: p, strategy: p.strategy}
+	if p.cenv != nil {
+		// Copied into the local walker, not stored through a pointer,
+		// which would make every query escape to the heap.
+		w.in = condInput{q.Subject, q.Resource, q.Action, q.Context, q.Now}
+	}
 	w.run(q)
 	d := w.outcome(p).decision(p.version)
 	if p.d != nil {
 		d.Revision = p.d.rev
+	}
+	if w.cs != nil {
+		w.finishConditions(&d)
 	}
 	return d, nil
 }
@@ -153,6 +180,12 @@ func FindLayers(s Strategy, version string, q *Query, layers ...*Policy) (Decisi
 		return invalidOutcome.decision(version), err
 	}
 	w := walker{strategy: s}
+	for _, p := range layers {
+		if p != nil && p.cenv != nil {
+			w.in = condInput{q.Subject, q.Resource, q.Action, q.Context, q.Now}
+			break
+		}
+	}
 	var last *Policy
 	for i, p := range layers {
 		if p == nil {
@@ -163,12 +196,26 @@ func FindLayers(s Strategy, version string, q *Query, layers ...*Policy) (Decisi
 				return invalidOutcome.decision(version), err
 			}
 		}
+		if p.ctxChecked {
+			if err := p.checkContext(q); err != nil {
+				return invalidOutcome.decision(version), err
+			}
+		}
 		w.p, w.layer = p, uint8(i)
 		w.run(q)
 		last = p
 	}
 	if w.found {
-		return w.best.r.outcome.decision(version), nil
+		d := w.ruleOutcome().decision(version)
+		if w.cs != nil {
+			w.finishConditions(&d)
+		}
+		return d, nil
+	}
+	if w.cs != nil && last != nil {
+		d := last.noMatchOutcome.decision(version)
+		w.finishConditions(&d)
+		return d, nil
 	}
 	if last == nil {
 		return noRulesOutcome.decision(version), nil
@@ -193,12 +240,34 @@ func (w *walker) outcome(p *Policy) *outcome {
 		return &p.noMatchOutcome
 	case w.best.g != nil:
 		// A grant decided: build its outcome from its parts, on the
-		// stack; it formats nothing.
+		// stack; it formats nothing, unless its block has a condition.
 		g := w.best.g
 		w.grantOutcome = outcome{allowed: g.effect == EffectAllow, effect: g.effect, rule: p.dynamic[g.block].ID, reason: g.reason}
+		if p.dynConds != nil {
+			if rc := p.dynConds[g.block]; rc != nil {
+				if w.best.failed {
+					w.grantOutcome.reason = failedReason(g.reason, rc.c)
+				} else {
+					w.grantOutcome.reason = heldReason(g.reason, rc.c)
+				}
+			}
+		}
 		return &w.grantOutcome
 	}
-	return &w.best.r.outcome
+	return w.ruleOutcome()
+}
+
+// ruleOutcome is the outcome of the deciding rule item: for an item with
+// a condition, the one that says how the condition decided.
+func (w *walker) ruleOutcome() *outcome {
+	r := w.best.r
+	if r.cond == nil {
+		return &r.outcome
+	}
+	if w.best.failed {
+		return &r.cond.failed
+	}
+	return &r.cond.held
 }
 
 // check validates a query against the policy.
@@ -207,7 +276,12 @@ func (p *Policy) check(q *Query) error {
 		return err
 	}
 	if p.schemas != nil { // checked here so that a policy without schemas pays no call
-		return p.checkSchema(q.Resource)
+		if err := p.checkSchema(q.Resource); err != nil {
+			return err
+		}
+	}
+	if p.ctxChecked { // likewise for [context]
+		return p.checkContext(q)
 	}
 	return nil
 }
@@ -369,13 +443,13 @@ func (w *walker) matchFlat(f *flatRule, ks *[3]keys, fixed [3]int32) {
 				if fixed[dimResource] < 0 && !f.pats[dimResource].Match(ks[dimResource].at(int(ri))) {
 					continue
 				}
-				w.visit(match{rule: f.rule, subj: si, act: ai, rs: ri})
+				w.visit(match{rule: f.rule, subj: si, act: ai, rs: ri}, ks)
 			}
 		}
 	}
 }
 
-func (w *walker) visit(m match) {
+func (w *walker) visit(m match, ks *[3]keys) {
 	r := &w.p.rules[m.rule]
 	c := candidate{r: r, rule: m.rule, layer: w.layer, class: classAll}
 	switch {
@@ -386,6 +460,18 @@ func (w *walker) visit(m match) {
 		c.class = classSelf
 	default:
 		c.class = classGroup
+	}
+	if r.cond != nil {
+		// An item that cannot beat the best so far cannot decide,
+		// whatever its condition says: it is not evaluated (unless
+		// every match is wanted).
+		if !w.collect && w.found && !w.better(c, w.best) {
+			return
+		}
+		if !w.holds(r.cond, r.src.Effect, r.src.ID, ks, &c) {
+			return
+		}
+		m.failed = c.failed
 	}
 	if w.collect {
 		w.matches = append(w.matches, m)
@@ -421,7 +507,7 @@ func (w *walker) matchGrants(grants []*grant, ks *[3]keys, ri int32) {
 				if sk.at(si) == g.subject {
 					// The lowest key is the best class: the subject
 					// itself, else a group.
-					w.matchGrant(g, int32(si), &ks[dimAction], ri)
+					w.matchGrant(g, int32(si), ks, ri)
 					break
 				}
 			}
@@ -442,12 +528,13 @@ func (w *walker) matchGrants(grants []*grant, ks *[3]keys, ri int32) {
 			}
 		}
 		for ; i < len(grants) && grants[i].subject == s; i++ {
-			w.matchGrant(grants[i], int32(si), &ks[dimAction], ri)
+			w.matchGrant(grants[i], int32(si), ks, ri)
 		}
 	}
 }
 
-func (w *walker) matchGrant(g *grant, si int32, ak *keys, ri int32) {
+func (w *walker) matchGrant(g *grant, si int32, ks *[3]keys, ri int32) {
+	ak := &ks[dimAction]
 	for ai := range ak.len() {
 		if ak.at(ai) != g.action {
 			continue
@@ -456,8 +543,18 @@ func (w *walker) matchGrant(g *grant, si int32, ak *keys, ri int32) {
 		if si == 0 {
 			c.class = classSelf
 		}
+		if w.p.dynConds != nil {
+			if rc := w.p.dynConds[g.block]; rc != nil {
+				if !w.collect && w.found && !w.better(c, w.best) {
+					return
+				}
+				if !w.holds(rc, g.effect, w.p.dynamic[g.block].ID, ks, &c) {
+					return
+				}
+			}
+		}
 		if w.collect {
-			w.granted = append(w.granted, grantMatch{g: g, subj: si, act: int32(ai), rs: ri})
+			w.granted = append(w.granted, grantMatch{g: g, subj: si, act: int32(ai), rs: ri, failed: c.failed})
 		}
 		if !w.found || w.better(c, w.best) {
 			w.best, w.found = c, true
@@ -470,6 +567,7 @@ func (w *walker) matchGrant(g *grant, si int32, ak *keys, ri int32) {
 type grantMatch struct {
 	g             *grant
 	subj, act, rs int32
+	failed        bool
 }
 
 // better reports whether candidate a beats b under the walker's strategy.

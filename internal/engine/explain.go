@@ -15,8 +15,12 @@ func (p *Policy) Explain(q *Query) (Explanation, error) {
 		return Explanation{Decision: invalidOutcome.decision(p.version), Strategy: p.strategy}, err
 	}
 	w := &walker{p: p, strategy: p.strategy, collect: true}
+	w.in = condInput{q.Subject, q.Resource, q.Action, q.Context, q.Now}
 	w.run(q)
 	d := w.outcome(p).decision(p.version)
+	if w.cs != nil {
+		w.finishConditions(&d)
+	}
 
 	// The same keys, in the same order, as the walk used: match indexes
 	// refer to them.
@@ -33,6 +37,8 @@ func (p *Policy) Explain(q *Query) (Explanation, error) {
 		c             candidate
 		subj, act, rs int32
 	}
+	// A conditioned item's condition ran once; whether it failed is the
+	// same for every key it matched through.
 	best := make(map[any]*hit)
 	add := func(h hit) {
 		var key any = h.c.r
@@ -55,10 +61,10 @@ func (p *Policy) Explain(q *Query) (Explanation, error) {
 		}
 	}
 	for _, m := range w.matches {
-		add(hit{candidate{r: &p.rules[m.rule]}, m.subj, m.act, m.rs})
+		add(hit{candidate{r: &p.rules[m.rule], failed: m.failed}, m.subj, m.act, m.rs})
 	}
 	for _, g := range w.granted {
-		add(hit{candidate{g: g.g}, g.subj, g.act, g.rs})
+		add(hit{candidate{g: g.g, failed: g.failed}, g.subj, g.act, g.rs})
 	}
 	hits := make([]*hit, 0, len(best))
 	for _, h := range best {
@@ -96,7 +102,16 @@ func (p *Policy) Explain(q *Query) (Explanation, error) {
 // matchOf describes a matching rule item or grant.
 func (p *Policy) matchOf(c *candidate) Match {
 	if g := c.g; g != nil {
-		return Match{Rule: p.dynamic[g.block].ID, Effect: g.effect, Subject: g.subject, Resource: g.resource, Action: g.action, Reason: g.reason}
+		mt := Match{Rule: p.dynamic[g.block].ID, Effect: g.effect, Subject: g.subject, Resource: g.resource, Action: g.action, Reason: g.reason}
+		if p.dynConds != nil && p.dynConds[g.block] != nil {
+			rc := p.dynConds[g.block]
+			mt.When, mt.ConditionFailed = rc.c.Text(), c.failed
+			mt.Reason = heldReason(g.reason, rc.c)
+			if c.failed {
+				mt.Reason = failedReason(g.reason, rc.c)
+			}
+		}
+		return mt
 	}
 	r := c.r
 	mt := Match{
@@ -106,6 +121,13 @@ func (p *Policy) matchOf(c *candidate) Match {
 	}
 	if r.src.Pos.Line > 0 {
 		mt.Position = r.src.Pos.String()
+	}
+	if r.cond != nil {
+		mt.When, mt.ConditionFailed = r.cond.c.Text(), c.failed
+		mt.Reason = r.cond.held.reason
+		if c.failed {
+			mt.Reason = r.cond.failed.reason
+		}
 	}
 	return mt
 }

@@ -95,8 +95,10 @@ func MergeSource(src *Source, records []store.Record) *Source {
 	}
 	grants := map[string][]Rule{}
 	dynamic := map[string]bool{}
+	when := map[string]*Condition{} // a grant carries its block's condition
 	for _, b := range src.Dynamic {
 		dynamic[b.ID] = true
+		when[b.ID] = b.When
 	}
 	for _, r := range records {
 		switch {
@@ -110,7 +112,7 @@ func MergeSource(src *Source, records []store.Record) *Source {
 			add(&out.Resources, resourceIx, "resources", r.Membership.Resource, r.Membership.Group)
 		case r.Grant != nil && dynamic[r.Grant.Rule]:
 			g := r.Grant
-			grants[g.Rule] = append(grants[g.Rule], Rule{ID: g.Rule, Effect: g.Effect, Subject: g.Subject, Resource: g.Resource, Action: g.Action})
+			grants[g.Rule] = append(grants[g.Rule], Rule{ID: g.Rule, Effect: g.Effect, Subject: g.Subject, Resource: g.Resource, Action: g.Action, When: when[g.Rule]})
 		}
 	}
 	// Insert each block's grants before the rule its own items end at,

@@ -15,6 +15,8 @@ type (
 	Decision    = types.Decision
 	Match       = types.Match
 	Explanation = types.Explanation
+	// ConditionError is a condition that could not be evaluated.
+	ConditionError = types.ConditionError
 )
 
 const (
@@ -90,6 +92,52 @@ type Rule struct {
 	// pattern is reported exactly where it was written.
 	Pos                                diag.Pos
 	SubjectPos, ResourcePos, ActionPos diag.Pos
+	// When is the condition of the item's block (SPEC 12.1), shared by
+	// every item of the block; nil for none.
+	When *Condition
+}
+
+// Condition is a rule block's `when` expression as a front end read it.
+type Condition struct {
+	Text string
+	// Pos is where the condition was written: with Raw, where Raw
+	// starts; without, where Text's first byte is.
+	Pos diag.Pos
+	// Raw is the TOML string as written, quotes and escapes included,
+	// which errors in the expression are located through; empty when
+	// Text was written as is, on one line, from Pos.
+	Raw string
+}
+
+// at gives the position of byte off of Text.
+func (c *Condition) at(off int) diag.Pos {
+	p := c.Pos
+	if p.Line == 0 {
+		return p
+	}
+	if c.Raw == "" {
+		p.Col += off
+		return p
+	}
+	offsets := diag.TOMLStringOffsets(c.Raw, c.Text)
+	if offsets == nil {
+		return p
+	}
+	for _, ch := range []byte(c.Raw[:offsets[min(max(off, 0), len(offsets)-1)]]) {
+		if ch == '\n' {
+			p.Line, p.Col = p.Line+1, 1
+		} else {
+			p.Col++
+		}
+	}
+	return p
+}
+
+// ContextAttribute is one attribute of [context]: the name a condition
+// reads as context.NAME, and its type's name (SPEC 12.1).
+type ContextAttribute struct {
+	Name, Type string
+	Pos        diag.Pos
 }
 
 // Source is a policy as a front end read it, before compilation. It is plain
@@ -124,6 +172,21 @@ type Source struct {
 	// whole policy) reports the version `warden serve` reports beside the
 	// revision: the data is named by the revision, not by the version.
 	Version string
+	// Context is the [context] table: the attributes conditions may read
+	// and requests may carry, with their types (SPEC 12.1). ContextSet
+	// records that the table was written, even empty: only then is a
+	// request's context checked (SPEC 12.4); without it, context is
+	// carried for audit only.
+	Context    []ContextAttribute
+	ContextSet bool
+	// DynamicContext declares no attribute types: conditions read the
+	// request's context as a map, each value typed by itself. Rules built
+	// in code, which have no [context] table, use it.
+	DynamicContext bool
+	// CostLimit bounds each evaluation of a condition
+	// ([rule_policy] condition_cost_limit); 0 means the default.
+	CostLimit    uint64
+	CostLimitPos diag.Pos
 }
 
 // DynamicBlock is a rule block declared `dynamic = true`. Grants written
@@ -132,6 +195,9 @@ type DynamicBlock struct {
 	ID  string
 	Pos diag.Pos
 	End int
+	// When is the block's condition, which its grants carry; nil for
+	// none.
+	When *Condition
 }
 
 // Schema is one declared resource shape: segments joined by ':', each a

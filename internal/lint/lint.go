@@ -85,13 +85,15 @@ const (
 	CodeAlternativesSpan = "alternatives-span"
 	CodeSchemaCollapse   = "schema-collapse"
 	CodeNoSchema         = "no-schema"
+	CodeConstant         = "constant-condition"
+	CodeUnusedContext    = "unused-context"
 )
 
 // Codes lists every finding code, in the order docs/lint.md describes them.
 var Codes = []string{
 	CodeTypo, CodeMemberTypo, CodeUndeclared, CodeCycle, CodeEmptyGroup, CodeShadowed, CodeRedundant,
 	CodeUnreachable, CodeConflict, CodeFailOpen, CodeBroadGrant, CodeAlternativesSpan,
-	CodeSchemaCollapse, CodeNoSchema,
+	CodeSchemaCollapse, CodeNoSchema, CodeConstant, CodeUnusedContext,
 }
 
 // Finding is one likely mistake, at the place to edit. It is a plain
@@ -161,6 +163,7 @@ func Run(src *engine.Source, p *engine.Policy, opts *Options) []Finding {
 	l.items()
 	l.coverage()
 	l.schemas()
+	l.conditions()
 
 	slices.SortStableFunc(l.out, func(a, b Finding) int {
 		return cmp.Or(
@@ -209,6 +212,9 @@ func itemName(r *engine.Rule) string {
 	s := fmt.Sprintf("%s %s[%d]", r.ID, r.Effect, r.Item)
 	if r.Pos.Line > 0 {
 		s += fmt.Sprintf(" (line %d)", r.Pos.Line)
+	}
+	if r.When != nil {
+		s += " when " + shorten(r.When.Text)
 	}
 	return s
 }

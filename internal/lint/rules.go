@@ -36,7 +36,10 @@ func (l *linter) items() {
 		if src.Effect == engine.EffectDeny {
 			mine, other = &f.deny, f.allow
 		}
-		if other >= 0 {
+		if other >= 0 && sameCondition(l.rules[other].src, src) {
+			// Opposite items under different conditions are how
+			// conditions are used (allow, and deny unless MFA): only
+			// those that always meet conflict.
 			l.conflict(&l.rules[other], r)
 		}
 		if *mine < 0 {
@@ -183,7 +186,7 @@ func (l *linter) coverage() {
 		a := &l.rules[i]
 		switch l.src.Strategy {
 		case engine.FirstMatch:
-			b := l.coverer(ix, a, func(b *lrule) bool { return b.idx < a.idx })
+			b := l.coverer(ix, a, func(b *lrule) bool { return b.idx < a.idx && condCovers(b.src, a.src) })
 			if b != nil && !opposite(a, b) {
 				l.add(Warning, CodeShadowed, a.src.Pos,
 					fmt.Sprintf("remove %s, or move it above %s", itemName(a.src), itemName(b.src)),
@@ -196,7 +199,7 @@ func (l *linter) coverage() {
 				win = engine.EffectAllow
 			}
 			if a.src.Effect != win {
-				b := l.coverer(ix, a, func(b *lrule) bool { return b.src.Effect == win })
+				b := l.coverer(ix, a, func(b *lrule) bool { return b.src.Effect == win && condCovers(b.src, a.src) })
 				if b != nil {
 					if !opposite(a, b) {
 						l.add(Warning, CodeUnreachable, a.src.Pos,
@@ -208,7 +211,7 @@ func (l *linter) coverage() {
 				}
 			}
 			b := l.coverer(ix, a, func(b *lrule) bool {
-				return b.idx != a.idx && b.src.Effect == a.src.Effect && !(b.idx > a.idx && l.ruleCovers(a, b))
+				return b.idx != a.idx && b.src.Effect == a.src.Effect && condCovers(b.src, a.src) && !(b.idx > a.idx && l.ruleCovers(a, b) && condCovers(a.src, b.src))
 			})
 			if b != nil {
 				l.redundant(a, b)
@@ -247,7 +250,7 @@ func (l *linter) duplicates() {
 	first := make(map[[4]string]int)
 	for i := range l.rules {
 		r := l.rules[i].src
-		key := [4]string{r.Effect.String(), r.Subject, r.Resource, r.Action}
+		key := [4]string{r.Effect.String(), r.Subject, r.Resource, r.Action + "\x00" + whenText(r)}
 		if j, dup := first[key]; dup {
 			l.redundant(&l.rules[i], &l.rules[j])
 			continue

@@ -101,7 +101,7 @@ func (tf *File) Run(p *engine.Policy) ([]Result, error) {
 	out := make([]Result, len(tf.Cases))
 	for i := range tf.Cases {
 		c := &tf.Cases[i]
-		e, err := p.Explain(&engine.Query{Subject: c.Subject, Resource: c.Resource, Action: c.Action})
+		e, err := p.Explain(&engine.Query{Subject: c.Subject, Resource: c.Resource, Action: c.Action, Context: c.Context, Now: c.Now})
 		if err != nil {
 			return nil, fmt.Errorf("%v: case %q: %w", c.Pos, c.Label(), err)
 		}

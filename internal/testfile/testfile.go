@@ -11,12 +11,14 @@ package testfile
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/pelletier/go-toml/v2/unstable"
 
@@ -40,6 +42,8 @@ import (
 //	rule = "rules.desks allow[1]"             # optional: "rules.desks" or with its item
 //	effect = "allow"                          # optional: allow, deny or none
 //	reason = "desk_animals"                   # optional: a substring of the reason
+//	context = { mfa = true, ip = "10.1.2.3" }  # optional: the request's context (SPEC 12)
+//	now = 2026-03-04T10:00:00Z                # optional: the time conditions read as now
 
 // MaxBytes bounds a test file, as a policy file is bounded by what
 // the TOML parser supports: a test file is read whole.
@@ -77,6 +81,10 @@ type Case struct {
 	EffectSet bool
 	Reason    string
 	ReasonSet bool
+	// Context is the request's context, and Now the time its conditions
+	// read as now; the zero Now means the clock's (SPEC 12).
+	Context map[string]any
+	Now     time.Time
 }
 
 // Label names a case in reports: its name, or its request.
@@ -99,7 +107,7 @@ func displayResource(r string) string {
 
 var (
 	testTopKeys  = []string{"policy", "cases"}
-	testCaseKeys = []string{"name", "subject", "resource", "action", "allowed", "rule", "effect", "reason"}
+	testCaseKeys = []string{"name", "subject", "resource", "action", "allowed", "rule", "effect", "reason", "context", "now"}
 	// ruleItem is "rules.desks allow[1]", as explanations print items.
 	ruleItem = regexp.MustCompile(`^(\S+) (allow|deny)\[([1-9][0-9]{0,8})\]$`)
 )
@@ -314,6 +322,24 @@ func (t *testReader) caseKey(c *Case, name string, v *unstable.Node, off, voff i
 		if s, ok := t.str(name, v, voff); ok {
 			c.Reason, c.ReasonSet = s, true
 		}
+	case "context":
+		if v.Kind != unstable.InlineTable {
+			t.errorf(voff, "context must be an inline table of attributes, such as { mfa = true }, found %s", describeNode(v))
+			return
+		}
+		c.Context = t.table(v)
+	case "now":
+		switch v.Kind {
+		case unstable.DateTime, unstable.String:
+			now, err := time.Parse(time.RFC3339Nano, string(v.Data))
+			if err != nil {
+				t.errorf(voff, "now must be a time with its offset, such as 2026-03-04T10:00:00Z, found %q", v.Data)
+				return
+			}
+			c.Now = now
+		default:
+			t.errorf(voff, "now must be a time with its offset, such as 2026-03-04T10:00:00Z, found %s", describeNode(v))
+		}
 	case "policy":
 		t.errorf(off, "policy belongs at the top of the file, before the first [[cases]]")
 	default:
@@ -391,6 +417,57 @@ func (t *testReader) str(name string, v *unstable.Node, off int) (string, bool) 
 		return "", false
 	}
 	return string(v.Data), true
+}
+
+// table reads an inline table as a request's context: each value as the
+// wire would give it (strings, booleans, integers as json.Number, floats,
+// arrays), and a TOML time as a time.Time. Whether the values fit the
+// policy's [context] is the policy's to say, when the case runs.
+func (t *testReader) table(v *unstable.Node) map[string]any {
+	out := map[string]any{}
+	for it := v.Children(); it.Next(); {
+		kv := it.Node()
+		if kv.Kind != unstable.KeyValue {
+			continue
+		}
+		name, _ := t.key(kv)
+		out[name] = t.contextValue(kv.Value())
+	}
+	return out
+}
+
+func (t *testReader) contextValue(v *unstable.Node) any {
+	switch v.Kind {
+	case unstable.String:
+		return string(v.Data)
+	case unstable.Bool:
+		return string(v.Data) == "true"
+	case unstable.Integer:
+		n, err := strconv.ParseInt(strings.ReplaceAll(string(v.Data), "_", ""), 0, 64)
+		if err != nil {
+			return json.Number(v.Data) // out of range: the policy says so
+		}
+		return json.Number(strconv.FormatInt(n, 10))
+	case unstable.Float:
+		f, err := strconv.ParseFloat(strings.ReplaceAll(string(v.Data), "_", ""), 64)
+		if err != nil {
+			return string(v.Data)
+		}
+		return f
+	case unstable.DateTime:
+		if ts, err := time.Parse(time.RFC3339Nano, string(v.Data)); err == nil {
+			return ts
+		}
+	case unstable.Array:
+		var out []any
+		for it := v.Children(); it.Next(); {
+			out = append(out, t.contextValue(it.Node()))
+		}
+		return out
+	case unstable.InlineTable:
+		return t.table(v)
+	}
+	return string(v.Data) // a local date or time: the policy refuses it
 }
 
 // finishCase checks the case being read has what every case needs.

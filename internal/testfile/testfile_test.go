@@ -1,11 +1,15 @@
 package testfile_test
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/warden-authz/warden/internal/engine"
 	"github.com/warden-authz/warden/internal/testfile"
@@ -98,6 +102,9 @@ func TestParseHostile(t *testing.T) {
 		{"space in name", "policy = 'a'\n[[cases]]\nsubject = 'a b'\nresource = 'b'\naction = 'c'\nallowed = true\n", "space"},
 		{"control character", "policy = 'a'\n[[cases]]\nsubject = \"a\\u0000\"\nresource = 'b'\naction = 'c'\nallowed = true\n", "control"},
 		{"long name", "policy = 'a'\n[[cases]]\nsubject = '" + strings.Repeat("x", 1025) + "'\nresource = 'b'\naction = 'c'\nallowed = true\n", "over the limit"},
+		{"context not a table", "policy = 'a'\n" + goodCase + "context = 'mfa'\n", "t.toml:8:11: context must be an inline table"},
+		{"now without an offset", "policy = 'a'\n" + goodCase + "now = 2026-03-04T10:00:00\n", "t.toml:8:7: now must be a time with its offset"},
+		{"now not a time", "policy = 'a'\n" + goodCase + "now = 'noon'\n", `t.toml:8:7: now must be a time with its offset, such as 2026-03-04T10:00:00Z, found "noon"`},
 		{"bad effect", "policy = 'a'\n" + goodCase + "effect = 'alow'\n", `t.toml:8:10: effect must be "allow", "deny" or "none" (no rule matched), found "alow" (did you mean "allow"?)`},
 		{"bad rule", "policy = 'a'\n" + goodCase + "rule = 'rules.r1 allow[x]'\n", `t.toml:8:8: rule "rules.r1 allow[x]": expected a rule id`},
 		{"empty rule", "policy = 'a'\n" + goodCase + "rule = ''\n", "t.toml:8:8: rule \"\""},
@@ -229,5 +236,25 @@ func TestZeroValues(t *testing.T) {
 	var s testfile.Suite
 	if failed, passed, broken := s.Failed(); failed+passed+broken != 0 {
 		t.Errorf("zero Suite counts %d %d %d", failed, passed, broken)
+	}
+}
+
+// TestParseContext: a case's context keeps each value as the wire would
+// give it, and now is a time.
+func TestParseContext(t *testing.T) {
+	t.Parallel()
+	tf, errs := testfile.Parse("t.toml", []byte("policy = 'p.toml'\n"+goodCase+
+		"context = { mfa = true, ip = '10.1.2.3', n = 1_000, amount = 2.5, tags = ['a', 'b'], at = 2026-01-02T03:04:05Z, inner = { x = 1 } }\nnow = 2026-03-04T10:00:00+01:00\n"))
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	c := tf.Cases[0]
+	want := map[string]any{"mfa": true, "ip": "10.1.2.3", "n": json.Number("1000"), "amount": 2.5, "tags": []any{"a", "b"},
+		"at": time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), "inner": map[string]any{"x": json.Number("1")}}
+	if diff := cmp.Diff(want, c.Context); diff != "" {
+		t.Errorf("context (-want +got):\n%s", diff)
+	}
+	if !c.Now.Equal(time.Date(2026, 3, 4, 9, 0, 0, 0, time.UTC)) {
+		t.Errorf("now %v", c.Now)
 	}
 }

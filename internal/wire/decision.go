@@ -48,6 +48,27 @@ func AppendDecision(b []byte, d *types.Decision) []byte {
 		b = append(b, `,"revision":`...)
 		b = strconv.AppendUint(b, d.Revision, 10)
 	}
+	if len(d.MissingContext) > 0 {
+		b = append(b, `,"missing_context":`...)
+		b = appendStrings(b, d.MissingContext)
+	}
+	for i, e := range d.ConditionErrors {
+		if i == 0 {
+			b = append(b, `,"condition_errors":[`...)
+		} else {
+			b = append(b, ',')
+		}
+		b = append(b, `{"rule":`...)
+		b = AppendString(b, e.Rule)
+		b = append(b, `,"when":`...)
+		b = AppendString(b, e.When)
+		b = append(b, `,"error":`...)
+		b = AppendString(b, e.Error)
+		b = append(b, '}')
+	}
+	if len(d.ConditionErrors) > 0 {
+		b = append(b, ']')
+	}
 	return append(b, '}')
 }
 
@@ -158,6 +179,8 @@ func (o *object) decision() (types.Decision, error) {
 	o.field("subject_path", false, &d.SubjectPath)
 	o.field("resource_path", false, &d.ResourcePath)
 	o.field("revision", false, &d.Revision)
+	o.field("missing_context", false, &d.MissingContext)
+	o.field("condition_errors", false, &d.ConditionErrors)
 	if o.err != nil {
 		return types.Decision{}, fmt.Errorf("not a decision: %w", o.err)
 	}

@@ -332,6 +332,8 @@ func (o *object) field(key string, required bool, dst any) {
 		dec := json.NewDecoder(bytes.NewReader(raw))
 		dec.UseNumber()
 		err = dec.Decode(dst)
+	case *[]types.ConditionError:
+		*dst, err = conditionErrors(raw)
 	default:
 		err = json.Unmarshal(raw, dst)
 	}
@@ -358,6 +360,8 @@ func describeType(dst any) string {
 		return "an RFC 3339 time"
 	case *map[string]any:
 		return "an object"
+	case *[]types.ConditionError:
+		return `an array of {"rule", "when", "error"} objects`
 	}
 	return fmt.Sprintf("%T", dst)
 }
@@ -371,4 +375,29 @@ func notJSON(err error) error {
 		return errors.New("not valid JSON: unexpected end")
 	}
 	return fmt.Errorf("not valid JSON: %w", err)
+}
+
+// conditionErrors decodes a decision's condition_errors with the same
+// strictness as the decision itself: exact keys, each one required.
+func conditionErrors(raw []byte) ([]types.ConditionError, error) {
+	var elems []json.RawMessage
+	if err := json.Unmarshal(raw, &elems); err != nil {
+		return nil, err
+	}
+	out := make([]types.ConditionError, 0, len(elems))
+	for _, e := range elems {
+		o, err := members(e)
+		if err != nil {
+			return nil, err
+		}
+		var ce types.ConditionError
+		o.field("rule", true, &ce.Rule)
+		o.field("when", true, &ce.When)
+		o.field("error", true, &ce.Error)
+		if o.err != nil {
+			return nil, o.err
+		}
+		out = append(out, ce)
+	}
+	return out, nil
 }

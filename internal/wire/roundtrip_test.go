@@ -111,6 +111,8 @@ func TestAppendDecisionMatchesJSON(t *testing.T) {
 		{Reason: "héllo 世界 \u2028 \u2029 emoji 🙂", PolicyVersion: "v"},
 		{Reason: "bad utf8 \xff\xfe and \xc3 end", PolicyVersion: "\xed\xa0\x80"},
 		{Effect: types.EffectNone, Reason: "x", SubjectPath: []string{}, ResourcePath: []string{""}},
+		{Effect: types.EffectDeny, Rule: "rules.guard", Item: 1, Reason: "r", PolicyVersion: "v", Revision: 7, MissingContext: []string{"ip", "mfa"},
+			ConditionErrors: []types.ConditionError{{Rule: "rules.guard", When: `context.mfa && context.ip.in_cidr("10.0.0.0/8")`, Error: "context.mfa is missing"}, {Rule: "rules.b", When: "x", Error: "e\n"}}},
 	} {
 		checkDecision(t, d)
 	}
