@@ -15,7 +15,7 @@ import (
 
 // BenchmarkGuardCheckAuditLatency measures what audit adds to one guarded
 // call, as a distribution, with every event going to a real store through
-// the batching writer (issue: <= 1 µs p50 added).
+// the batching writer (target: at most 1 µs added at p50).
 //
 // Calls are paced at a rate the store sustains, 20,000 a second. Calling
 // as fast as possible would measure backpressure instead: a store that

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The throughput benchmarks behind issue 11's targets in
-# docs/performance.md ("Issue 11's throughput targets"), run so that the
+# The audit throughput benchmarks behind docs/performance.md ("Audit
+# throughput: the service against a bare handler"), run so that the
 # variants compared are measured close together in time: the machine is
 # shared and its speed drifts within seconds.
 #

@@ -22,7 +22,7 @@ const outageEnv = "WARDEN_OUTAGE_STORE"
 
 // TestStoreOutage takes a real store's files away from under a running
 // audit log, as a full or read-only disk would, and brings them back
-// (issue: sink outage). Making the file read-only with chmod proves nothing
+// (a sink outage). Making the file read-only with chmod proves nothing
 // here: the tests run as root, who may write any file, and a store writes
 // through descriptors it opened before the change. A file size limit
 // (RLIMIT_FSIZE) makes every write past the files' current size fail with

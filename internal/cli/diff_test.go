@@ -101,7 +101,7 @@ func TestDiffJSON(t *testing.T) {
 }
 
 // BenchmarkLargeCommands runs who, can and diff on the 110,000-rule RBAC
-// policy from its file, as a user would, loading included (issue 7: each
+// policy from its file, as a user would, loading included (target: each
 // within 2 s on RBAC large). Each iteration also checks the answer, so a
 // fast wrong answer cannot pass for a fast right one.
 //

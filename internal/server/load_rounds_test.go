@@ -15,7 +15,7 @@ import (
 	"time"
 )
 
-// BenchmarkLoadCheckInterleaved measures the ratios issue 11's targets
+// BenchmarkLoadCheckInterleaved measures the ratios the audit targets
 // are stated in: serve with audit off, with SQLite audit, and with
 // --audit-required, against each other and against the bare net/http
 // handler; and the same with JSON Lines, the alternative. On a machine whose speed drifts by a quarter within minutes,

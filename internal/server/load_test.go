@@ -24,7 +24,7 @@ import (
 )
 
 // The load benchmarks drive the real server over loopback with keep-alive
-// clients, the way issue 5's targets are stated:
+// clients, the way the service's targets are stated:
 //
 //	go test -run '^$' -bench Load -benchtime 5s ./internal/server/
 //

@@ -230,7 +230,7 @@ func slowWrite(t *testing.T, w *os.File, gap time.Duration) {
 	}
 }
 
-// TestReloadSlowWriter is issue 11's reproduction: the policy file is
+// TestReloadSlowWriter reproduces a partial deploy: the policy file is
 // rewritten in two chunks 400 ms apart, and the first chunk alone is a
 // valid allow-everything policy. Whether the file is written in place
 // (settled by its writer's close on Linux, by the settle time elsewhere)
