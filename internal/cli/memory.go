@@ -4,6 +4,8 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	rtmetrics "runtime/metrics"
+	"sync/atomic"
 
 	"github.com/warden-authz/warden/internal/server"
 )
@@ -43,23 +45,110 @@ func heapBound(f memoryFlags) int64 {
 }
 
 // MemoryBound is the most memory (RSS) `warden serve` uses with flags f,
-// under any load: heapBound plus SQLite's page caches.
-func MemoryBound(f memoryFlags) int64 {
-	n := heapBound(f)
+// under any load, when its policy and data hold state bytes of heap
+// beyond what memBase allows for a small policy: heapBound, twice the
+// state (the collector's factor again), and SQLite's page caches.
+func MemoryBound(f memoryFlags, state int64) int64 {
+	n := heapBound(f) + 2*state
 	if f.SQLite {
 		n += memSQLiteWriter + memSQLiteReader*int64(max(4, runtime.GOMAXPROCS(0)))
 	}
 	return n
 }
 
-// setMemoryLimit gives the Go runtime heapBound as its soft memory limit
-// (unless GOMEMLIMIT says otherwise), so near the bound the collector
-// runs sooner and returns freed memory to the system, rather than
-// letting garbage from decoding large requests pile up to twice the live
-// heap first.
-func setMemoryLimit(f memoryFlags) {
+// memoryLimit keeps the Go runtime's soft memory limit at
+//
+//	heapBound(f) + 2 × state
+//
+// where state is the live heap outside the bounded buffers: the compiled
+// policy and the store's data, which no flag bounds. A limit of
+// heapBound alone, below a large state's live heap (1,000,000 memberships
+// and 1,000,000 grants hold about 470 MiB), would make the collector run
+// without pause, at half the CPU, for as long as the process lives. The
+// limit follows the state: after every collection it is set anew from
+// the live heap that collection found, less what the buffers hold then.
+// So near the buffers' bound the collector runs sooner, as it should, and
+// a growing state raises the limit before the heap can reach it (the
+// limit is always above the 2 × live the collector aims for at GOGC=100).
+//
+// Its zero value does nothing; make one with startMemoryLimit. Safe for
+// concurrent use.
+type memoryLimit struct {
+	bound int64
+	held  atomic.Pointer[func() int64] // the buffers' bytes; nil until a server is made
+	live  func() int64                 // the live heap at the last collection
+	set   func(int64)                  // debug.SetMemoryLimit
+	stop  atomic.Bool
+}
+
+// startMemoryLimit sets the limit for flags f and keeps it up to date
+// after every collection, unless GOMEMLIMIT is set, which wins. Stop it
+// with stopMemoryLimit.
+func startMemoryLimit(f memoryFlags) *memoryLimit {
 	if _, set := os.LookupEnv("GOMEMLIMIT"); set {
+		return nil
+	}
+	l := &memoryLimit{bound: heapBound(f), live: liveHeap, set: func(n int64) { debug.SetMemoryLimit(n) }}
+	l.update()
+	l.arm()
+	return l
+}
+
+// setHeld names the function that reports what the bounded buffers hold.
+func (l *memoryLimit) setHeld(f func() int64) {
+	if l != nil {
+		l.held.Store(&f)
+	}
+}
+
+// stopMemoryLimit stops following collections and leaves the limit where
+// it is.
+func (l *memoryLimit) stopMemoryLimit() {
+	if l != nil {
+		l.stop.Store(true)
+	}
+}
+
+// limit is the memory limit for a live heap of live bytes, held of them
+// in the bounded buffers.
+func (l *memoryLimit) limit(live, held int64) int64 {
+	return l.bound + 2*max(0, live-held)
+}
+
+func (l *memoryLimit) update() {
+	if l == nil || l.set == nil || l.live == nil {
 		return
 	}
-	debug.SetMemoryLimit(heapBound(f))
+	var held int64
+	if f := l.held.Load(); f != nil {
+		held = (*f)()
+	}
+	l.set(l.limit(l.live(), held))
+}
+
+// arm runs update after the next collection, and arms again: a sentinel
+// object unreachable from the start is finalized by the next cycle.
+func (l *memoryLimit) arm() {
+	s := &gcSentinel{l}
+	runtime.SetFinalizer(s, func(s *gcSentinel) {
+		if s.l.stop.Load() {
+			return
+		}
+		s.l.update()
+		s.l.arm()
+	})
+}
+
+// gcSentinel exists to be collected; it holds a pointer so that it is
+// never a tiny allocation, which may share a block and outlive its cycle.
+type gcSentinel struct{ l *memoryLimit }
+
+// liveHeap is the heap the last collection found live.
+func liveHeap() int64 {
+	s := []rtmetrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	rtmetrics.Read(s)
+	if s[0].Value.Kind() != rtmetrics.KindUint64 {
+		return 0
+	}
+	return int64(s[0].Value.Uint64())
 }

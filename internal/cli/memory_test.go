@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -74,7 +75,7 @@ func TestServeMemoryBound(t *testing.T) {
 		bounds = defaultMemoryFlags(true)
 		args = nil
 	}
-	limit := MemoryBound(bounds)
+	limit := MemoryBound(bounds, 0)
 	dir := t.TempDir()
 	policy := writeServeFile(t, dir, "policy.toml", servePolicy)
 	p := startServe(t, dir, append([]string{"-c", policy, "--audit", "sqlite:" + filepath.Join(dir, "a.db")}, args...)...)
@@ -125,4 +126,59 @@ func TestServeMemoryBound(t *testing.T) {
 	if peak > limit {
 		t.Errorf("peak RSS %d bytes is over the bound of %d for %+v", peak, limit, bounds)
 	}
+}
+
+// TestMemoryLimitFollowsState: the limit is heapBound plus twice the live
+// heap outside the buffers, never below heapBound, and a nil or zero
+// limiter does nothing.
+func TestMemoryLimitFollowsState(t *testing.T) {
+	t.Parallel()
+	l := &memoryLimit{bound: 100 << 20}
+	for _, tc := range []struct {
+		name       string
+		live, held int64
+		want       int64
+	}{
+		{"nothing live", 0, 0, 100 << 20},
+		{"a small policy", 10 << 20, 0, 120 << 20},
+		{"a large state", 470 << 20, 0, 1040 << 20},
+		{"the buffers do not count twice", 470 << 20, 70 << 20, 900 << 20},
+		{"held above live (sampled later)", 10 << 20, 30 << 20, 100 << 20},
+	} {
+		if got := l.limit(tc.live, tc.held); got != tc.want {
+			t.Errorf("%s: limit(%d, %d) = %d MiB, want %d MiB", tc.name, tc.live, tc.held, got>>20, tc.want>>20)
+		}
+	}
+	var nilLimit *memoryLimit
+	nilLimit.update()
+	nilLimit.setHeld(func() int64 { return 1 })
+	nilLimit.stopMemoryLimit()
+	(&memoryLimit{}).update()
+}
+
+// TestMemoryLimitAfterCollection: a state that grows past heapBound
+// raises the limit at the next collection, so the collector does not run
+// without pause on a live heap above a fixed limit; what the buffers hold
+// is not counted as state.
+func TestMemoryLimitAfterCollection(t *testing.T) {
+	t.Parallel()
+	var got atomic.Int64
+	l := &memoryLimit{bound: 16 << 20, live: liveHeap, set: func(n int64) { got.Store(n) }}
+	l.setHeld(func() int64 { return 8 << 20 })
+	l.arm()
+	defer l.stopMemoryLimit()
+	state := make([][]byte, 64) // 64 MiB kept live, four times the bound
+	for i := range state {
+		state[i] = make([]byte, 1<<20)
+	}
+	want := l.bound + 2*(64<<20-8<<20)
+	deadline := time.Now().Add(30 * time.Second)
+	for got.Load() < want {
+		if time.Now().After(deadline) {
+			t.Fatalf("limit %d MiB after collections with 64 MiB live; want at least %d MiB", got.Load()>>20, want>>20)
+		}
+		runtime.GC()
+		time.Sleep(time.Millisecond)
+	}
+	runtime.KeepAlive(state)
 }

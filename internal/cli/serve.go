@@ -126,7 +126,8 @@ The endpoints, limits and metrics are described in docs/serve.md.`,
 			if err != nil {
 				return err
 			}
-			setMemoryLimit(memoryFlags{int64(f.requestMemory), int64(f.queueBytes), f.maxConns, strings.HasPrefix(f.auditURL, "sqlite:")})
+			lim := startMemoryLimit(memoryFlags{int64(f.requestMemory), int64(f.queueBytes), f.maxConns, strings.HasPrefix(f.auditURL, "sqlite:")})
+			defer lim.stopMemoryLimit()
 			if f.storeURL != "" {
 				st, err := openStore(cmd.Context(), f.storeURL)
 				if err != nil {
@@ -135,7 +136,7 @@ The endpoints, limits and metrics are described in docs/serve.md.`,
 				defer st.Close()
 				cfg.Store = st
 			}
-			return serveWithAudit(cmd.Context(), cfg, f.auditURL, f.addr, log)
+			return serveWithAudit(cmd.Context(), cfg, f.auditURL, f.addr, log, lim)
 		},
 	}
 	f.register(cmd)
@@ -249,7 +250,7 @@ func (f *serveFlags) serverConfig(log *slog.Logger) (server.Config, error) {
 
 // serveWithAudit opens the audit store (none for "off", with a warning), serves
 // until stopped, and closes the store.
-func serveWithAudit(ctx context.Context, cfg server.Config, auditURL, addr string, log *slog.Logger) error {
+func serveWithAudit(ctx context.Context, cfg server.Config, auditURL, addr string, log *slog.Logger, lim *memoryLimit) error {
 	var store auditurl.Store
 	if auditURL == "off" {
 		log.Warn("the audit log is off (--audit off): decisions are not recorded")
@@ -260,7 +261,7 @@ func serveWithAudit(ctx context.Context, cfg server.Config, auditURL, addr strin
 		}
 		cfg.Audit = store
 	}
-	err := serve(ctx, cfg, addr, log)
+	err := serve(ctx, cfg, addr, log, lim)
 	if store != nil {
 		if cerr := store.Close(); cerr != nil {
 			err = errors.Join(err, fmt.Errorf("audit store: %w", cerr))
@@ -281,8 +282,9 @@ const maxAuditLinger = 10 * time.Second
 const maxReloadSettle = 10 * time.Minute
 
 // serve runs the server until ctx is done or SIGTERM/SIGINT arrives, and
-// reloads the policy on SIGHUP.
-func serve(ctx context.Context, cfg server.Config, addr string, log *slog.Logger) error {
+// reloads the policy on SIGHUP. lim, if not nil, learns what the server's
+// buffers hold.
+func serve(ctx context.Context, cfg server.Config, addr string, log *slog.Logger, lim *memoryLimit) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -296,6 +298,7 @@ func serve(ctx context.Context, cfg server.Config, addr string, log *slog.Logger
 	if err != nil {
 		return err
 	}
+	lim.setHeld(s.BufferedBytes)
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		s.Close()

@@ -422,6 +422,22 @@ func (s *Server) Close() error {
 	return s.closeErr
 }
 
+// BufferedBytes is the memory the server's bounded buffers hold now: the
+// request memory reserved by requests in flight and the audit events not
+// yet durable. It is what `warden serve` subtracts from the live heap to
+// find the memory its policy and data hold (docs/serve.md, "Memory").
+// It is 0 on a Server not made by New. Safe for concurrent use.
+func (s *Server) BufferedBytes() int64 {
+	if !s.made() {
+		return 0
+	}
+	n := s.reqHeld.Load()
+	if s.async != nil {
+		n += s.async.InFlightBytes()
+	}
+	return n
+}
+
 // Flush waits until every decision answered so far is written to the
 // audit store, so a query sees it. Without an audit store it returns nil.
 // A nil ctx means context.Background().

@@ -406,7 +406,7 @@ func TestAuditDrop(t *testing.T) {
 
 // TestServerNotMade: a Server that New did not make, zero or nil, serves
 // nothing and never panics: every method returns ErrNotMade and its
-// Handler answers 500 with the error object. A made Server takes a nil
+// Handler answers 500 with the error object; it buffers nothing. A made Server takes a nil
 // context for the background one, and refuses a nil listener.
 func TestServerNotMade(t *testing.T) {
 	t.Parallel()
@@ -425,6 +425,9 @@ func TestServerNotMade(t *testing.T) {
 			if !errors.Is(err, server.ErrNotMade) {
 				t.Errorf("%#v: %s = %v, want ErrNotMade", s, name, err)
 			}
+		}
+		if n := s.BufferedBytes(); n != 0 {
+			t.Errorf("%#v: BufferedBytes = %d, want 0", s, n)
 		}
 		rec := httptest.NewRecorder()
 		s.Handler().ServeHTTP(rec, httptest.NewRequest("POST", "/v1/check", strings.NewReader(`{"subject":"alice","action":"read"}`)))
