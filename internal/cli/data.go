@@ -24,6 +24,7 @@ func storeFlag(cmd *cobra.Command, dst *string) {
 	cmd.Flags().StringVar(dst, "store", os.Getenv("WARDEN_STORE"), "data store: "+strings.Join(storeurl.Schemes, ", ")+"; default $WARDEN_STORE")
 }
 
+// openStore opens the store url names; a bad URL is a usage error.
 func openStore(ctx context.Context, url string) (storeurl.Store, error) {
 	if url == "" {
 		return nil, usage("no data store: pass --store URL or set WARDEN_STORE (or --server URL for a running warden serve)")
@@ -33,6 +34,18 @@ func openStore(ctx context.Context, url string) (storeurl.Store, error) {
 		return nil, &exitError{code: ExitUsage, err: err}
 	}
 	return st, nil
+}
+
+// openCommandStore opens the store of a command that ends when it has
+// run (data, changes, publish, policy, check). A memory: store would
+// vanish with the process: a write or a publish into it would report
+// success and keep nothing, and a read would find nothing, so it is
+// refused rather than obeyed.
+func openCommandStore(ctx context.Context, url string) (storeurl.Store, error) {
+	if strings.HasPrefix(url, "memory:") {
+		return nil, usage("--store %s: a memory store lives only as long as one process, so this command would keep or find nothing; name a sqlite: or postgres:// store, or use --server with a running warden serve", url)
+	}
+	return openStore(ctx, url)
 }
 
 // dataTarget is where data commands read and write: a store opened
@@ -79,7 +92,7 @@ func (t *targetFlags) open(ctx context.Context, cmd *cobra.Command) (dataTarget,
 		if cmd.Flags().Changed("token-file") {
 			return nil, usage("--token-file is the admin token of --server; give --server too")
 		}
-		return openStore(ctx, t.store)
+		return openCommandStore(ctx, t.store)
 	}
 	if t.tokenFile == "" {
 		return nil, usage("--server needs the admin token: pass --token-file FILE or set WARDEN_ADMIN_TOKEN_FILE")
@@ -451,7 +464,7 @@ changes and prints them as they commit, until interrupted.`,
 
 // snapshot reads every record of the store at url, and its revision.
 func snapshot(ctx context.Context, url string) (store.Revision, []store.Record, error) {
-	st, err := openStore(ctx, url)
+	st, err := openCommandStore(ctx, url)
 	if err != nil {
 		return 0, nil, err
 	}

@@ -207,6 +207,12 @@ func TestDataThroughServer(t *testing.T) {
 		{"", []string{"data", "list", "--server", srv.URL, "--store", "memory:", "--token-file", tokenFile}, 2, "", "give one"},
 		{"", []string{"data", "list", "--store", "memory:", "--token-file", tokenFile}, 2, "", "give --server too"},
 		{"", []string{"data", "list", "--server", "ftp://x", "--token-file", tokenFile}, 2, "", "scheme"},
+		// A memory store would vanish with the command: refused, not obeyed.
+		{"", []string{"data", "add", "--store", "memory:", "member", "alice", "editors"}, 2, "", "a memory store lives only as long as one process"},
+		{"", []string{"data", "list", "--store", "memory:"}, 2, "", "a memory store"},
+		{"", []string{"changes", "--store", "memory:"}, 2, "", "a memory store"},
+		{"", []string{"publish", "--store", "memory:", policy}, 2, "", "a memory store"},
+		{"", []string{"policy", "history", "--store", "memory:"}, 2, "", "a memory store"},
 		{"", []string{"data", "list", "--server", srv.URL, "--token-file", filepath.Join(dir, "nope")}, 2, "", "no such file"},
 	}
 	for i, s := range steps {

@@ -15,7 +15,7 @@ import (
 // policiesOf returns the store at url as a keeper of policy versions:
 // every store a URL names keeps them (storeurl.Store).
 func policiesOf(cmd *cobra.Command, url string) (store.Policies, func() error, error) {
-	st, err := openStore(cmd.Context(), url)
+	st, err := openCommandStore(cmd.Context(), url)
 	if err != nil {
 		return nil, nil, err
 	}

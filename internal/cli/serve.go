@@ -318,13 +318,26 @@ func serve(ctx context.Context, cfg server.Config, addr string, log *slog.Logger
 	return s.Serve(ctx, ln)
 }
 
+// maxTokenBytes bounds a token file.
+const maxTokenBytes = 4096
+
 // readToken reads the bearer token: the file's contents without
 // surrounding whitespace (a trailing newline is the usual way to write
 // it). An empty token would let anyone in, so it is an error.
 func readToken(flag, path string) (string, error) {
-	b, err := os.ReadFile(path)
+	fh, err := os.Open(path)
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", flag, err)
+	}
+	defer fh.Close()
+	// A token is a line; a flag pointed at a large file (or a device
+	// that never ends) must not be read whole into memory.
+	b, err := io.ReadAll(io.LimitReader(fh, maxTokenBytes+1))
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", flag, err)
+	}
+	if len(b) > maxTokenBytes {
+		return "", fmt.Errorf("%s %s: the file is over %d bytes; want one line holding the token", flag, path, maxTokenBytes)
 	}
 	tok := string(bytes.TrimSpace(b))
 	if tok == "" {

@@ -116,6 +116,7 @@ func TestServeUsage(t *testing.T) {
 	policy := writeServeFile(t, dir, "policy.toml", servePolicy)
 	empty := writeServeFile(t, dir, "empty-token", "\n")
 	spaced := writeServeFile(t, dir, "spaced-token", "two words\n")
+	huge := writeServeFile(t, dir, "huge-token", strings.Repeat("x", maxTokenBytes+1))
 	tests := []struct {
 		name string
 		args []string
@@ -130,6 +131,9 @@ func TestServeUsage(t *testing.T) {
 		{"missing token file", []string{"-c", policy, "--token-file", filepath.Join(dir, "nope")}, "--token-file"},
 		{"empty token file", []string{"-c", policy, "--token-file", empty}, "empty"},
 		{"token with spaces", []string{"-c", policy, "--token-file", spaced}, "whitespace"},
+		{"token file too large", []string{"-c", policy, "--token-file", huge}, "over 4096 bytes"},
+		{"token file never ends", []string{"-c", policy, "--token-file", "/dev/zero"}, "over 4096 bytes"},
+		{"admin token file too large", []string{"-c", policy, "--store", "memory:", "--admin-token-file", huge}, "--admin-token-file"},
 		{"unknown audit scheme", []string{"-c", policy, "--audit", "mysql://x"}, "unknown scheme"},
 		{"bad address", []string{"-c", policy, "--audit", "off", "--addr", "not-an-address"}, "listen"},
 		{"linger not a duration", []string{"-c", policy, "--audit", "off", "--audit-linger", "soon"}, "audit-linger"},
