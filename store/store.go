@@ -250,10 +250,11 @@ const (
 
 // Errors a store returns. Each is wrapped with what and where.
 var (
-	// ErrInvalid: the batch or a write in it is malformed (a pattern
-	// character in a name, an empty name, both or neither of membership
-	// and grant, an unknown op, over MaxBatch). Nothing was written.
-	ErrInvalid = errors.New("invalid write")
+	// ErrInvalid: the input is malformed: a batch or a write in it (a
+	// pattern character in a name, an empty name, both or neither of
+	// membership and grant, an unknown op, over MaxBatch), a filter, a
+	// cursor, a limit, or a policy version. Nothing was written.
+	ErrInvalid = errors.New("invalid input")
 	// ErrRevisionConflict: IfRevision was set and the store is at another
 	// revision. Nothing was written.
 	ErrRevisionConflict = errors.New("revision conflict")
