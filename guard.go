@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -311,7 +312,11 @@ func (g *Guard) check(ctx context.Context, values []any, now time.Time) (Decisio
 	attrs := AttributesFrom(ctx)
 	if g.auth != nil {
 		if src := g.auth.opts.Attributes; src != nil {
-			call, err := src(ctx, actor, values)
+			// A copy, so that values, the variadic slice of every
+			// Check, does not escape to the heap for the callers that
+			// set no Attributes (escape analysis cannot tell them
+			// apart): one allocation saved on every guarded call.
+			call, err := src(ctx, actor, slices.Clone(values))
 			if err != nil {
 				return Decision{Reason: "attributes unavailable"}, index, fmt.Errorf("warden: guard %q: attributes: %w", g.scope, err)
 			}

@@ -310,3 +310,59 @@ func BenchmarkGuardCheckFreshActor(b *testing.B) {
 		}
 	}
 }
+
+// TestGuardCheckAllocations pins what a guarded call allocates without
+// audit: with an actor reused across calls, only the resolved resource
+// name; with an actor made per request from stored roles, the actor and
+// the context carrying it besides. Not parallel: testing.AllocsPerRun
+// reads process-wide counters.
+func TestGuardCheckAllocations(t *testing.T) {
+	set := &warden.Roles{}
+	role, err := warden.NewRole("editor", warden.Allow("article:update", "articles:cat7:*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := set.Edit().Put(role).Commit(); err != nil {
+		t.Fatal(err)
+	}
+	stored := map[string][]string{"alice": {"editor"}}
+	auth := warden.NewAuth(warden.ActorProviderFunc(func(_ context.Context, id string) (*warden.Actor, error) {
+		return set.Actor(id, stored[id]...)
+	}), nil)
+	g, err := auth.Guard("article:update", "articles:{category}:{id}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Boxed once here: converting a struct to any is the caller's
+	// allocation, not the guard's.
+	var arg any = benchRef{"cat7", 42}
+	bg := context.Background()
+	reused, err := auth.Authorize(bg, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		max  float64
+		call func()
+	}{
+		{"reused actor", 1, func() {
+			if _, err := g.Check(reused, arg); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"fresh actor", 3, func() {
+			ctx, err := auth.Authorize(bg, "alice")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := g.Check(ctx, arg); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		if n := testing.AllocsPerRun(200, tc.call); n > tc.max {
+			t.Errorf("%s: %v allocations a guarded call, want at most %v", tc.name, n, tc.max)
+		}
+	}
+}
