@@ -214,6 +214,18 @@ func TestServeEnv(t *testing.T) {
 	}
 }
 
+// TestServeHelpNamesEveryVariable: serve --help lists every environment
+// variable serve reads, so an operator learns of each from the binary.
+func TestServeHelpNamesEveryVariable(t *testing.T) {
+	t.Parallel()
+	long := newServe().Long
+	for flag, name := range serveEnv {
+		if !strings.Contains(long, name+",") && !strings.Contains(long, name+".") {
+			t.Errorf("serve --help does not name %s, the variable of --%s", name, flag)
+		}
+	}
+}
+
 // TestServeEnvBadValue: a variable that does not parse stops serve and
 // names the variable, as a bad flag names the flag. It sets the
 // environment, so it is not parallel.
