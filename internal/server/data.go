@@ -256,6 +256,7 @@ func (s *Server) handleChanges(w http.ResponseWriter, r *http.Request) {
 	if err == nil && len(changes) == 0 && through <= after && wait > 0 {
 		// A watch: nothing yet, so wait for the next commit (SPEC 10.5).
 		if n, ok := s.cfg.Store.(store.Notifier); ok {
+			extendWrite(w, wait)
 			wctx, cancel := context.WithTimeout(ctx, wait)
 			n.Wait(wctx, after) // a timeout answers the empty page
 			cancel()

@@ -3,6 +3,8 @@ package server_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -356,4 +358,54 @@ func TestReloadKeepsData(t *testing.T) {
 		t.Errorf("readyz has no digest: %s", r.body)
 	}
 	_ = http.StatusOK
+}
+
+// TestLongWaitsAnswer: a watch of changes and a check for a revision not
+// yet applied may wait longer than the server's write timeout (up to a
+// minute each); they move their own deadline, so they end in an answer,
+// not in a connection closed without one. The write timeout here is
+// shortened to 300 ms, below waits of 800 ms.
+func TestLongWaitsAnswer(t *testing.T) {
+	t.Parallel()
+	f := startData(t, store.NewMemory(), func(c *server.Config) { c.RevisionWait = 800 * time.Millisecond })
+	waitReady(t, f)
+	hs := server.NewHTTPServer(f.srv.Handler())
+	hs.WriteTimeout = 300 * time.Millisecond
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go hs.Serve(ln)
+	t.Cleanup(func() { hs.Close() })
+	url := "http://" + ln.Addr().String()
+	client := &http.Client{Timeout: 10 * time.Second}
+	for _, tc := range []struct {
+		name, method, path, body, token, wantCode string
+		wantStatus                                int
+	}{
+		{"a watch that sees nothing", "GET", "/v1/changes?after=0&wait=800ms", "", adminToken, "", 200},
+		{"a check for a revision never written", "POST", "/v1/check", `{"subject":"alice","resource":"doc:1","action":"edit","at_least_revision":5}`, checkToken, "revision_unavailable", 503},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req, _ := http.NewRequest(tc.method, url+tc.path, strings.NewReader(tc.body))
+			req.Header.Set("Authorization", "Bearer "+tc.token)
+			req.Header.Set("Content-Type", "application/json")
+			start := time.Now()
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Fatalf("no answer after %v: %v", time.Since(start), err)
+			}
+			body, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err != nil {
+				t.Fatalf("answer cut off after %v: %v", time.Since(start), err)
+			}
+			if resp.StatusCode != tc.wantStatus || errorCode(body) != tc.wantCode {
+				t.Errorf("%d %s; want %d %q", resp.StatusCode, body, tc.wantStatus, tc.wantCode)
+			}
+			if waited := time.Since(start); waited < 700*time.Millisecond {
+				t.Errorf("answered after %v; the wait is 800ms", waited)
+			}
+		})
+	}
 }

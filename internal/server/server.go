@@ -376,6 +376,21 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	return serr
 }
 
+// writeTimeout bounds how long a request may take from its headers to
+// the end of its answer. A request that waits on purpose (a watch of
+// changes, a check for a revision not yet applied) first moves its own
+// deadline past its wait (extendWrite).
+const writeTimeout = 30 * time.Second
+
+// extendWrite gives the request answered through w writeTimeout more
+// than wait to answer, so that a wait the flags allow (up to a minute)
+// ends in an answer rather than a connection closed with none. A
+// ResponseWriter that cannot move its deadline (a test recorder) has
+// none to move.
+func extendWrite(w http.ResponseWriter, wait time.Duration) {
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(wait + writeTimeout))
+}
+
 // newHTTPServer is the net/http server Serve runs h in: its timeouts and
 // header limit are part of what makes the service safe to expose (a slow
 // or stalled client cannot hold a connection forever), and the load
@@ -385,7 +400,7 @@ func newHTTPServer(h http.Handler, tlsConfig *tls.Config, log *slog.Logger) *htt
 		Handler:           h,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
+		WriteTimeout:      writeTimeout,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		TLSConfig:         tlsConfig,

@@ -105,6 +105,9 @@ func (s *Server) decider(w http.ResponseWriter, ctx context.Context, endpoint st
 		writeError(w, http.StatusServiceUnavailable, wire.Errorf(wire.CodeNoPolicy, "%s", msg))
 		return nil, false
 	}
+	if atLeast > 0 {
+		extendWrite(w, s.cfg.RevisionWait)
+	}
 	p, err := e.Snapshot(ctx, atLeast)
 	if err != nil {
 		s.fail(w, endpoint, http.StatusServiceUnavailable, wire.Errorf(wire.CodeRevisionUnavailable, "%v", err))
