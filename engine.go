@@ -274,8 +274,10 @@ type EngineStatus struct {
 	// follows them; PolicyErr why the newest one is not.
 	PolicySeq uint64
 	PolicyErr error
-	// PolicyVersion is the content hash of the policy serving.
-	PolicyVersion string
+	// PolicyVersion is the content hash of the policy serving, and
+	// PolicyLoadedAt when it began to serve.
+	PolicyVersion  string
+	PolicyLoadedAt time.Time
 	// Digest fingerprints the state decisions see: the policy version,
 	// the revision and the data itself. Instances of a fleet at the same
 	// revision have the same digest, or one of them is wrong.
@@ -291,7 +293,7 @@ func (e *Engine) Status() EngineStatus {
 	p := e.f.Policy()
 	return EngineStatus{
 		Applied: s.Applied, Latest: s.Latest, StoreErr: s.Err, Since: s.Since, Checked: s.Checked,
-		PolicySeq: s.PolicySeq, PolicyErr: s.PolicyErr, PolicyVersion: p.Version(),
+		PolicySeq: s.PolicySeq, PolicyErr: s.PolicyErr, PolicyVersion: p.Version(), PolicyLoadedAt: s.PolicyAt,
 		Digest: fmt.Sprintf("%s/%d/%s", p.Version(), p.Revision(), p.DataDigest()),
 	}
 }

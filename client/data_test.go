@@ -302,3 +302,54 @@ func TestDataArgumentsRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestReadyFollowingStore: a service with a store and no policy file
+// serves the store's published version, and its readiness decodes, with
+// that version and when it began to serve; a reload (SIGHUP) there has
+// no file to load and reports no failed reload.
+func TestReadyFollowingStore(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := store.NewMemory()
+	v, err := warden.Publish(ctx, st, "policy.toml", []byte(dataPolicy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := time.Now()
+	s, err := server.New(server.Config{Store: st, Token: checkToken, StorePoll: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s.Handler())
+	t.Cleanup(func() {
+		srv.Close()
+		if err := s.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	c, err := client.New(srv.URL, &client.Options{Token: checkToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// SIGHUP's reload: no file, so nothing to reload and nothing failed.
+	if err := s.Reload(); err != nil {
+		t.Errorf("Reload with no policy file: %v", err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		r, err := c.Ready(ctx)
+		if err != nil {
+			t.Fatalf("Ready: %v", err)
+		}
+		if r.Ready {
+			if r.PolicyVersion != v.Version || r.LoadedAt.Before(before.Add(-time.Second)) || r.LoadedAt.After(time.Now()) || r.Store == nil || r.Store.PolicySeq != v.Seq || r.LastReload != nil {
+				t.Errorf("readiness %+v; want version %s (seq %d) loaded since %v", r, v.Version, v.Seq, before)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not ready within 10 s: %+v", r)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

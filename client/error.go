@@ -18,16 +18,18 @@ const (
 	CodeInvalidJSON          = wire.CodeInvalidJSON     // 400: the body was not JSON
 	CodeInvalidRequest       = wire.CodeInvalidRequest  // 400: not a valid request, or an empty batch
 	CodeInvalidQuery         = wire.CodeInvalidQuery    // 400: an audit query parameter is unknown or bad
-	CodeUnauthorized         = wire.CodeUnauthorized    // 401: the token is missing or wrong
+	CodeUnauthorized         = wire.CodeUnauthorized    // 401: the token is missing or wrong (on the data endpoints: not the admin token)
+	CodeNotFound             = wire.CodeNotFound        // 404: no such endpoint
 	CodeMethodNotAllowed     = wire.CodeMethod          // 405
 	CodeRequestTooLarge      = wire.CodeTooLarge        // 413: the body is over the service's limit
 	CodeBatchTooLarge        = wire.CodeBatchTooLarge   // 413: over MaxBatch requests
 	CodeUnsupportedMediaType = wire.CodeUnsupportedType // 415
 	CodeInternal             = wire.CodeInternal        // 500: a fault in the service
 	CodeNoPolicy             = wire.CodeNoPolicy        // 503: no policy has loaded yet
+	CodeAuditFailed          = wire.CodeAuditFailed     // 503: with --audit-required, the decision's event could not be recorded, so no decision is given
 
 	// The runtime-data codes (SPEC 10.5).
-	CodeForbidden           = wire.CodeForbidden           // 403: the data endpoints are off, or the token is not the admin's
+	CodeForbidden           = wire.CodeForbidden           // 403: the data endpoints are off (no admin token configured)
 	CodeConflict            = wire.CodeConflict            // 409: the batch would put a role in a group
 	CodeRevisionConflict    = wire.CodeRevisionConflict    // 409: if_revision did not match
 	CodeRevisionUnavailable = wire.CodeRevisionUnavailable // 503: at_least_revision was not reached in time

@@ -21,8 +21,31 @@ type Readiness struct {
 	// LastReload is the most recent reload attempt, or nil when the
 	// service reported none.
 	LastReload *Reload
+	// Store is how current the service's runtime data is, or nil when it
+	// keeps none (no --store).
+	Store *StoreStatus
 	// Error says why the service is not ready.
 	Error string
+}
+
+// StoreStatus is the store part of a service's readiness (SPEC 11.4):
+// what an operator compares across the instances of a fleet.
+type StoreStatus struct {
+	// Revision is the store revision decisions see; Latest the newest
+	// the service has heard of.
+	Revision, Latest uint64
+	// PolicySeq is the store's policy version serving, when the service
+	// follows published versions.
+	PolicySeq uint64
+	// Digest fingerprints the state decisions see: instances with the
+	// same digest decide every request alike.
+	Digest string
+	// Error and ErrorSince say the store cannot be reached and since
+	// when; decisions go on, on the last state applied.
+	Error      string
+	ErrorSince time.Time
+	// PolicyError says why the newest published version is not served.
+	PolicyError string
 }
 
 // Reload is the outcome of one attempt to reload the policy file.
@@ -58,6 +81,10 @@ func readinessOf(w wire.Readiness) Readiness {
 	r := Readiness{Ready: w.Ready, PolicyVersion: w.PolicyVersion, LoadedAt: w.LoadedAt, Error: w.Error}
 	if lr := w.LastReload; lr != nil {
 		r.LastReload = &Reload{OK: lr.OK, Time: lr.Time, Error: lr.Error}
+	}
+	if st := w.Store; st != nil {
+		r.Store = &StoreStatus{Revision: st.Revision, Latest: st.Latest, PolicySeq: st.PolicySeq, Digest: st.Digest,
+			Error: st.Error, ErrorSince: st.ErrorSince, PolicyError: st.PolicyError}
 	}
 	return r
 }

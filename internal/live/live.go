@@ -76,6 +76,9 @@ type Status struct {
 	// came from elsewhere); PolicyErr why the newest version is not.
 	PolicySeq uint64
 	PolicyErr error
+	// PolicyAt is when the policy serving was applied: at Start, or at
+	// the last SetPolicy or published version switched to.
+	PolicyAt time.Time
 }
 
 type policySwap struct {
@@ -132,7 +135,7 @@ func Start(ctx context.Context, p *engine.Policy, cfg Config) (*Follower, error)
 	}
 	f.publish(loaded)
 	now := cfg.Clock()
-	f.status.Store(&Status{Applied: loaded.Revision(), Latest: loaded.Revision(), Checked: now, PolicySeq: seq})
+	f.status.Store(&Status{Applied: loaded.Revision(), Latest: loaded.Revision(), Checked: now, PolicySeq: seq, PolicyAt: now})
 	go f.follow()
 	return f, nil
 }
@@ -435,6 +438,9 @@ func (f *Follower) swapPolicy(ctx context.Context, p *engine.Policy) error {
 	}
 	f.publish(loaded)
 	f.setApplied(loaded.Revision())
+	st := *f.status.Load()
+	st.PolicyAt = f.cfg.Clock()
+	f.status.Store(&st)
 	return nil
 }
 

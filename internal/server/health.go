@@ -32,6 +32,10 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 		if e != nil {
 			st := e.Status()
 			body.PolicyVersion = st.PolicyVersion
+			if cur == nil {
+				// No policy file: the store's published version serves.
+				body.LoadedAt = st.PolicyLoadedAt
+			}
 			body.Store = &wire.StoreStatus{Revision: st.Applied, Latest: st.Latest, PolicySeq: st.PolicySeq, Digest: st.Digest}
 			if st.StoreErr != nil {
 				body.Store.Error, body.Store.ErrorSince = st.StoreErr.Error(), st.Since

@@ -29,10 +29,17 @@ type reloadResult struct {
 // unreadable file changes nothing but the reported status: the previous
 // policy keeps serving (SPEC 6.2, 9.2) and the error is returned, logged,
 // counted and shown by /readyz. Reloads are serialised, so a slow load
-// never overwrites a newer one.
+// never overwrites a newer one. A server with no policy file, which
+// follows its store's published versions, has nothing to reload: nil.
 func (s *Server) Reload() error {
 	if !s.made() {
 		return ErrNotMade
+	}
+	if s.cfg.PolicyPath == "" {
+		// No file to reload: the store's published versions serve, and
+		// the server follows them by itself. Not a failed reload.
+		s.log.Info("no policy file to reload; serving the store's published policy versions")
+		return nil
 	}
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()

@@ -32,7 +32,7 @@ const (
 	CodeRevisionConflict    = "revision_conflict"    // 409: if_revision did not match
 	CodeRevisionUnavailable = "revision_unavailable" // 503: at_least_revision not reached in time
 	CodeStoreUnavailable    = "store_unavailable"    // 503: the store cannot be reached
-	CodeForbidden           = "forbidden"            // 403: the data endpoints are off, or the token is not the admin's
+	CodeForbidden           = "forbidden"            // 403: the data endpoints are off (no admin token configured)
 )
 
 var (
