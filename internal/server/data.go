@@ -71,6 +71,12 @@ func (s *Server) handleWrite(w http.ResponseWriter, r *http.Request) {
 	if !s.dataAuthorized(w, r, endpoint) {
 		return
 	}
+	if r.URL.RawQuery != "" {
+		// As /v1/check/batch: a parameter the write would ignore (an
+		// if_revision meant for the body, say) is refused, not dropped.
+		s.fail(w, endpoint, http.StatusBadRequest, wire.Errorf(wire.CodeInvalidQuery, "POST /v1/data takes no query parameters; if_revision goes in the body"))
+		return
+	}
 	e := s.engineFor(w, endpoint)
 	if e == nil {
 		return

@@ -146,6 +146,10 @@ func TestDataHostileWrites(t *testing.T) {
 			}
 		})
 	}
+	// A parameter the write would ignore is refused, not dropped.
+	if r := f.admin(t, "POST", "/v1/data?if_revision=0", `{"writes":[`+one+`]}`); r.status != 400 || errorCode(r.body) != wire.CodeInvalidQuery {
+		t.Errorf("a write with a query: %d %s; want 400 %s", r.status, r.body, wire.CodeInvalidQuery)
+	}
 	t.Cleanup(func() {
 		if rev, _ := st.Revision(context.Background()); rev != 0 {
 			t.Errorf("hostile writes moved the store to revision %d", rev)
