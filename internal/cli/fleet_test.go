@@ -355,6 +355,10 @@ func TestFleet(t *testing.T) {
 		nAcked  atomic.Int64
 		ryw     atomic.Int64 // cross-instance read-your-writes checks answered with a decision
 		rywMiss atomic.Int64 // ... answered revision_unavailable
+		// Writes that failed: cut off by the kill, or answered 503 once
+		// the connections were terminated.
+		lostToKill, lostToStore atomic.Int64
+		severed                 atomic.Bool // from the first termination on
 	)
 	record := func(user string, ws []store.Write, rev uint64) {
 		mu.Lock()
@@ -426,9 +430,12 @@ func TestFleet(t *testing.T) {
 			if !in.excused(gen) {
 				t.Errorf("write through %s: %v", in.name, err)
 			}
-		case status == 503 && (bytes.Contains(body, []byte(`"store_unavailable"`)) || bytes.Contains(body, []byte(`"revision_unavailable"`))):
-			// The store was cut off, or the commit's answer was lost:
-			// written or not, whole (checked at the end).
+			lostToKill.Add(1)
+		case status == 503 && severed.Load() && (bytes.Contains(body, []byte(`"store_unavailable"`)) || bytes.Contains(body, []byte(`"revision_unavailable"`))):
+			// The connection was terminated under the write, maybe
+			// during its commit: written or not, whole (checked at the
+			// end).
+			lostToStore.Add(1)
 		case status != 200 || json.Unmarshal(body, &r) != nil || r.Revision == 0:
 			t.Errorf("write through %s: %d %s", in.name, status, body)
 		default:
@@ -596,6 +603,7 @@ func TestFleet(t *testing.T) {
 			old = listeners()
 			return len(old) == len(fleet)
 		})
+		severed.Store(true)
 		var killed int
 		if err := admin.QueryRow(ctx, `SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity
 			WHERE datname = current_database() AND pid <> pg_backend_pid() AND starts_with(application_name, $1)`, appPrefix+"_").Scan(&killed); err != nil {
@@ -812,6 +820,6 @@ func TestFleet(t *testing.T) {
 	if ryw.Load() < 20 || len(seen) < 200 {
 		t.Errorf("only %d cross-instance read-your-writes checks and %d decisions", ryw.Load(), len(seen))
 	}
-	t.Logf("revision %d: %d batches acknowledged, %d of unknown outcome (%d of them committed); %d decisions checked, none wrong; %d cross-instance read-your-writes checks answered, %d revision_unavailable",
-		latest, len(acked), len(unknown), len(owners)-len(acked), len(seen), ryw.Load(), rywMiss.Load())
+	t.Logf("revision %d: %d batches acknowledged; %d of unknown outcome (%d cut off by the kill, %d answered 503 after the connections were terminated), %d of them committed; %d decisions checked, none wrong; %d cross-instance read-your-writes checks answered, %d revision_unavailable",
+		latest, len(acked), len(unknown), lostToKill.Load(), lostToStore.Load(), len(owners)-len(acked), len(seen), ryw.Load(), rywMiss.Load())
 }
