@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -759,13 +760,33 @@ func TestFleet(t *testing.T) {
 		deadline := time.Now().Add(30 * time.Second)
 		for {
 			last, lastErr = fleetReady(in.p.url)
-			if lastErr == nil && last.Store.Revision == latest && last.Store.Latest == latest && last.Store.Digest == want.Digest && last.PolicyVersion == v2 {
+			if lastErr == nil && last.Store.Revision == latest && last.Store.Latest == latest && last.Store.Digest == want.Digest && last.PolicyVersion == v2 && last.Store.Error == "" {
 				break
 			}
 			if time.Now().After(deadline) {
 				t.Fatalf("instance %s: /readyz %+v %+v, %v; want revision %d, digest %s, policy %s", in.name, last, last.Store, lastErr, latest, want.Digest, v2)
 			}
 			time.Sleep(10 * time.Millisecond)
+		}
+		// The metrics say the same.
+		resp, err := http.Get(in.p.url + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		metrics, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantMetrics := []string{fmt.Sprintf("warden_store_revision_applied %d", latest), fmt.Sprintf("warden_store_revision_latest %d", latest),
+			"warden_store_lag_revisions 0", "warden_store_up 1", "warden_store_down_seconds 0"}
+		if in.name != "a" {
+			wantMetrics = append(wantMetrics, "warden_store_policy_seq 2")
+		}
+		for _, m := range wantMetrics {
+			if !slices.Contains(strings.Split(string(metrics), "\n"), m) {
+				t.Errorf("instance %s: /metrics has no line %q", in.name, m)
+			}
 		}
 	}
 
