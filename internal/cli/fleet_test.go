@@ -356,10 +356,13 @@ func TestFleet(t *testing.T) {
 		nAcked  atomic.Int64
 		ryw     atomic.Int64 // cross-instance read-your-writes checks answered with a decision
 		rywMiss atomic.Int64 // ... answered revision_unavailable
-		// Writes that failed: cut off by the kill, or answered 503 once
+		// Writes that failed: cut off by the kill, or answered 503 while
 		// the connections were terminated.
 		lostToKill, lostToStore atomic.Int64
-		severed                 atomic.Bool // from the first termination on
+		// severs counts the terminations; severing is set from just
+		// before one until every instance listens again.
+		severs   atomic.Int64
+		severing atomic.Bool
 	)
 	record := func(user string, ws []store.Write, rev uint64) {
 		mu.Lock()
@@ -437,7 +440,9 @@ func TestFleet(t *testing.T) {
 		ws := fleetBatch(w, i)
 		url, gen, _ := in.current()
 		floor := in.floor.Load()
+		severs0, severing0 := severs.Load(), severing.Load()
 		status, body, err := post(url, "/v1/data", fleetBody(ws), true)
+		cutOff := severing0 || severing.Load() || severs.Load() != severs0
 		var r struct{ Revision uint64 }
 		switch {
 		case err != nil:
@@ -445,10 +450,9 @@ func TestFleet(t *testing.T) {
 				t.Errorf("write through %s: %v", in.name, err)
 			}
 			lostToKill.Add(1)
-		case status == 503 && severed.Load() && (bytes.Contains(body, []byte(`"store_unavailable"`)) || bytes.Contains(body, []byte(`"revision_unavailable"`))):
-			// The connection was terminated under the write, maybe
-			// during its commit: written or not, whole (checked at the
-			// end).
+		case status == 503 && cutOff && (bytes.Contains(body, []byte(`"store_unavailable"`)) || bytes.Contains(body, []byte(`"revision_unavailable"`))):
+			// The connection was terminated under the write, during
+			// its commit: written or not, whole (checked at the end).
 			lostToStore.Add(1)
 		case status != 200 || json.Unmarshal(body, &r) != nil || r.Revision == 0:
 			t.Errorf("write through %s: %d %s", in.name, status, body)
@@ -631,7 +635,8 @@ func TestFleet(t *testing.T) {
 			old = listeners()
 			return len(old) == len(fleet)
 		})
-		severed.Store(true)
+		severing.Store(true)
+		severs.Add(1)
 		var killed int
 		if err := admin.QueryRow(ctx, `SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity
 			WHERE datname = current_database() AND pid <> pg_backend_pid() AND starts_with(application_name, $1)`, appPrefix+"_").Scan(&killed); err != nil {
@@ -663,6 +668,7 @@ func TestFleet(t *testing.T) {
 			}
 			return true
 		})
+		severing.Store(false)
 		t.Logf("round %d: terminated %d connections; revision %d, written meanwhile, reached every instance, and each listens again", round, killed, rev)
 		phase("writes after the connections were terminated", perPhase/2)
 	}
@@ -868,6 +874,6 @@ func TestFleet(t *testing.T) {
 	if ryw.Load() < 20 || len(seen) < 200 {
 		t.Errorf("only %d cross-instance read-your-writes checks and %d decisions", ryw.Load(), len(seen))
 	}
-	t.Logf("revision %d: %d batches acknowledged; %d of unknown outcome (%d cut off by the kill, %d answered 503 after the connections were terminated), %d of them committed; %d decisions checked, none wrong; %d cross-instance read-your-writes checks answered, %d revision_unavailable",
+	t.Logf("revision %d: %d batches acknowledged; %d of unknown outcome (%d cut off by the kill, %d answered 503 as the connections were terminated), %d of them committed; %d decisions checked, none wrong; %d cross-instance read-your-writes checks answered, %d revision_unavailable",
 		latest, len(acked), len(unknown), lostToKill.Load(), lostToStore.Load(), len(owners)-len(acked), len(seen), ryw.Load(), rywMiss.Load())
 }
