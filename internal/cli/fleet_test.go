@@ -153,8 +153,9 @@ type fleetSeen struct {
 	d        fleetDecision
 }
 
-// fleetInstance is one `warden serve` of the fleet; restarts replace its
-// process.
+// fleetInstance is one `warden serve` of the fleet; a restart replaces
+// its process. Its methods are safe for concurrent use; it is made by
+// TestFleet, never zero.
 type fleetInstance struct {
 	name string
 	app  string // the application_name of its connections
@@ -185,8 +186,8 @@ func (in *fleetInstance) excused(gen int) bool {
 	return in.down || in.gen != gen
 }
 
-// answered raises the floor to rev, and reports the floor before if rev
-// is under it.
+// answered raises the floor to rev, an answer to a request sent when
+// the floor was before; an answer under that floor is an error.
 func (in *fleetInstance) answered(rev, before uint64) error {
 	if rev < before {
 		return fmt.Errorf("instance %s answered at revision %d after answering at %d: its revision went back", in.name, rev, before)
