@@ -39,7 +39,9 @@ type Config struct {
 	// policy version (SPEC 11.3): Start loads it when no policy is given,
 	// and each version published or rolled back later is compiled with
 	// Compile and swapped in. A version that does not compile is
-	// reported (Status.PolicyErr) and the current policy keeps serving.
+	// reported (Status.PolicyErr) and the current policy keeps serving;
+	// one that compiles but could not be applied because the store
+	// failed is reported too, and tried again at the next poll.
 	Policies store.Policies
 	Compile  func(store.PolicyVersion) (*engine.Policy, error)
 }
@@ -351,22 +353,29 @@ func (f *Follower) followPolicy(ctx context.Context) {
 	if err != nil || v.Seq <= f.status.Load().PolicySeq {
 		return
 	}
-	s := *f.status.Load()
 	p, err := f.cfg.Compile(v)
-	if err == nil {
-		err = f.swapPolicy(ctx, p)
-	}
 	if err != nil {
 		// The version stays unapplied; the next one may load. Marking
 		// it seen keeps a bad version from being compiled every poll.
-		s = *f.status.Load()
+		s := *f.status.Load()
 		s.PolicySeq = v.Seq
 		s.PolicyErr = fmt.Errorf("live: policy version %d (%s) not applied: %w", v.Seq, v.Version, err)
 		f.status.Store(&s)
 		f.log.Error("published policy not applied; keeping the one serving", "seq", v.Seq, "version", v.Version, "error", err)
 		return
 	}
-	s = *f.status.Load()
+	if err := f.swapPolicy(ctx, p); err != nil {
+		// The store failed while the data was rebuilt onto the version:
+		// nothing is wrong with the version, so it is not marked seen,
+		// and the next poll tries it again (SPEC 11.4: an instance
+		// catches up by itself once the store is back).
+		s := *f.status.Load()
+		s.PolicyErr = fmt.Errorf("live: policy version %d (%s) not applied yet: %w", v.Seq, v.Version, err)
+		f.status.Store(&s)
+		f.log.Error("published policy not applied yet; keeping the one serving until the store answers", "seq", v.Seq, "version", v.Version, "error", err)
+		return
+	}
+	s := *f.status.Load()
 	s.PolicySeq, s.PolicyErr = v.Seq, nil
 	f.status.Store(&s)
 	f.log.Info("switched to the published policy", "seq", v.Seq, "version", v.Version)

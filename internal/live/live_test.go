@@ -418,3 +418,78 @@ func TestPollsReadNoText(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// snapshotDown fails Snapshot while down is set: a store that answered
+// the policy's reads and then went away before the data was rebuilt onto
+// the new version.
+type snapshotDown struct {
+	store.Store
+	down atomic.Bool
+}
+
+func (s *snapshotDown) Snapshot(ctx context.Context, fn func(store.Record) error) (store.Revision, error) {
+	if s.down.Load() {
+		return 0, errDown
+	}
+	return s.Store.Snapshot(ctx, fn)
+}
+
+// TestPublishedPolicyAfterStoreError: a published version that could
+// not be applied because the store failed while its data was rebuilt is
+// applied once the store is back. Nothing is wrong with the version, so
+// unlike one that does not compile it is tried again (SPEC 11.3, 11.4).
+func TestPublishedPolicyAfterStoreError(t *testing.T) {
+	t.Parallel()
+	mem := store.NewMemory()
+	ctx := context.Background()
+	compile := func(v store.PolicyVersion) (*engine.Policy, error) {
+		p, errs := engine.Compile(&engine.Source{
+			Groups: []engine.Group{{Name: "editors", Section: "groups"}},
+			Rules:  []engine.Rule{{ID: "rules.edit", Item: 1, Effect: engine.EffectAllow, Subject: "editors", Resource: "doc:*", Action: string(v.Text)}},
+		})
+		return p, errs.Err()
+	}
+	publish := func(text string) {
+		if _, err := mem.Publish(ctx, store.PolicyVersion{Version: "v-" + text, Name: "p.toml", Text: []byte(text)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	publish("edit")
+	if _, err := mem.Write(ctx, store.Batch{Writes: []store.Write{member("alice", "editors")}}); err != nil {
+		t.Fatal(err)
+	}
+	st := &snapshotDown{Store: mem}
+	f, err := live.Start(ctx, nil, live.Config{Store: st, Policies: mem, Compile: compile, Poll: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	may := func(action string) bool {
+		d, err := f.Policy().Decide(&engine.Query{Subject: "alice", Resource: "doc:1", Action: action})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d.Allowed
+	}
+	st.down.Store(true)
+	publish("publish")
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for !ok() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s; status %+v", what, f.Status())
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	waitFor("the failed attempt at version 2", func() bool { return f.Status().PolicyErr != nil })
+	if !may("edit") || may("publish") {
+		t.Fatal("version 1 stopped serving while version 2 could not be applied")
+	}
+	st.down.Store(false)
+	waitFor("version 2 once the store is back", func() bool { return may("publish") })
+	if s := f.Status(); s.PolicySeq != 2 || s.PolicyErr != nil {
+		t.Fatalf("status with version 2 serving: %+v", s)
+	}
+}

@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -135,5 +137,92 @@ func TestListenerReconnects(t *testing.T) {
 	defer s.mu.Unlock()
 	if s.connects < 2 {
 		t.Fatalf("the listener connected %d times, want a reconnection", s.connects)
+	}
+}
+
+// TestLostConnectionsRetried: once the server has terminated every
+// connection of the pool, the pool hands out the dead ones without
+// checking them (they were used under a second ago); a Write and a read
+// that meet one run again on a new connection rather than fail with
+// store.ErrUnavailable, since nothing of them took effect.
+func TestLostConnectionsRetried(t *testing.T) {
+	t.Parallel()
+	var b [4]byte
+	rand.Read(b[:])
+	app := "warden_lost_" + hex.EncodeToString(b[:])
+	s := openInternal(t, "application_name="+app, Options{PollInterval: time.Hour})
+	c, err := pgx.Connect(context.Background(), os.Getenv("WARDEN_TEST_POSTGRES"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(context.Background())
+	ctx := context.Background()
+	retried := func() int {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.retried
+	}
+	ops := []struct {
+		name string
+		run  func(round int) error
+	}{
+		{"Write", func(round int) error {
+			_, err := s.Write(ctx, store.Batch{Writes: []store.Write{{Op: store.OpAdd, Membership: &store.Membership{Member: fmt.Sprintf("u%d", round), Group: "team"}}}})
+			return err
+		}},
+		{"Changes", func(int) error { _, _, err := s.Changes(ctx, 0, 0); return err }},
+	}
+	for _, op := range ops {
+		// A round whose operation ran more than a second after the pool
+		// last used its connections meets none that is dead (the pool
+		// pings those first): try a few.
+		met := false
+		for round := 0; round < 5 && !met; round++ {
+			// Every connection of the pool busy at once, so each is used
+			// just now.
+			var wg sync.WaitGroup
+			for range int(s.pool.Config().MaxConns) {
+				wg.Go(func() {
+					if _, _, err := s.Changes(ctx, 0, 0); err != nil {
+						t.Error(err)
+					}
+				})
+			}
+			wg.Wait()
+			rows, err := c.Query(ctx, `SELECT pid FROM pg_stat_activity WHERE application_name = $1`, app)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pids, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+			if err != nil || len(pids) == 0 {
+				t.Fatalf("the pool's connections: %v, %v", pids, err)
+			}
+			var killed int
+			if err := c.QueryRow(ctx, `SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM unnest($1::int4[]) AS pid`, pids).Scan(&killed); err != nil || killed == 0 {
+				t.Fatalf("terminated %d of %v: %v", killed, pids, err)
+			}
+			// Gone, so no statement of the operation races the
+			// termination: each meets a connection already dead.
+			for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(time.Millisecond) {
+				var n int
+				if err := c.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE pid = ANY($1)`, pids).Scan(&n); err != nil {
+					t.Fatal(err)
+				}
+				if n == 0 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("%d terminated backends still there after 30 s", n)
+				}
+			}
+			before := retried()
+			if err := op.run(round); err != nil {
+				t.Fatalf("%s after the pool's connections were terminated: %v", op.name, err)
+			}
+			met = retried() > before
+		}
+		if !met {
+			t.Fatalf("%s never met a dead connection in 5 rounds: the test tests nothing", op.name)
+		}
 	}
 }

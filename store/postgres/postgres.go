@@ -71,8 +71,13 @@
 //
 // An error that comes from the database being unreachable (a refused or
 // broken connection, a server shutting down, too many connections) wraps
-// store.ErrUnavailable; a retry may succeed. Errors never show the
-// password of the connection string.
+// store.ErrUnavailable; a retry may succeed. A Write, or the start of a
+// read, that meets a connection the server had already closed (the pool
+// hands out one idle for under a second unchecked, so after
+// pg_terminate_backend or a restart of the server the next few do) runs
+// again on a new connection, as nothing of it took effect; only a Write
+// whose connection breaks during its commit fails, its outcome unknown.
+// Errors never show the password of the connection string.
 package postgres
 
 import (
@@ -198,6 +203,7 @@ type Store struct {
 	listening bool
 	done      chan struct{} // closed when the listener has stopped
 	connects  int           // listener connections made, for tests
+	retried   int           // operations run again after a lost connection, for tests
 }
 
 // Open connects to dsn, creates the schema if needed and migrates the
@@ -373,6 +379,40 @@ func unreachable(err error) bool {
 	}
 	// Anything else comes from the connection: a refused or broken one,
 	// a dead server, a closed pool.
+	return true
+}
+
+// lost reports whether err says that the connection a statement ran on
+// was lost, terminated by the server (pg_terminate_backend, a restart)
+// or broken, rather than that the database could not be reached or
+// refused the statement. The pool hands out a connection that has been
+// idle for under a second without checking it, so once the server has
+// severed every connection, the next few operations meet dead ones; one
+// that did not commit can run again on a new connection.
+func lost(err error) bool {
+	var connect *pgconn.ConnectError
+	if errors.As(err, &connect) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code == "57P01" || pgErr.Code == "57P02" || strings.HasPrefix(pgErr.Code, "08")
+	}
+	return unreachable(err)
+}
+
+// retry reports whether an operation that failed with err at its
+// attempt-th try, before anything of it took effect, is to run again:
+// when its connection was lost, while ctx and the store are open, at
+// most once per connection the pool holds and once more, since each
+// failure discards a dead connection.
+func (s *Store) retry(ctx context.Context, err error, attempt int) bool {
+	if !lost(err) || ctx.Err() != nil || s.closed.Load() || attempt > int(s.pool.Config().MaxConns) {
+		return false
+	}
+	s.mu.Lock()
+	s.retried++
+	s.mu.Unlock()
 	return true
 }
 

@@ -14,14 +14,23 @@ import (
 )
 
 // read runs fn in one REPEATABLE READ, read-only transaction, so every
-// query in it sees the same revision.
+// query in it sees the same revision. A transaction that cannot begin
+// because its connection was lost (see lost) begins again on another;
+// once fn runs it is not, as fn may have passed records on.
 func (s *Store) read(ctx context.Context, what string, fn func(tx pgx.Tx) error) error {
 	if err := s.usable(); err != nil {
 		return err
 	}
-	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
-	if err != nil {
-		return s.fail(ctx, err, what)
+	var tx pgx.Tx
+	for attempt := 1; ; attempt++ {
+		var err error
+		tx, err = s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+		if err == nil {
+			break
+		}
+		if err = s.fail(ctx, err, what); !s.retry(ctx, err, attempt) {
+			return err
+		}
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // read only
 	if err := fn(tx); err != nil {

@@ -97,8 +97,9 @@ func TestSharedWithAuditLog(t *testing.T) {
 }
 
 // TestConcurrentPools: writers on several pools (as several processes
-// would be) at once keep revisions gapless, and each revision holds its
-// own batch's changes.
+// would be) at once keep revisions gapless (SPEC 11.2): revisions 1 to N,
+// each given to one batch, and a changelog in revision order in which
+// each revision holds its own batch's changes.
 func TestConcurrentPools(t *testing.T) {
 	dsn(t)
 	t.Parallel()
@@ -138,7 +139,17 @@ func TestConcurrentPools(t *testing.T) {
 	if through != total || len(changes) != 2*total {
 		t.Fatalf("Changes = %d changes through %d; want %d through %d", len(changes), through, 2*total, total)
 	}
-	for _, c := range changes {
+	// Every revision from 1 to the total was given out once, and the
+	// changelog lists each one's two changes in revision order.
+	for r := store.Revision(1); r <= total; r++ {
+		if _, ok := who[r]; !ok {
+			t.Fatalf("no batch got revision %d of %d: revisions must be gapless", r, total)
+		}
+	}
+	for i, c := range changes {
+		if want := store.Revision(i/2 + 1); c.Revision != want || c.Index != i%2 {
+			t.Fatalf("change %d of the changelog is revision %d, index %d; want revision %d, index %d, in revision order", i, c.Revision, c.Index, want, i%2)
+		}
 		if who[c.Revision] != c.Membership.Member {
 			t.Fatalf("revision %d holds %s's write, but was given to %s", c.Revision, c.Membership.Member, who[c.Revision])
 		}

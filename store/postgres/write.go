@@ -24,6 +24,11 @@ const (
 
 // Write implements store.Store. See the package doc for how a batch is
 // serialised and applied.
+//
+// A batch whose connection turns out to have been lost before its commit
+// (see lost) is written again on another connection: the server rolled
+// it back, so nothing of it is in the store. One lost during the commit
+// is not, since it may have committed.
 func (s *Store) Write(ctx context.Context, b store.Batch) (store.Revision, error) {
 	if err := s.usable(); err != nil {
 		return 0, err
@@ -31,6 +36,18 @@ func (s *Store) Write(ctx context.Context, b store.Batch) (store.Revision, error
 	if err := b.Check(); err != nil {
 		return 0, err
 	}
+	for attempt := 1; ; attempt++ {
+		committing := false
+		rev, err := s.writeOnce(ctx, b, &committing)
+		if err == nil || committing || !s.retry(ctx, err, attempt) {
+			return rev, err
+		}
+	}
+}
+
+// writeOnce writes the batch in one transaction. It sets *committing
+// when it sends the commit, whose outcome is unknown if it fails.
+func (s *Store) writeOnce(ctx context.Context, b store.Batch, committing *bool) (store.Revision, error) {
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return 0, s.fail(ctx, err, "writing")
@@ -92,6 +109,7 @@ func (s *Store) Write(ctx context.Context, b store.Batch) (store.Revision, error
 	if err := tx.SendBatch(ctx, &batch).Close(); err != nil {
 		return 0, s.fail(ctx, err, fmt.Sprintf("writing revision %d", rev))
 	}
+	*committing = true
 	if err := tx.Commit(ctx); err != nil {
 		// If the connection broke during the commit, the outcome is
 		// unknown (store.ErrUnavailable says so).
