@@ -413,3 +413,36 @@ func TestLongWaitsAnswer(t *testing.T) {
 		})
 	}
 }
+
+// TestReloadRetriedAfterStoreOutage: a new policy file whose store data
+// cannot be loaded (the store is down) is not lost: the reload runs again
+// by itself and the new policy serves once the store is back, without
+// another edit or SIGHUP.
+func TestReloadRetriedAfterStoreOutage(t *testing.T) {
+	t.Parallel()
+	st := &downStore{Store: store.NewMemory()}
+	f := startData(t, st, func(c *server.Config) { c.NoWatch = true })
+	waitReady(t, f)
+	const req = `{"subject":"alice","resource":"folder:x","action":"write"}`
+	if d := decodeDecision(t, f.check(t, req).body); d.Allowed {
+		t.Fatalf("allowed before the new policy: %+v", d)
+	}
+	if r := f.admin(t, "POST", "/v1/data", `{"writes":[{"op":"add","membership":{"member":"alice","group":"team:a"}}]}`); r.status != 200 {
+		t.Fatalf("write: %d %s", r.status, r.body)
+	}
+	st.down.Store(true)
+	writePolicy(t, f.path, policyData+"\n[rules.writers]\nallow = [['team:*', 'folder:*', 'write']]\n")
+	if err := f.srv.Reload(); err == nil {
+		t.Fatal("a reload while the store is down succeeded")
+	}
+	if d := decodeDecision(t, f.check(t, req).body); d.Allowed {
+		t.Fatalf("the new policy serves without its data: %+v", d)
+	}
+	st.down.Store(false)
+	eventually(t, "the new policy to serve once the store is back", func() bool {
+		return decodeDecision(t, f.check(t, req).body).Allowed
+	})
+	if r := f.do(t, "GET", "/readyz", ""); !strings.Contains(string(r.body), `"last_reload":{"ok":true`) {
+		t.Errorf("readyz after the retried reload: %s", r.body)
+	}
+}

@@ -67,10 +67,12 @@ func (s *Server) Reload() error {
 			s.lastReload.Store(&reloadResult{ok: false, time: now, err: err.Error()})
 			s.metrics.reloadFailed.Inc()
 			s.metrics.lastReloadSuccess.Set(0)
-			s.log.Error("policy loaded, but the store's data could not be applied to it; keeping the previous policy", "path", s.cfg.PolicyPath, "error", err)
+			wait := s.scheduleRetry()
+			s.log.Error("policy loaded, but the store's data could not be applied to it; keeping the previous policy", "path", s.cfg.PolicyPath, "error", err, "retry_in", wait)
 			return fmt.Errorf("server: %w", err)
 		}
 	}
+	s.cancelRetry()
 	old := s.policy.Swap(&loaded{p: p, version: p.Version(), loadedAt: now})
 	s.lastReload.Store(&reloadResult{ok: true, time: now})
 	s.metrics.reloadOK.Inc()
@@ -109,4 +111,41 @@ func loadWhole(path string) (*warden.Policy, error) {
 		return nil, fmt.Errorf("warden: %s: %w", path, errChangedWhileRead)
 	}
 	return warden.Parse(path, data)
+}
+
+// Bounds of the wait before a reload whose data could not be applied runs
+// again: the store may be down for a while, and a policy whose data can
+// never apply (over the closure bound) must not be retried in a loop.
+const (
+	minReloadRetry = 500 * time.Millisecond
+	maxReloadRetry = 30 * time.Second
+)
+
+// scheduleRetry makes the reload run again after a wait, doubled each
+// time it fails again: a new policy file whose store data could not be
+// loaded (the store was down) would otherwise wait for the next edit or
+// SIGHUP, while the old policy served. It returns the wait.
+func (s *Server) scheduleRetry() time.Duration {
+	s.retryMu.Lock()
+	defer s.retryMu.Unlock()
+	if s.closing {
+		return 0
+	}
+	s.retryWait = min(max(2*s.retryWait, minReloadRetry), maxReloadRetry)
+	if s.retry != nil {
+		s.retry.Stop()
+	}
+	s.retry = time.AfterFunc(s.retryWait, func() { s.Reload() })
+	return s.retryWait
+}
+
+// cancelRetry drops a scheduled retry once a reload has succeeded.
+func (s *Server) cancelRetry() {
+	s.retryMu.Lock()
+	defer s.retryMu.Unlock()
+	if s.retry != nil {
+		s.retry.Stop()
+		s.retry = nil
+	}
+	s.retryWait = 0
 }

@@ -209,6 +209,12 @@ type Server struct {
 	policy     atomic.Pointer[loaded]
 	lastReload atomic.Pointer[reloadResult]
 	reloadMu   sync.Mutex
+	// retryMu guards retry: the reload that runs again after the store's
+	// data could not be applied to a new policy (scheduleRetry).
+	retryMu   sync.Mutex
+	retry     *time.Timer
+	retryWait time.Duration
+	closing   bool // under retryMu: no retry is scheduled any more
 
 	// eng decides with the store's data once it has loaded (Config.Store);
 	// engErr says why it has not.
@@ -417,6 +423,12 @@ func (s *Server) Close() error {
 		return ErrNotMade
 	}
 	s.closeOnce.Do(func() {
+		s.retryMu.Lock()
+		s.closing = true
+		if s.retry != nil {
+			s.retry.Stop()
+		}
+		s.retryMu.Unlock()
 		if s.watchStop != nil {
 			close(s.watchStop)
 			<-s.watchDone
