@@ -1,0 +1,723 @@
+package cli
+
+import (
+	"context"
+	crand "crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/warden-authz/warden"
+	"github.com/warden-authz/warden/internal/storeurl"
+	"github.com/warden-authz/warden/store"
+	"github.com/warden-authz/warden/types"
+)
+
+// The fleet figures (SPEC 11, docs/performance.md "Fleet"): three real
+// `warden serve` processes on one PostgreSQL schema, each reaching the
+// database through a loopback TCP proxy of its own so that a store
+// outage can be made by the proxy, under a paced load of checks.
+//
+// BenchmarkFleet measures in one run:
+//
+//   - write-to-honoured propagation: a write through one instance, then
+//     checks without at_least_revision on every instance until the
+//     decision flips; from the write's answer to the first flipped
+//     decision;
+//   - a published policy version: from `warden publish` returning to the
+//     last instance deciding with it;
+//   - a 10 s outage: every proxy drops its connections and refuses new
+//     ones while another client writes straight to PostgreSQL; from the
+//     proxies' return to the last instance's /readyz at the store's
+//     latest revision;
+//   - wrong decisions: every decision of the run (load and propagation
+//     checks) is compared with the state at the revision it reports.
+//
+// It needs WARDEN_TEST_POSTGRES and takes about a minute.
+
+// fleetPolicy is the policy the fleet serves: grants of rules.shares
+// decide every check of the run. fleetPolicyVersion gives versions that
+// differ in a group no check reaches, so every version decides alike and
+// a decision depends on the data alone.
+const fleetPolicy = `
+[groups]
+editors = []
+marker%d = ['nobody']
+
+[rules.edit]
+allow = [['editors', 'doc:*', 'edit']]
+
+[rules.shares]
+dynamic = true
+`
+
+func fleetPolicyVersion(n int) string { return fmt.Sprintf(fleetPolicy, n) }
+
+// Sizes of a run.
+const (
+	fleetInstances   = 3
+	fleetLoadRate    = 1000 // checks/s in all, spread over the instances
+	fleetLoadWorkers = 32
+	fleetPropKeys    = 120 // keys granted then revoked before the outage: 240 writes
+	fleetPostKeys    = 30  // and after it: 60 writes
+	fleetPublishes   = 5
+	fleetOutage      = 10 * time.Second
+	fleetOutageKeys  = 100 // written straight to PostgreSQL during the outage
+	fleetFlipLimit   = 10 * time.Second
+)
+
+// fleetKey is a check whose answer the run flips: subject u<name> reads
+// doc:<name> exactly while the grant is in the store. added and removed
+// are the revisions of the writes, 0 while not (yet) made; a key whose
+// write failed is unknown and not judged.
+type fleetKey struct {
+	name           string
+	added, removed atomic.Uint64
+	unknown        atomic.Bool
+}
+
+func (k *fleetKey) body() string {
+	return `{"subject":"u` + k.name + `","resource":"doc:` + k.name + `","action":"read"}`
+}
+
+func (k *fleetKey) grant() *store.Grant {
+	return &store.Grant{Rule: "rules.shares", Effect: types.EffectAllow, Subject: "u" + k.name, Resource: "doc:" + k.name, Action: "read"}
+}
+
+// allowedAt is the decision the key's check must get at revision rev.
+func (k *fleetKey) allowedAt(rev uint64) bool {
+	a, r := k.added.Load(), k.removed.Load()
+	return a != 0 && a <= rev && (r == 0 || rev < r)
+}
+
+// fleetDecision is one decision of the run.
+type fleetDecision struct {
+	key     *fleetKey
+	inst    int
+	allowed bool
+	rev     uint64
+	version string
+}
+
+// fleet is a running fleet and its log of decisions.
+type fleet struct {
+	b        *testing.B
+	urls     []string
+	proxies  []*storeProxy
+	client   *http.Client
+	mu       sync.Mutex
+	log      []fleetDecision
+	failures atomic.Int64 // checks that got no decision
+}
+
+// check sends k's check to instance i and logs the decision.
+func (f *fleet) check(i int, k *fleetKey) (fleetDecision, error) {
+	resp, err := f.client.Post(f.urls[i]+"/v1/check", "application/json", strings.NewReader(k.body()))
+	if err != nil {
+		f.failures.Add(1)
+		return fleetDecision{}, err
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != 200 {
+		f.failures.Add(1)
+		return fleetDecision{}, fmt.Errorf("check on instance %d: %d %s %v", i, resp.StatusCode, body, err)
+	}
+	var d struct {
+		Allowed       bool
+		Revision      uint64
+		PolicyVersion string `json:"policy_version"`
+	}
+	if err := json.Unmarshal(body, &d); err != nil {
+		f.failures.Add(1)
+		return fleetDecision{}, fmt.Errorf("check on instance %d: %v: %s", i, err, body)
+	}
+	dec := fleetDecision{key: k, inst: i, allowed: d.Allowed, rev: d.Revision, version: d.PolicyVersion}
+	f.mu.Lock()
+	f.log = append(f.log, dec)
+	f.mu.Unlock()
+	return dec, nil
+}
+
+// write sends one write through instance i and returns its revision and
+// when its answer came.
+func (f *fleet) write(i int, op string, k *fleetKey) (uint64, time.Time, error) {
+	body := `{"writes":[{"op":"` + op + `","grant":{"rule":"rules.shares","effect":"allow","subject":"u` + k.name + `","resource":"doc:` + k.name + `","action":"read"}}]}`
+	req, _ := http.NewRequest("POST", f.urls[i]+"/v1/data", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer admin-secret")
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := f.client.Do(req)
+	if err != nil {
+		return 0, time.Time{}, err
+	}
+	got, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	acked := time.Now()
+	if err != nil || resp.StatusCode != 200 {
+		return 0, acked, fmt.Errorf("write through instance %d: %d %s %v", i, resp.StatusCode, got, err)
+	}
+	var r struct{ Revision uint64 }
+	if err := json.Unmarshal(got, &r); err != nil || r.Revision == 0 {
+		return 0, acked, fmt.Errorf("write through instance %d: %s", i, got)
+	}
+	return r.Revision, acked, nil
+}
+
+// awaitFlip checks k on every instance, from acked on, until the
+// decision is want, and returns each instance's delay from acked to the
+// answer that had it.
+func (f *fleet) awaitFlip(k *fleetKey, want bool, acked time.Time) ([]time.Duration, error) {
+	delays := make([]time.Duration, len(f.urls))
+	errs := make([]error, len(f.urls))
+	var wg sync.WaitGroup
+	for i := range f.urls {
+		wg.Go(func() {
+			for {
+				d, err := f.check(i, k)
+				now := time.Now()
+				if err == nil && d.allowed == want {
+					delays[i] = now.Sub(acked)
+					return
+				}
+				if now.Sub(acked) > fleetFlipLimit {
+					errs[i] = fmt.Errorf("instance %d still answers %v for %s %v after the write (last error %v)", i, !want, k.name, fleetFlipLimit, err)
+					return
+				}
+				time.Sleep(time.Millisecond)
+			}
+		})
+	}
+	wg.Wait()
+	return delays, errors.Join(errs...)
+}
+
+// propagate runs writers, one per instance, each granting and then
+// revoking its keys: a grant through its instance, a revoke through the
+// next, each awaited on every instance. It returns the delays.
+func (f *fleet) propagate(keys []*fleetKey) []time.Duration {
+	var mu sync.Mutex
+	var delays []time.Duration
+	var wg sync.WaitGroup
+	for w := range f.urls {
+		wg.Go(func() {
+			for n := w; n < len(keys); n += len(f.urls) {
+				k := keys[n]
+				for step, op := range []string{"add", "remove"} {
+					via := (w + step) % len(f.urls)
+					rev, acked, err := f.write(via, op, k)
+					if err != nil {
+						k.unknown.Store(true)
+						f.b.Errorf("key %s: %v", k.name, err)
+						return
+					}
+					if op == "add" {
+						k.added.Store(rev)
+					} else {
+						k.removed.Store(rev)
+					}
+					d, err := f.awaitFlip(k, op == "add", acked)
+					if err != nil {
+						f.b.Error(err)
+						return
+					}
+					mu.Lock()
+					delays = append(delays, d...)
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return delays
+}
+
+// load sends fleetLoadRate checks a second, paced, round robin over the
+// instances, on keys drawn from keys, until ctx ends. It returns how many
+// it sent, how many it dropped because every worker was busy, and the
+// latency of each check answered.
+func (f *fleet) load(ctx context.Context, keys []*fleetKey) (sent, dropped int64, lat []time.Duration) {
+	type job struct {
+		inst int
+		key  *fleetKey
+	}
+	jobs := make(chan job, fleetLoadRate) // a second of load: a pacer late by a moment catches up
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for range fleetLoadWorkers {
+		wg.Go(func() {
+			var mine []time.Duration
+			for j := range jobs {
+				t0 := time.Now()
+				if _, err := f.check(j.inst, j.key); err == nil {
+					mine = append(mine, time.Since(t0))
+				}
+			}
+			mu.Lock()
+			lat = append(lat, mine...)
+			mu.Unlock()
+		})
+	}
+	interval := time.Second / fleetLoadRate
+	start := time.Now()
+	for n := 0; ctx.Err() == nil; n++ {
+		if d := time.Until(start.Add(time.Duration(n) * interval)); d > 0 {
+			time.Sleep(d)
+		}
+		select {
+		case jobs <- job{n % len(f.urls), keys[rand.IntN(len(keys))]}:
+			sent++
+		default:
+			dropped++
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	return sent, dropped, lat
+}
+
+// fleetReady is the part of /readyz the run reads.
+type fleetReady struct {
+	Ready         bool
+	PolicyVersion string `json:"policy_version"`
+	Store         *struct {
+		Revision, Latest uint64
+		Error            string
+	}
+}
+
+func (f *fleet) ready(i int) (fleetReady, error) {
+	var r fleetReady
+	resp, err := f.client.Get(f.urls[i] + "/readyz")
+	if err != nil {
+		return r, err
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+		return r, err
+	}
+	if r.Store == nil {
+		return r, fmt.Errorf("instance %d: /readyz has no store", i)
+	}
+	return r, nil
+}
+
+// metric reads one unlabelled sample of instance i's /metrics.
+func (f *fleet) metric(i int, name string) (float64, error) {
+	resp, err := f.client.Get(f.urls[i] + "/metrics")
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	text, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(text), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			return strconv.ParseFloat(v, 64)
+		}
+	}
+	return 0, fmt.Errorf("instance %d: no %s in /metrics", i, name)
+}
+
+// until polls cond every few milliseconds for up to limit and returns
+// how long it took, or false.
+func until(limit time.Duration, cond func() bool) (time.Duration, bool) {
+	t0 := time.Now()
+	for !cond() {
+		if time.Since(t0) > limit {
+			return 0, false
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	return time.Since(t0), true
+}
+
+// fleetSchema returns the DSN of a fresh schema of dsn's database, with
+// the schema's name; the schema is dropped when b ends.
+func fleetSchema(b *testing.B, dsn string) (string, string) {
+	var r [6]byte
+	crand.Read(r[:])
+	schema := "warden_fleet_" + hex.EncodeToString(r[:])
+	b.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, dsn)
+		if err != nil {
+			b.Errorf("dropping schema %s: %v", schema, err)
+			return
+		}
+		defer conn.Close(ctx)
+		conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
+	})
+	sep := "?"
+	if strings.Contains(dsn, "?") {
+		sep = "&"
+	}
+	return dsn + sep + "schema=" + schema, schema
+}
+
+// viaProxy returns the store URL u with its host replaced by addr.
+func viaProxy(b *testing.B, u, addr string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		b.Fatal(err)
+	}
+	p.Host = addr
+	return p.String()
+}
+
+func percentile(ds []time.Duration, q float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[min(len(s)-1, int(float64(len(s))*q))]
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func BenchmarkFleet(b *testing.B) {
+	dsn := os.Getenv("WARDEN_TEST_POSTGRES")
+	if dsn == "" {
+		b.Skip("set WARDEN_TEST_POSTGRES to a PostgreSQL database to run it")
+	}
+	for b.Loop() {
+		runFleet(b, dsn)
+	}
+}
+
+func runFleet(b *testing.B, dsn string) {
+	ctx := context.Background()
+	direct, _ := fleetSchema(b, dsn)
+	st, err := storeurl.Open(ctx, direct)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	dir := b.TempDir()
+	token := writeServeFile(b, dir, "admin.token", "admin-secret\n")
+
+	// Version 1 of the policy and a first revision, before any instance.
+	if _, err := warden.Publish(ctx, st, "fleet.toml", []byte(fleetPolicyVersion(1))); err != nil {
+		b.Fatal(err)
+	}
+	seed := &fleetKey{name: "seed"}
+	rev, err := st.Write(ctx, store.Batch{Writes: []store.Write{{Op: store.OpAdd, Grant: seed.grant()}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	seed.added.Store(rev)
+
+	pgURL, err := url.Parse(dsn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	f := &fleet{b: b, client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 2 * fleetLoadWorkers}}}
+	for range fleetInstances {
+		p := newStoreProxy(b, pgURL.Host)
+		f.proxies = append(f.proxies, p)
+		s := startServe(b, dir, "--store", viaProxy(b, direct, p.addr), "--audit", "off", "--admin-token-file", token)
+		f.urls = append(f.urls, s.url)
+	}
+	for i, u := range f.urls {
+		waitForLong(b, fmt.Sprintf("instance %d to load the store", i), time.Minute, func() bool { return readyRevision(u) >= int64(rev) })
+	}
+
+	prop := make([]*fleetKey, fleetPropKeys)
+	for n := range prop {
+		prop[n] = &fleetKey{name: "p" + strconv.Itoa(n)}
+	}
+	post := make([]*fleetKey, fleetPostKeys)
+	for n := range post {
+		post[n] = &fleetKey{name: "q" + strconv.Itoa(n)}
+	}
+	outage := make([]*fleetKey, fleetOutageKeys)
+	for n := range outage {
+		outage[n] = &fleetKey{name: "o" + strconv.Itoa(n)}
+	}
+	all := slices.Concat([]*fleetKey{seed}, prop, post, outage)
+
+	loadCtx, stopLoad := context.WithTimeout(ctx, 3*time.Minute)
+	defer stopLoad()
+	type loadResult struct {
+		sent, dropped int64
+		lat           []time.Duration
+	}
+	loaded := make(chan loadResult, 1)
+	loadStart := time.Now()
+	go func() {
+		s, d, lat := f.load(loadCtx, all)
+		loaded <- loadResult{s, d, lat}
+	}()
+	time.Sleep(time.Second) // the load is running before anything is measured
+
+	// Propagation.
+	delays := f.propagate(prop)
+
+	// Published policy versions.
+	var publishes []time.Duration
+	for n := 2; n < 2+fleetPublishes; n++ {
+		text := fleetPolicyVersion(n)
+		file := writeServeFile(b, dir, "fleet.toml", text)
+		p, err := warden.Parse(file, []byte(text))
+		if err != nil {
+			b.Fatal(err)
+		}
+		var stderr strings.Builder
+		if code := Run([]string{"publish", "--store", direct, file}, nil, io.Discard, &stderr); code != 0 {
+			b.Fatalf("publish: exit %d: %s", code, stderr.String())
+		}
+		published := time.Now()
+		var worst time.Duration
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		for i := range f.urls {
+			wg.Go(func() {
+				for {
+					d, err := f.check(i, seed)
+					if err == nil && d.version == p.Version() {
+						mu.Lock()
+						worst = max(worst, time.Since(published))
+						mu.Unlock()
+						return
+					}
+					if time.Since(published) > fleetFlipLimit {
+						b.Errorf("instance %d does not serve policy version %s %v after its publish", i, p.Version(), fleetFlipLimit)
+						return
+					}
+					time.Sleep(time.Millisecond)
+				}
+			})
+		}
+		wg.Wait()
+		publishes = append(publishes, worst)
+	}
+
+	// The outage: every proxy cuts its instance off the store while
+	// grants go straight to PostgreSQL.
+	preFailures := f.failures.Load()
+	f.mu.Lock()
+	preDecisions := len(f.log)
+	f.mu.Unlock()
+	cut := time.Now()
+	for _, p := range f.proxies {
+		p.cut()
+	}
+	var wrote sync.WaitGroup
+	wrote.Go(func() {
+		for n, k := range outage {
+			time.Sleep(time.Until(cut.Add(time.Duration(n) * fleetOutage / fleetOutageKeys)))
+			rev, err := st.Write(ctx, store.Batch{Writes: []store.Write{{Op: store.OpAdd, Grant: k.grant()}}})
+			if err != nil {
+				k.unknown.Store(true)
+				b.Errorf("writing %s to PostgreSQL: %v", k.name, err)
+				continue
+			}
+			k.added.Store(rev)
+		}
+	})
+	// Each instance sees the store go, in /readyz and in its metrics.
+	var noticed time.Duration
+	for i := range f.urls {
+		d, ok := until(fleetOutage-time.Second, func() bool {
+			r, err := f.ready(i)
+			up, merr := f.metric(i, "warden_store_up")
+			return err == nil && r.Ready && r.Store.Error != "" && merr == nil && up == 0
+		})
+		if !ok {
+			b.Errorf("instance %d: /readyz and warden_store_up do not show the outage", i)
+		}
+		noticed = max(noticed, d)
+	}
+	time.Sleep(time.Until(cut.Add(fleetOutage)))
+	wrote.Wait()
+	duringFailures := f.failures.Load() - preFailures
+	f.mu.Lock()
+	duringDecisions := len(f.log) - preDecisions
+	f.mu.Unlock()
+	if duringFailures > 0 {
+		b.Errorf("%d checks failed during the outage", duringFailures)
+	}
+	latest, err := st.Revision(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	resumed := time.Now()
+	for _, p := range f.proxies {
+		p.resume(b)
+	}
+	var catchUp time.Duration
+	var cwg sync.WaitGroup
+	var cmu sync.Mutex
+	for i := range f.urls {
+		cwg.Go(func() {
+			_, ok := until(30*time.Second, func() bool {
+				r, err := f.ready(i)
+				return err == nil && r.Store.Revision >= latest
+			})
+			if !ok {
+				b.Errorf("instance %d does not reach revision %d within 30 s of the store's return", i, latest)
+			}
+			cmu.Lock()
+			catchUp = max(catchUp, time.Since(resumed))
+			cmu.Unlock()
+		})
+	}
+	cwg.Wait()
+	for i := range f.urls {
+		if _, ok := until(5*time.Second, func() bool {
+			up, err := f.metric(i, "warden_store_up")
+			return err == nil && up == 1
+		}); !ok {
+			b.Errorf("instance %d: warden_store_up is not 1 again after the outage", i)
+		}
+	}
+
+	// Propagation again, straight after the outage.
+	afterOutage := f.propagate(post)
+	delays = append(delays, afterOutage...)
+
+	stopLoad()
+	lr := <-loaded
+	loadSecs := time.Since(loadStart).Seconds()
+
+	// Judge every decision by the revision it reports.
+	f.mu.Lock()
+	decisions := f.log
+	f.mu.Unlock()
+	var wrong, judged int
+	for _, d := range decisions {
+		if d.key.unknown.Load() {
+			continue
+		}
+		judged++
+		if d.rev == 0 || d.allowed != d.key.allowedAt(d.rev) {
+			wrong++
+			if wrong <= 10 {
+				b.Errorf("wrong decision: instance %d answered allowed=%v for %s at revision %d; the grant was added at %d, removed at %d", d.inst, d.allowed, d.key.name, d.rev, d.key.added.Load(), d.key.removed.Load())
+			}
+		}
+	}
+	if lr.dropped > 0 {
+		b.Logf("the load dropped %d of %d checks: every worker was busy", lr.dropped, lr.sent+lr.dropped)
+	}
+	b.Logf("%d propagation samples (%d after the outage), %d publishes, %d decisions judged, %d during the outage; instances noticed the outage within %v",
+		len(delays), len(afterOutage), len(publishes), judged, duringDecisions, noticed.Round(time.Millisecond))
+
+	b.ReportMetric(ms(percentile(delays, 0.50)), "prop-p50-ms")
+	b.ReportMetric(ms(percentile(delays, 0.99)), "prop-p99-ms")
+	b.ReportMetric(ms(slices.Max(delays)), "prop-max-ms")
+	b.ReportMetric(ms(percentile(afterOutage, 0.99)), "prop-after-outage-p99-ms")
+	b.ReportMetric(ms(slices.Max(publishes)), "publish-max-ms")
+	b.ReportMetric(ms(catchUp), "catchup-ms")
+	b.ReportMetric(float64(duringDecisions), "outage-decisions")
+	b.ReportMetric(float64(lr.sent)/loadSecs, "load-checks/s")
+	b.ReportMetric(ms(percentile(lr.lat, 0.99)), "load-p99-ms")
+	b.ReportMetric(float64(wrong), "wrong-decisions")
+}
+
+// storeProxy is a loopback TCP proxy to PostgreSQL. cut closes every
+// connection and the listening socket, so new connections are refused;
+// resume listens on the same address again.
+type storeProxy struct {
+	target, addr string
+
+	mu    sync.Mutex
+	ln    net.Listener
+	conns map[net.Conn]bool
+}
+
+func newStoreProxy(b *testing.B, target string) *storeProxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	p := &storeProxy{target: target, addr: ln.Addr().String(), ln: ln, conns: map[net.Conn]bool{}}
+	go p.accept(ln)
+	b.Cleanup(p.cut)
+	return p
+}
+
+func (p *storeProxy) accept(ln net.Listener) {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		go p.pipe(c)
+	}
+}
+
+func (p *storeProxy) pipe(c net.Conn) {
+	up, err := net.Dial("tcp", p.target)
+	if err != nil {
+		c.Close()
+		return
+	}
+	if !p.track(c, up) {
+		return
+	}
+	done := make(chan struct{}, 2)
+	go func() { io.Copy(up, c); done <- struct{}{} }()
+	go func() { io.Copy(c, up); done <- struct{}{} }()
+	<-done
+	c.Close()
+	up.Close()
+	p.mu.Lock()
+	delete(p.conns, c)
+	delete(p.conns, up)
+	p.mu.Unlock()
+}
+
+// track registers a connection pair, or closes it if the proxy was cut
+// meanwhile.
+func (p *storeProxy) track(c, up net.Conn) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ln == nil {
+		c.Close()
+		up.Close()
+		return false
+	}
+	p.conns[c], p.conns[up] = true, true
+	return true
+}
+
+func (p *storeProxy) cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ln != nil {
+		p.ln.Close()
+		p.ln = nil
+	}
+	for c := range p.conns {
+		c.Close()
+	}
+	clear(p.conns)
+}
+
+func (p *storeProxy) resume(b *testing.B) {
+	ln, err := net.Listen("tcp", p.addr)
+	if err != nil {
+		b.Fatalf("proxy: listening on %s again: %v", p.addr, err)
+	}
+	p.mu.Lock()
+	p.ln = ln
+	p.mu.Unlock()
+	go p.accept(ln)
+}
