@@ -226,3 +226,66 @@ func TestLostConnectionsRetried(t *testing.T) {
 		}
 	}
 }
+
+// TestListenerReconnectsWhenThePoolDoes: a listener in its reconnection
+// backoff tries again as soon as a query of the pool succeeds, rather
+// than sleeping out its backoff while notifications are lost. The backoff
+// here is an hour, so only the query brings it back within the test.
+func TestListenerReconnectsWhenThePoolDoes(t *testing.T) {
+	t.Parallel()
+	var b [4]byte
+	rand.Read(b[:])
+	app := "warden_relisten_" + hex.EncodeToString(b[:])
+	s := openInternal(t, "application_name="+app, Options{PollInterval: time.Hour})
+	s.backoffMin, s.backoffMax = time.Hour, time.Hour // before the listener starts
+	if _, err := s.Write(context.Background(), store.Batch{}); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := s.Wait(context.Background(), 0); err != nil || r != 1 {
+		t.Fatalf("Wait(0) = %d, %v", r, err)
+	}
+	connects := func() int {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.connects
+	}
+	waitUntil := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s", what)
+			}
+		}
+	}
+	waitUntil("the listener to listen", func() bool { return connects() == 1 && !s.listenerAway.Load() })
+	c, err := pgx.Connect(context.Background(), os.Getenv("WARDEN_TEST_POSTGRES"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(context.Background())
+	var killed int
+	if err := c.QueryRow(context.Background(), `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1`, app+" listener").Scan(&killed); err != nil || killed != 1 {
+		t.Fatalf("terminated %d listening backends (%v), want 1", killed, err)
+	}
+	waitUntil("the listener to lose its connection", s.listenerAway.Load)
+	if n := connects(); n != 1 {
+		t.Fatalf("the listener connected %d times before any query, want 1 (an hour's backoff)", n)
+	}
+	if _, err := s.Revision(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil("the listener to reconnect after the pool's query", func() bool { return connects() == 2 && !s.listenerAway.Load() })
+
+	// A commit by another client now wakes Wait: the listener is back.
+	if _, err := c.Exec(context.Background(), `UPDATE `+s.schema+`.store_revision SET revision = 2`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Exec(context.Background(), `SELECT pg_notify($1, '2')`, s.channel); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if r, err := s.Wait(ctx, 1); err != nil || r != 2 {
+		t.Fatalf("Wait(1) = %d, %v; want 2", r, err)
+	}
+}

@@ -12,7 +12,10 @@ import (
 	"github.com/warden-authz/warden/store"
 )
 
-// Reconnection backoff of the listener.
+// Reconnection backoff of the listener. The backoff spares a database
+// that is down; once the pool reaches it again, the listener is told to
+// try at once (Store.reached) rather than sleep out its backoff, so
+// notifications resume when the store does, not seconds later.
 const (
 	minBackoff = 50 * time.Millisecond
 	maxBackoff = 5 * time.Second
@@ -48,27 +51,50 @@ func (s *Store) Wait(ctx context.Context, after store.Revision) (store.Revision,
 func (s *Store) startListener() {
 	if !s.listening && !s.closed.Load() {
 		s.listening = true
+		s.listenerAway.Store(true)
 		s.done = make(chan struct{})
 		go s.listen(s.done)
 	}
 }
 
 // listen keeps a listening connection until the store closes,
-// reconnecting with backoff when it breaks.
+// reconnecting with backoff when it breaks. A query of the pool that
+// succeeds while the listener is away cuts the backoff short (reached),
+// once per disconnection: if that attempt fails too, the listener goes
+// on with its backoff, so a listener that cannot connect while the pool
+// can (a connection limit, say) does not retry at the rate of queries.
 func (s *Store) listen(done chan struct{}) {
 	defer close(done)
-	backoff := minBackoff
+	backoff := s.backoffMin
+	kickable := true
 	for s.stopCtx.Err() == nil {
-		connected := s.listenOnce()
-		if connected {
-			backoff = minBackoff
+		if s.listenOnce() {
+			backoff = s.backoffMin
+			kickable = true
+		}
+		var kick <-chan struct{}
+		if kickable {
+			kick = s.kick
 		}
 		select {
 		case <-s.stopCtx.Done():
 			return
+		case <-kick:
+			kickable = false
 		case <-time.After(backoff):
+			backoff = min(2*backoff, s.backoffMax)
 		}
-		backoff = min(2*backoff, maxBackoff)
+	}
+}
+
+// reached is called when a query of the pool succeeded: if the listener
+// is away, it should try again now (listen).
+func (s *Store) reached() {
+	if s.listenerAway.Load() {
+		select {
+		case s.kick <- struct{}{}:
+		default:
+		}
 	}
 }
 
@@ -89,6 +115,13 @@ func (s *Store) listenOnce() (connected bool) {
 		if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{ch}.Sanitize()); err != nil {
 			return false
 		}
+	}
+	// Listening: a query that succeeded before now says nothing new.
+	s.listenerAway.Store(false)
+	defer s.listenerAway.Store(true)
+	select {
+	case <-s.kick:
+	default:
 	}
 	// Read the revision and the policy Seq now that notifications flow,
 	// so nothing committed while the listener was away is missed; then at

@@ -63,7 +63,9 @@
 // revision and the newest Seq, so a lost notification only delays a
 // reader, and a silently dead connection is found. Its application_name
 // is the pool's with " listener" added. When the connection breaks, the
-// listener reconnects with backoff, and reads both once it is back. So
+// listener reconnects with backoff, at once when a query of the pool
+// succeeds meanwhile (so after an outage notifications resume with the
+// first poll that reaches the database), and reads both once it is back. So
 // every instance of a fleet learns of a publish at once, and within a
 // poll interval if the notification is lost.
 //
@@ -204,6 +206,13 @@ type Store struct {
 	done      chan struct{} // closed when the listener has stopped
 	connects  int           // listener connections made, for tests
 	retried   int           // operations run again after a lost connection, for tests
+
+	// listenerAway is set while the listener runs without a listening
+	// connection; kick cuts its backoff short (reached). backoffMin and
+	// backoffMax are minBackoff and maxBackoff but in tests.
+	listenerAway           atomic.Bool
+	kick                   chan struct{}
+	backoffMin, backoffMax time.Duration
 }
 
 // Open connects to dsn, creates the schema if needed and migrates the
@@ -258,6 +267,10 @@ func open(ctx context.Context, dsn string, opts *Options, target int) (*Store, e
 		stop:    stop,
 		stopCtx: stopCtx,
 		wake:    make(chan struct{}),
+		kick:    make(chan struct{}, 1),
+
+		backoffMin: minBackoff,
+		backoffMax: maxBackoff,
 	}
 	if err := s.migrate(ctx, target); err != nil {
 		stop()

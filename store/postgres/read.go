@@ -39,6 +39,7 @@ func (s *Store) read(ctx context.Context, what string, fn func(tx pgx.Tx) error)
 	if err := tx.Commit(ctx); err != nil {
 		return s.fail(ctx, err, what)
 	}
+	s.reached()
 	return nil
 }
 
@@ -59,6 +60,7 @@ func (s *Store) Revision(ctx context.Context) (store.Revision, error) {
 	if err != nil {
 		return 0, s.fail(ctx, err, "reading the revision")
 	}
+	s.reached()
 	return rev, nil
 }
 

@@ -116,6 +116,7 @@ func (s *Store) writeOnce(ctx context.Context, b store.Batch, committing *bool) 
 		return 0, s.fail(ctx, err, fmt.Sprintf("committing revision %d", rev))
 	}
 	s.publish(rev)
+	s.reached()
 	return rev, nil
 }
 
