@@ -51,11 +51,11 @@ import (
 //
 // It needs WARDEN_TEST_POSTGRES and takes about a minute.
 
-// fleetPolicy is the policy the fleet serves: grants of rules.shares
-// decide every check of the run. fleetPolicyVersion gives versions that
+// benchFleetText is the policy the fleet serves: grants of rules.shares
+// decide every check of the run. benchFleetPolicy gives versions that
 // differ in a group no check reaches, so every version decides alike and
 // a decision depends on the data alone.
-const fleetPolicy = `
+const benchFleetText = `
 [groups]
 editors = []
 marker%d = ['nobody']
@@ -67,48 +67,48 @@ allow = [['editors', 'doc:*', 'edit']]
 dynamic = true
 `
 
-func fleetPolicyVersion(n int) string { return fmt.Sprintf(fleetPolicy, n) }
+func benchFleetPolicy(n int) string { return fmt.Sprintf(benchFleetText, n) }
 
 // Sizes of a run.
 const (
-	fleetInstances   = 3
-	fleetLoadRate    = 1000 // checks/s in all, spread over the instances
-	fleetLoadWorkers = 32
-	fleetPropKeys    = 120 // keys granted then revoked before the outage: 240 writes
-	fleetPostKeys    = 30  // and after it: 60 writes
-	fleetPublishes   = 5
-	fleetOutage      = 10 * time.Second
-	fleetOutageKeys  = 100 // written straight to PostgreSQL during the outage
-	fleetFlipLimit   = 10 * time.Second
+	benchFleetInstances  = 3
+	benchFleetRate       = 1000 // checks/s in all, spread over the instances
+	benchFleetWorkers    = 32
+	benchFleetPropKeys   = 120 // keys granted then revoked before the outage: 240 writes
+	benchFleetPostKeys   = 30  // and after it: 60 writes
+	benchFleetPublishes  = 5
+	benchFleetOutage     = 10 * time.Second
+	benchFleetOutageKeys = 100 // written straight to PostgreSQL during the outage
+	benchFleetFlipLimit  = 10 * time.Second
 )
 
-// fleetKey is a check whose answer the run flips: subject u<name> reads
+// benchKey is a check whose answer the run flips: subject u<name> reads
 // doc:<name> exactly while the grant is in the store. added and removed
 // are the revisions of the writes, 0 while not (yet) made; a key whose
 // write failed is unknown and not judged.
-type fleetKey struct {
+type benchKey struct {
 	name           string
 	added, removed atomic.Uint64
 	unknown        atomic.Bool
 }
 
-func (k *fleetKey) body() string {
+func (k *benchKey) body() string {
 	return `{"subject":"u` + k.name + `","resource":"doc:` + k.name + `","action":"read"}`
 }
 
-func (k *fleetKey) grant() *store.Grant {
+func (k *benchKey) grant() *store.Grant {
 	return &store.Grant{Rule: "rules.shares", Effect: types.EffectAllow, Subject: "u" + k.name, Resource: "doc:" + k.name, Action: "read"}
 }
 
 // allowedAt is the decision the key's check must get at revision rev.
-func (k *fleetKey) allowedAt(rev uint64) bool {
+func (k *benchKey) allowedAt(rev uint64) bool {
 	a, r := k.added.Load(), k.removed.Load()
 	return a != 0 && a <= rev && (r == 0 || rev < r)
 }
 
-// fleetDecision is one decision of the run.
-type fleetDecision struct {
-	key     *fleetKey
+// benchDecision is one decision of the run.
+type benchDecision struct {
+	key     *benchKey
 	inst    int
 	allowed bool
 	rev     uint64
@@ -116,28 +116,28 @@ type fleetDecision struct {
 }
 
 // fleet is a running fleet and its log of decisions.
-type fleet struct {
+type benchFleet struct {
 	b        *testing.B
 	urls     []string
-	proxies  []*storeProxy
+	proxies  []*benchProxy
 	client   *http.Client
 	mu       sync.Mutex
-	log      []fleetDecision
+	log      []benchDecision
 	failures atomic.Int64 // checks that got no decision
 }
 
 // check sends k's check to instance i and logs the decision.
-func (f *fleet) check(i int, k *fleetKey) (fleetDecision, error) {
+func (f *benchFleet) check(i int, k *benchKey) (benchDecision, error) {
 	resp, err := f.client.Post(f.urls[i]+"/v1/check", "application/json", strings.NewReader(k.body()))
 	if err != nil {
 		f.failures.Add(1)
-		return fleetDecision{}, err
+		return benchDecision{}, err
 	}
 	body, err := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if err != nil || resp.StatusCode != 200 {
 		f.failures.Add(1)
-		return fleetDecision{}, fmt.Errorf("check on instance %d: %d %s %v", i, resp.StatusCode, body, err)
+		return benchDecision{}, fmt.Errorf("check on instance %d: %d %s %v", i, resp.StatusCode, body, err)
 	}
 	var d struct {
 		Allowed       bool
@@ -146,9 +146,9 @@ func (f *fleet) check(i int, k *fleetKey) (fleetDecision, error) {
 	}
 	if err := json.Unmarshal(body, &d); err != nil {
 		f.failures.Add(1)
-		return fleetDecision{}, fmt.Errorf("check on instance %d: %v: %s", i, err, body)
+		return benchDecision{}, fmt.Errorf("check on instance %d: %v: %s", i, err, body)
 	}
-	dec := fleetDecision{key: k, inst: i, allowed: d.Allowed, rev: d.Revision, version: d.PolicyVersion}
+	dec := benchDecision{key: k, inst: i, allowed: d.Allowed, rev: d.Revision, version: d.PolicyVersion}
 	f.mu.Lock()
 	f.log = append(f.log, dec)
 	f.mu.Unlock()
@@ -157,7 +157,7 @@ func (f *fleet) check(i int, k *fleetKey) (fleetDecision, error) {
 
 // write sends one write through instance i and returns its revision and
 // when its answer came.
-func (f *fleet) write(i int, op string, k *fleetKey) (uint64, time.Time, error) {
+func (f *benchFleet) write(i int, op string, k *benchKey) (uint64, time.Time, error) {
 	body := `{"writes":[{"op":"` + op + `","grant":{"rule":"rules.shares","effect":"allow","subject":"u` + k.name + `","resource":"doc:` + k.name + `","action":"read"}}]}`
 	req, _ := http.NewRequest("POST", f.urls[i]+"/v1/data", strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer admin-secret")
@@ -182,7 +182,7 @@ func (f *fleet) write(i int, op string, k *fleetKey) (uint64, time.Time, error) 
 // awaitFlip checks k on every instance, from acked on, until the
 // decision is want, and returns each instance's delay from acked to the
 // answer that had it.
-func (f *fleet) awaitFlip(k *fleetKey, want bool, acked time.Time) ([]time.Duration, error) {
+func (f *benchFleet) awaitFlip(k *benchKey, want bool, acked time.Time) ([]time.Duration, error) {
 	delays := make([]time.Duration, len(f.urls))
 	errs := make([]error, len(f.urls))
 	var wg sync.WaitGroup
@@ -195,8 +195,8 @@ func (f *fleet) awaitFlip(k *fleetKey, want bool, acked time.Time) ([]time.Durat
 					delays[i] = now.Sub(acked)
 					return
 				}
-				if now.Sub(acked) > fleetFlipLimit {
-					errs[i] = fmt.Errorf("instance %d still answers %v for %s %v after the write (last error %v)", i, !want, k.name, fleetFlipLimit, err)
+				if now.Sub(acked) > benchFleetFlipLimit {
+					errs[i] = fmt.Errorf("instance %d still answers %v for %s %v after the write (last error %v)", i, !want, k.name, benchFleetFlipLimit, err)
 					return
 				}
 				time.Sleep(time.Millisecond)
@@ -210,7 +210,7 @@ func (f *fleet) awaitFlip(k *fleetKey, want bool, acked time.Time) ([]time.Durat
 // propagate runs writers, one per instance, each granting and then
 // revoking its keys: a grant through its instance, a revoke through the
 // next, each awaited on every instance. It returns the delays.
-func (f *fleet) propagate(keys []*fleetKey) []time.Duration {
+func (f *benchFleet) propagate(keys []*benchKey) []time.Duration {
 	var mu sync.Mutex
 	var delays []time.Duration
 	var wg sync.WaitGroup
@@ -247,19 +247,19 @@ func (f *fleet) propagate(keys []*fleetKey) []time.Duration {
 	return delays
 }
 
-// load sends fleetLoadRate checks a second, paced, round robin over the
+// load sends benchFleetRate checks a second, paced, round robin over the
 // instances, on keys drawn from keys, until ctx ends. It returns how many
 // it sent, how many it dropped because every worker was busy, and the
 // latency of each check answered.
-func (f *fleet) load(ctx context.Context, keys []*fleetKey) (sent, dropped int64, lat []time.Duration) {
+func (f *benchFleet) load(ctx context.Context, keys []*benchKey) (sent, dropped int64, lat []time.Duration) {
 	type job struct {
 		inst int
-		key  *fleetKey
+		key  *benchKey
 	}
-	jobs := make(chan job, fleetLoadRate) // a second of load: a pacer late by a moment catches up
+	jobs := make(chan job, benchFleetRate) // a second of load: a pacer late by a moment catches up
 	var wg sync.WaitGroup
 	var mu sync.Mutex
-	for range fleetLoadWorkers {
+	for range benchFleetWorkers {
 		wg.Go(func() {
 			var mine []time.Duration
 			for j := range jobs {
@@ -273,7 +273,7 @@ func (f *fleet) load(ctx context.Context, keys []*fleetKey) (sent, dropped int64
 			mu.Unlock()
 		})
 	}
-	interval := time.Second / fleetLoadRate
+	interval := time.Second / benchFleetRate
 	start := time.Now()
 	for n := 0; ctx.Err() == nil; n++ {
 		if d := time.Until(start.Add(time.Duration(n) * interval)); d > 0 {
@@ -291,8 +291,8 @@ func (f *fleet) load(ctx context.Context, keys []*fleetKey) (sent, dropped int64
 	return sent, dropped, lat
 }
 
-// fleetReady is the part of /readyz the run reads.
-type fleetReady struct {
+// benchReadiness is the part of /readyz the run reads.
+type benchReadiness struct {
 	Ready         bool
 	PolicyVersion string `json:"policy_version"`
 	Store         *struct {
@@ -301,8 +301,8 @@ type fleetReady struct {
 	}
 }
 
-func (f *fleet) ready(i int) (fleetReady, error) {
-	var r fleetReady
+func (f *benchFleet) ready(i int) (benchReadiness, error) {
+	var r benchReadiness
 	resp, err := f.client.Get(f.urls[i] + "/readyz")
 	if err != nil {
 		return r, err
@@ -318,7 +318,7 @@ func (f *fleet) ready(i int) (fleetReady, error) {
 }
 
 // metric reads one unlabelled sample of instance i's /metrics.
-func (f *fleet) metric(i int, name string) (float64, error) {
+func (f *benchFleet) metric(i int, name string) (float64, error) {
 	resp, err := f.client.Get(f.urls[i] + "/metrics")
 	if err != nil {
 		return 0, err
@@ -335,7 +335,7 @@ func (f *fleet) metric(i int, name string) (float64, error) {
 
 // until polls cond every few milliseconds for up to limit and returns
 // how long it took, or false.
-func until(limit time.Duration, cond func() bool) (time.Duration, bool) {
+func benchUntil(limit time.Duration, cond func() bool) (time.Duration, bool) {
 	t0 := time.Now()
 	for !cond() {
 		if time.Since(t0) > limit {
@@ -346,9 +346,9 @@ func until(limit time.Duration, cond func() bool) (time.Duration, bool) {
 	return time.Since(t0), true
 }
 
-// fleetSchema returns the DSN of a fresh schema of dsn's database, with
+// benchFleetSchema returns the DSN of a fresh schema of dsn's database, with
 // the schema's name; the schema is dropped when b ends.
-func fleetSchema(b *testing.B, dsn string) (string, string) {
+func benchFleetSchema(b *testing.B, dsn string) (string, string) {
 	var r [6]byte
 	crand.Read(r[:])
 	schema := "warden_fleet_" + hex.EncodeToString(r[:])
@@ -370,8 +370,8 @@ func fleetSchema(b *testing.B, dsn string) (string, string) {
 	return dsn + sep + "schema=" + schema, schema
 }
 
-// viaProxy returns the store URL u with its host replaced by addr.
-func viaProxy(b *testing.B, u, addr string) string {
+// benchViaProxy returns the store URL u with its host replaced by addr.
+func benchViaProxy(b *testing.B, u, addr string) string {
 	p, err := url.Parse(u)
 	if err != nil {
 		b.Fatal(err)
@@ -380,7 +380,7 @@ func viaProxy(b *testing.B, u, addr string) string {
 	return p.String()
 }
 
-func percentile(ds []time.Duration, q float64) time.Duration {
+func benchPercentile(ds []time.Duration, q float64) time.Duration {
 	if len(ds) == 0 {
 		return 0
 	}
@@ -389,7 +389,7 @@ func percentile(ds []time.Duration, q float64) time.Duration {
 	return s[min(len(s)-1, int(float64(len(s))*q))]
 }
 
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+func benchMS(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 func BenchmarkFleet(b *testing.B) {
 	dsn := os.Getenv("WARDEN_TEST_POSTGRES")
@@ -397,13 +397,13 @@ func BenchmarkFleet(b *testing.B) {
 		b.Skip("set WARDEN_TEST_POSTGRES to a PostgreSQL database to run it")
 	}
 	for b.Loop() {
-		runFleet(b, dsn)
+		runBenchFleet(b, dsn)
 	}
 }
 
-func runFleet(b *testing.B, dsn string) {
+func runBenchFleet(b *testing.B, dsn string) {
 	ctx := context.Background()
-	direct, _ := fleetSchema(b, dsn)
+	direct, _ := benchFleetSchema(b, dsn)
 	st, err := storeurl.Open(ctx, direct)
 	if err != nil {
 		b.Fatal(err)
@@ -413,10 +413,10 @@ func runFleet(b *testing.B, dsn string) {
 	token := writeServeFile(b, dir, "admin.token", "admin-secret\n")
 
 	// Version 1 of the policy and a first revision, before any instance.
-	if _, err := warden.Publish(ctx, st, "fleet.toml", []byte(fleetPolicyVersion(1))); err != nil {
+	if _, err := warden.Publish(ctx, st, "fleet.toml", []byte(benchFleetPolicy(1))); err != nil {
 		b.Fatal(err)
 	}
-	seed := &fleetKey{name: "seed"}
+	seed := &benchKey{name: "seed"}
 	rev, err := st.Write(ctx, store.Batch{Writes: []store.Write{{Op: store.OpAdd, Grant: seed.grant()}}})
 	if err != nil {
 		b.Fatal(err)
@@ -427,30 +427,30 @@ func runFleet(b *testing.B, dsn string) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	f := &fleet{b: b, client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 2 * fleetLoadWorkers}}}
-	for range fleetInstances {
-		p := newStoreProxy(b, pgURL.Host)
+	f := &benchFleet{b: b, client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 2 * benchFleetWorkers}}}
+	for range benchFleetInstances {
+		p := newBenchProxy(b, pgURL.Host)
 		f.proxies = append(f.proxies, p)
-		s := startServe(b, dir, "--store", viaProxy(b, direct, p.addr), "--audit", "off", "--admin-token-file", token)
+		s := startServe(b, dir, "--store", benchViaProxy(b, direct, p.addr), "--audit", "off", "--admin-token-file", token)
 		f.urls = append(f.urls, s.url)
 	}
 	for i, u := range f.urls {
 		waitForLong(b, fmt.Sprintf("instance %d to load the store", i), time.Minute, func() bool { return readyRevision(u) >= int64(rev) })
 	}
 
-	prop := make([]*fleetKey, fleetPropKeys)
+	prop := make([]*benchKey, benchFleetPropKeys)
 	for n := range prop {
-		prop[n] = &fleetKey{name: "p" + strconv.Itoa(n)}
+		prop[n] = &benchKey{name: "p" + strconv.Itoa(n)}
 	}
-	post := make([]*fleetKey, fleetPostKeys)
+	post := make([]*benchKey, benchFleetPostKeys)
 	for n := range post {
-		post[n] = &fleetKey{name: "q" + strconv.Itoa(n)}
+		post[n] = &benchKey{name: "q" + strconv.Itoa(n)}
 	}
-	outage := make([]*fleetKey, fleetOutageKeys)
+	outage := make([]*benchKey, benchFleetOutageKeys)
 	for n := range outage {
-		outage[n] = &fleetKey{name: "o" + strconv.Itoa(n)}
+		outage[n] = &benchKey{name: "o" + strconv.Itoa(n)}
 	}
-	all := slices.Concat([]*fleetKey{seed}, prop, post, outage)
+	all := slices.Concat([]*benchKey{seed}, prop, post, outage)
 
 	loadCtx, stopLoad := context.WithTimeout(ctx, 3*time.Minute)
 	defer stopLoad()
@@ -471,8 +471,8 @@ func runFleet(b *testing.B, dsn string) {
 
 	// Published policy versions.
 	var publishes []time.Duration
-	for n := 2; n < 2+fleetPublishes; n++ {
-		text := fleetPolicyVersion(n)
+	for n := 2; n < 2+benchFleetPublishes; n++ {
+		text := benchFleetPolicy(n)
 		file := writeServeFile(b, dir, "fleet.toml", text)
 		p, err := warden.Parse(file, []byte(text))
 		if err != nil {
@@ -496,8 +496,8 @@ func runFleet(b *testing.B, dsn string) {
 						mu.Unlock()
 						return
 					}
-					if time.Since(published) > fleetFlipLimit {
-						b.Errorf("instance %d does not serve policy version %s %v after its publish", i, p.Version(), fleetFlipLimit)
+					if time.Since(published) > benchFleetFlipLimit {
+						b.Errorf("instance %d does not serve policy version %s %v after its publish", i, p.Version(), benchFleetFlipLimit)
 						return
 					}
 					time.Sleep(time.Millisecond)
@@ -521,7 +521,7 @@ func runFleet(b *testing.B, dsn string) {
 	var wrote sync.WaitGroup
 	wrote.Go(func() {
 		for n, k := range outage {
-			time.Sleep(time.Until(cut.Add(time.Duration(n) * fleetOutage / fleetOutageKeys)))
+			time.Sleep(time.Until(cut.Add(time.Duration(n) * benchFleetOutage / benchFleetOutageKeys)))
 			rev, err := st.Write(ctx, store.Batch{Writes: []store.Write{{Op: store.OpAdd, Grant: k.grant()}}})
 			if err != nil {
 				k.unknown.Store(true)
@@ -534,7 +534,7 @@ func runFleet(b *testing.B, dsn string) {
 	// Each instance sees the store go, in /readyz and in its metrics.
 	var noticed time.Duration
 	for i := range f.urls {
-		d, ok := until(fleetOutage-time.Second, func() bool {
+		d, ok := benchUntil(benchFleetOutage-time.Second, func() bool {
 			r, err := f.ready(i)
 			up, merr := f.metric(i, "warden_store_up")
 			return err == nil && r.Ready && r.Store.Error != "" && merr == nil && up == 0
@@ -544,7 +544,7 @@ func runFleet(b *testing.B, dsn string) {
 		}
 		noticed = max(noticed, d)
 	}
-	time.Sleep(time.Until(cut.Add(fleetOutage)))
+	time.Sleep(time.Until(cut.Add(benchFleetOutage)))
 	wrote.Wait()
 	duringFailures := f.failures.Load() - preFailures
 	f.mu.Lock()
@@ -566,7 +566,7 @@ func runFleet(b *testing.B, dsn string) {
 	var cmu sync.Mutex
 	for i := range f.urls {
 		cwg.Go(func() {
-			_, ok := until(30*time.Second, func() bool {
+			_, ok := benchUntil(30*time.Second, func() bool {
 				r, err := f.ready(i)
 				return err == nil && r.Store.Revision >= latest
 			})
@@ -580,7 +580,7 @@ func runFleet(b *testing.B, dsn string) {
 	}
 	cwg.Wait()
 	for i := range f.urls {
-		if _, ok := until(5*time.Second, func() bool {
+		if _, ok := benchUntil(5*time.Second, func() bool {
 			up, err := f.metric(i, "warden_store_up")
 			return err == nil && up == 1
 		}); !ok {
@@ -619,22 +619,22 @@ func runFleet(b *testing.B, dsn string) {
 	b.Logf("%d propagation samples (%d after the outage), %d publishes, %d decisions judged, %d during the outage; instances noticed the outage within %v",
 		len(delays), len(afterOutage), len(publishes), judged, duringDecisions, noticed.Round(time.Millisecond))
 
-	b.ReportMetric(ms(percentile(delays, 0.50)), "prop-p50-ms")
-	b.ReportMetric(ms(percentile(delays, 0.99)), "prop-p99-ms")
-	b.ReportMetric(ms(slices.Max(delays)), "prop-max-ms")
-	b.ReportMetric(ms(percentile(afterOutage, 0.99)), "prop-after-outage-p99-ms")
-	b.ReportMetric(ms(slices.Max(publishes)), "publish-max-ms")
-	b.ReportMetric(ms(catchUp), "catchup-ms")
+	b.ReportMetric(benchMS(benchPercentile(delays, 0.50)), "prop-p50-ms")
+	b.ReportMetric(benchMS(benchPercentile(delays, 0.99)), "prop-p99-ms")
+	b.ReportMetric(benchMS(slices.Max(delays)), "prop-max-ms")
+	b.ReportMetric(benchMS(benchPercentile(afterOutage, 0.99)), "prop-after-outage-p99-ms")
+	b.ReportMetric(benchMS(slices.Max(publishes)), "publish-max-ms")
+	b.ReportMetric(benchMS(catchUp), "catchup-ms")
 	b.ReportMetric(float64(duringDecisions), "outage-decisions")
 	b.ReportMetric(float64(lr.sent)/loadSecs, "load-checks/s")
-	b.ReportMetric(ms(percentile(lr.lat, 0.99)), "load-p99-ms")
+	b.ReportMetric(benchMS(benchPercentile(lr.lat, 0.99)), "load-p99-ms")
 	b.ReportMetric(float64(wrong), "wrong-decisions")
 }
 
-// storeProxy is a loopback TCP proxy to PostgreSQL. cut closes every
+// benchProxy is a loopback TCP proxy to PostgreSQL. cut closes every
 // connection and the listening socket, so new connections are refused;
 // resume listens on the same address again.
-type storeProxy struct {
+type benchProxy struct {
 	target, addr string
 
 	mu    sync.Mutex
@@ -642,18 +642,18 @@ type storeProxy struct {
 	conns map[net.Conn]bool
 }
 
-func newStoreProxy(b *testing.B, target string) *storeProxy {
+func newBenchProxy(b *testing.B, target string) *benchProxy {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
 	}
-	p := &storeProxy{target: target, addr: ln.Addr().String(), ln: ln, conns: map[net.Conn]bool{}}
+	p := &benchProxy{target: target, addr: ln.Addr().String(), ln: ln, conns: map[net.Conn]bool{}}
 	go p.accept(ln)
 	b.Cleanup(p.cut)
 	return p
 }
 
-func (p *storeProxy) accept(ln net.Listener) {
+func (p *benchProxy) accept(ln net.Listener) {
 	for {
 		c, err := ln.Accept()
 		if err != nil {
@@ -663,7 +663,7 @@ func (p *storeProxy) accept(ln net.Listener) {
 	}
 }
 
-func (p *storeProxy) pipe(c net.Conn) {
+func (p *benchProxy) pipe(c net.Conn) {
 	up, err := net.Dial("tcp", p.target)
 	if err != nil {
 		c.Close()
@@ -686,7 +686,7 @@ func (p *storeProxy) pipe(c net.Conn) {
 
 // track registers a connection pair, or closes it if the proxy was cut
 // meanwhile.
-func (p *storeProxy) track(c, up net.Conn) bool {
+func (p *benchProxy) track(c, up net.Conn) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.ln == nil {
@@ -698,7 +698,7 @@ func (p *storeProxy) track(c, up net.Conn) bool {
 	return true
 }
 
-func (p *storeProxy) cut() {
+func (p *benchProxy) cut() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.ln != nil {
@@ -711,7 +711,7 @@ func (p *storeProxy) cut() {
 	clear(p.conns)
 }
 
-func (p *storeProxy) resume(b *testing.B) {
+func (p *benchProxy) resume(b *testing.B) {
 	ln, err := net.Listen("tcp", p.addr)
 	if err != nil {
 		b.Fatalf("proxy: listening on %s again: %v", p.addr, err)
