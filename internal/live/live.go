@@ -31,6 +31,15 @@ type Config struct {
 	// Poll is how often the follower asks the store for changes when
 	// nothing woke it; 0 means 1s.
 	Poll time.Duration
+	// StoreTimeout bounds each read the follower makes to keep current:
+	// the changes past its revision, the newest policy version and its
+	// text. A read that gets no answer within it fails as one from an
+	// unreachable store does, so a store that stops answering without
+	// refusing (a stalled network, a frozen server) is reported too
+	// (SPEC 11.4) rather than hold the follower until TCP gives up. 0
+	// means DefaultStoreTimeout. Loading a snapshot is not bounded: on a
+	// large store it takes longer.
+	StoreTimeout time.Duration
 	// Logger hears store errors and recoveries; nil discards.
 	Logger *slog.Logger
 	// Clock gives the times of Status; nil means time.Now.
@@ -45,6 +54,12 @@ type Config struct {
 	Policies store.Policies
 	Compile  func(store.PolicyVersion) (*engine.Policy, error)
 }
+
+// DefaultStoreTimeout is Config.StoreTimeout's default: a page of
+// changes (store.MaxLimit) reads in milliseconds, and the largest policy
+// text (16 MiB) well under a second, from a store that answers; five
+// seconds without an answer is an outage.
+const DefaultStoreTimeout = 5 * time.Second
 
 // Follower holds the current state and keeps it current. It is safe for
 // concurrent use; Close stops it.
@@ -117,6 +132,9 @@ func Start(ctx context.Context, p *engine.Policy, cfg Config) (*Follower, error)
 	}
 	if cfg.Poll <= 0 {
 		cfg.Poll = time.Second
+	}
+	if cfg.StoreTimeout <= 0 {
+		cfg.StoreTimeout = DefaultStoreTimeout
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
@@ -343,14 +361,24 @@ func (f *Follower) followPolicy(ctx context.Context) {
 	}
 	// The newest entry's seq first: every poll of every instance would
 	// otherwise read the whole text (up to 16 MiB) to learn nothing moved.
-	// A store error here leaves the version serving; the data path's
-	// status reports the store's health.
-	head, err := f.cfg.Policies.PolicyHistory(ctx, 1)
+	// A store error here leaves the version serving; an unreachable
+	// store is reported as the data's reads report it.
+	var head []store.PolicyVersion
+	err := f.read(ctx, func(ctx context.Context) (err error) {
+		head, err = f.cfg.Policies.PolicyHistory(ctx, 1)
+		return err
+	})
 	if err != nil || len(head) == 0 || head[0].Seq <= f.status.Load().PolicySeq {
+		f.policyReadFailed(err)
 		return
 	}
-	v, err := f.cfg.Policies.CurrentPolicy(ctx)
+	var v store.PolicyVersion
+	err = f.read(ctx, func(ctx context.Context) (err error) {
+		v, err = f.cfg.Policies.CurrentPolicy(ctx)
+		return err
+	})
 	if err != nil || v.Seq <= f.status.Load().PolicySeq {
+		f.policyReadFailed(err)
 		return
 	}
 	p, err := f.cfg.Compile(v)
@@ -417,7 +445,12 @@ func (f *Follower) listen(ctx context.Context, n store.Notifier, woken chan<- st
 func (f *Follower) catchUp(ctx context.Context) {
 	for ctx.Err() == nil {
 		cur := f.cur.Load()
-		changes, through, err := f.cfg.Store.Changes(ctx, cur.Revision(), store.MaxLimit)
+		var changes []store.Change
+		var through store.Revision
+		err := f.read(ctx, func(ctx context.Context) (err error) {
+			changes, through, err = f.cfg.Store.Changes(ctx, cur.Revision(), store.MaxLimit)
+			return err
+		})
 		if err != nil {
 			f.failed(err)
 			return
@@ -436,6 +469,26 @@ func (f *Follower) catchUp(ctx context.Context) {
 		}
 		f.publish(next)
 		f.setApplied(through)
+	}
+}
+
+// read runs one read of the store bounded by StoreTimeout; a read that
+// ran out of it fails as an unreachable store's does.
+func (f *Follower) read(ctx context.Context, fn func(context.Context) error) error {
+	rctx, cancel := context.WithTimeout(ctx, f.cfg.StoreTimeout)
+	defer cancel()
+	err := fn(rctx)
+	if err != nil && ctx.Err() == nil && rctx.Err() != nil {
+		err = fmt.Errorf("live: %w: no answer within %v: %w", store.ErrUnavailable, f.cfg.StoreTimeout, err)
+	}
+	return err
+}
+
+// policyReadFailed reports a policy read that found the store
+// unreachable; other errors leave the status to the data's reads.
+func (f *Follower) policyReadFailed(err error) {
+	if errors.Is(err, store.ErrUnavailable) {
+		f.failed(err)
 	}
 }
 

@@ -290,6 +290,54 @@ func TestStoreOutage(t *testing.T) {
 	}
 }
 
+// stalled blocks every read while stall is set, as a store behind a
+// network that stopped carrying packets does: no error, no answer.
+type stalled struct {
+	store.Store
+	stall atomic.Bool
+}
+
+func (s *stalled) Changes(ctx context.Context, after store.Revision, limit int) ([]store.Change, store.Revision, error) {
+	if s.stall.Load() {
+		<-ctx.Done()
+		return nil, 0, ctx.Err()
+	}
+	return s.Store.Changes(ctx, after, limit)
+}
+
+// TestStoreStalls: a store that stops answering, without refusing, is
+// reported unreachable once a read has waited StoreTimeout, and the
+// follower catches up when it answers again (SPEC 11.4).
+func TestStoreStalls(t *testing.T) {
+	t.Parallel()
+	mem := store.NewMemory()
+	st := &stalled{Store: mem}
+	f, err := live.Start(context.Background(), policy(t), live.Config{Store: st, Poll: 20 * time.Millisecond, StoreTimeout: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	ctx := context.Background()
+	st.stall.Store(true)
+	rev, _ := mem.Write(ctx, store.Batch{Writes: []store.Write{member("bob", "editors")}})
+	deadline := time.Now().Add(10 * time.Second)
+	for f.Status().Err == nil && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if s := f.Status(); !errors.Is(s.Err, store.ErrUnavailable) || s.Since.IsZero() {
+		t.Fatalf("status while the store stalls: %+v; want store.ErrUnavailable", s)
+	}
+	st.stall.Store(false)
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if p, err := f.Wait(wctx, rev); err != nil || !allowed(t, p, "bob", "doc:1") {
+		t.Fatalf("no catch-up once the store answers: %v", err)
+	}
+	if s := f.Status(); s.Err != nil {
+		t.Errorf("status once the store answers: %+v", s)
+	}
+}
+
 func TestStartRefuses(t *testing.T) {
 	t.Parallel()
 	if _, err := live.Start(context.Background(), nil, live.Config{Store: store.NewMemory()}); err == nil {
