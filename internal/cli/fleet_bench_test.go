@@ -46,10 +46,13 @@ import (
 //     ones while another client writes straight to PostgreSQL; from the
 //     proxies' return to the last instance's /readyz at the store's
 //     latest revision;
+//   - a 10 s stall: the proxies hold every byte, refusing nothing; from
+//     its start to every instance reporting the store unreachable, and
+//     from its end to every instance caught up;
 //   - wrong decisions: every decision of the run (load and propagation
 //     checks) is compared with the state at the revision it reports.
 //
-// It needs WARDEN_TEST_POSTGRES and takes about a minute.
+// It needs WARDEN_TEST_POSTGRES and takes about 25 s.
 
 // benchFleetText is the policy the fleet serves: grants of rules.shares
 // decide every check of the run. benchFleetPolicy gives versions that
@@ -291,6 +294,99 @@ func (f *benchFleet) load(ctx context.Context, keys []*benchKey) (sent, dropped 
 	return sent, dropped, lat
 }
 
+// benchOutage is what one outage measured.
+type benchOutage struct {
+	// noticed: from the outage's start to the last instance showing it in
+	// /readyz and warden_store_up; catchUp: from the store's return to
+	// the last instance at the store's latest revision.
+	noticed, catchUp time.Duration
+	// decisions the instances gave during the outage.
+	decisions int
+}
+
+// outage takes the store away from every instance with begin, for
+// benchFleetOutage, while keys are granted straight in PostgreSQL
+// through st; then gives it back with end. Every instance must show the
+// outage and must go on answering checks.
+func (f *benchFleet) outage(st storeurl.Store, keys []*benchKey, begin, end func(*benchProxy)) benchOutage {
+	b := f.b
+	var out benchOutage
+	preFailures := f.failures.Load()
+	f.mu.Lock()
+	preDecisions := len(f.log)
+	f.mu.Unlock()
+	t0 := time.Now()
+	for _, p := range f.proxies {
+		begin(p)
+	}
+	var wrote sync.WaitGroup
+	wrote.Go(func() {
+		for n, k := range keys {
+			time.Sleep(time.Until(t0.Add(time.Duration(n) * benchFleetOutage / time.Duration(len(keys)))))
+			rev, err := st.Write(context.Background(), store.Batch{Writes: []store.Write{{Op: store.OpAdd, Grant: k.grant()}}})
+			if err != nil {
+				k.unknown.Store(true)
+				b.Errorf("writing %s to PostgreSQL: %v", k.name, err)
+				continue
+			}
+			k.added.Store(rev)
+		}
+	})
+	// Each instance shows the store gone, in /readyz and in its metrics.
+	for i := range f.urls {
+		if _, ok := benchUntil(time.Until(t0.Add(benchFleetOutage)), func() bool {
+			r, err := f.ready(i)
+			up, merr := f.metric(i, "warden_store_up")
+			return err == nil && r.Ready && r.Store.Error != "" && merr == nil && up == 0
+		}); !ok {
+			b.Errorf("instance %d: /readyz and warden_store_up do not show the outage", i)
+		}
+		out.noticed = max(out.noticed, time.Since(t0))
+	}
+	time.Sleep(time.Until(t0.Add(benchFleetOutage)))
+	wrote.Wait()
+	if n := f.failures.Load() - preFailures; n > 0 {
+		b.Errorf("%d checks failed during the outage", n)
+	}
+	f.mu.Lock()
+	out.decisions = len(f.log) - preDecisions
+	f.mu.Unlock()
+	latest, err := st.Revision(context.Background())
+	if err != nil {
+		b.Fatal(err)
+	}
+	back := time.Now()
+	for _, p := range f.proxies {
+		end(p)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for i := range f.urls {
+		wg.Go(func() {
+			_, ok := benchUntil(30*time.Second, func() bool {
+				r, err := f.ready(i)
+				return err == nil && r.Store.Revision >= latest
+			})
+			if !ok {
+				b.Errorf("instance %d does not reach revision %d within 30 s of the store's return", i, latest)
+			}
+			mu.Lock()
+			out.catchUp = max(out.catchUp, time.Since(back))
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	for i := range f.urls {
+		if _, ok := benchUntil(5*time.Second, func() bool {
+			up, err := f.metric(i, "warden_store_up")
+			return err == nil && up == 1
+		}); !ok {
+			b.Errorf("instance %d: warden_store_up is not 1 again after the outage", i)
+		}
+	}
+	return out
+}
+
 // benchReadiness is the part of /readyz the run reads.
 type benchReadiness struct {
 	Ready         bool
@@ -447,10 +543,12 @@ func runBenchFleet(b *testing.B, dsn string) {
 		post[n] = &benchKey{name: "q" + strconv.Itoa(n)}
 	}
 	outage := make([]*benchKey, benchFleetOutageKeys)
+	stalled := make([]*benchKey, benchFleetOutageKeys)
 	for n := range outage {
 		outage[n] = &benchKey{name: "o" + strconv.Itoa(n)}
+		stalled[n] = &benchKey{name: "s" + strconv.Itoa(n)}
 	}
-	all := slices.Concat([]*benchKey{seed}, prop, post, outage)
+	all := slices.Concat([]*benchKey{seed}, prop, post, outage, stalled)
 
 	loadCtx, stopLoad := context.WithTimeout(ctx, 3*time.Minute)
 	defer stopLoad()
@@ -509,84 +607,11 @@ func runBenchFleet(b *testing.B, dsn string) {
 	}
 
 	// The outage: every proxy cuts its instance off the store while
-	// grants go straight to PostgreSQL.
-	preFailures := f.failures.Load()
-	f.mu.Lock()
-	preDecisions := len(f.log)
-	f.mu.Unlock()
-	cut := time.Now()
-	for _, p := range f.proxies {
-		p.cut()
-	}
-	var wrote sync.WaitGroup
-	wrote.Go(func() {
-		for n, k := range outage {
-			time.Sleep(time.Until(cut.Add(time.Duration(n) * benchFleetOutage / benchFleetOutageKeys)))
-			rev, err := st.Write(ctx, store.Batch{Writes: []store.Write{{Op: store.OpAdd, Grant: k.grant()}}})
-			if err != nil {
-				k.unknown.Store(true)
-				b.Errorf("writing %s to PostgreSQL: %v", k.name, err)
-				continue
-			}
-			k.added.Store(rev)
-		}
-	})
-	// Each instance sees the store go, in /readyz and in its metrics.
-	var noticed time.Duration
-	for i := range f.urls {
-		d, ok := benchUntil(benchFleetOutage-time.Second, func() bool {
-			r, err := f.ready(i)
-			up, merr := f.metric(i, "warden_store_up")
-			return err == nil && r.Ready && r.Store.Error != "" && merr == nil && up == 0
-		})
-		if !ok {
-			b.Errorf("instance %d: /readyz and warden_store_up do not show the outage", i)
-		}
-		noticed = max(noticed, d)
-	}
-	time.Sleep(time.Until(cut.Add(benchFleetOutage)))
-	wrote.Wait()
-	duringFailures := f.failures.Load() - preFailures
-	f.mu.Lock()
-	duringDecisions := len(f.log) - preDecisions
-	f.mu.Unlock()
-	if duringFailures > 0 {
-		b.Errorf("%d checks failed during the outage", duringFailures)
-	}
-	latest, err := st.Revision(ctx)
-	if err != nil {
-		b.Fatal(err)
-	}
-	resumed := time.Now()
-	for _, p := range f.proxies {
-		p.resume(b)
-	}
-	var catchUp time.Duration
-	var cwg sync.WaitGroup
-	var cmu sync.Mutex
-	for i := range f.urls {
-		cwg.Go(func() {
-			_, ok := benchUntil(30*time.Second, func() bool {
-				r, err := f.ready(i)
-				return err == nil && r.Store.Revision >= latest
-			})
-			if !ok {
-				b.Errorf("instance %d does not reach revision %d within 30 s of the store's return", i, latest)
-			}
-			cmu.Lock()
-			catchUp = max(catchUp, time.Since(resumed))
-			cmu.Unlock()
-		})
-	}
-	cwg.Wait()
-	for i := range f.urls {
-		if _, ok := benchUntil(5*time.Second, func() bool {
-			up, err := f.metric(i, "warden_store_up")
-			return err == nil && up == 1
-		}); !ok {
-			b.Errorf("instance %d: warden_store_up is not 1 again after the outage", i)
-		}
-	}
+	// grants go straight to PostgreSQL. Then a stall: the proxies hold
+	// every byte, refusing nothing, as a network that stops carrying
+	// packets does.
+	cut := f.outage(st, outage, (*benchProxy).cut, func(p *benchProxy) { p.resume(b) })
+	stall := f.outage(st, stalled, (*benchProxy).stall, (*benchProxy).unstall)
 
 	// Propagation again, straight after the outage.
 	afterOutage := f.propagate(post)
@@ -616,16 +641,19 @@ func runBenchFleet(b *testing.B, dsn string) {
 	if lr.dropped > 0 {
 		b.Logf("the load dropped %d of %d checks: every worker was busy", lr.dropped, lr.sent+lr.dropped)
 	}
-	b.Logf("%d propagation samples (%d after the outage), %d publishes, %d decisions judged, %d during the outage; instances noticed the outage within %v",
-		len(delays), len(afterOutage), len(publishes), judged, duringDecisions, noticed.Round(time.Millisecond))
+	b.Logf("%d propagation samples (%d after the outages), %d publishes, %d decisions judged; instances showed the outage after %v, the stall after %v",
+		len(delays), len(afterOutage), len(publishes), judged, cut.noticed.Round(time.Millisecond), stall.noticed.Round(time.Millisecond))
 
 	b.ReportMetric(benchMS(benchPercentile(delays, 0.50)), "prop-p50-ms")
 	b.ReportMetric(benchMS(benchPercentile(delays, 0.99)), "prop-p99-ms")
 	b.ReportMetric(benchMS(slices.Max(delays)), "prop-max-ms")
 	b.ReportMetric(benchMS(benchPercentile(afterOutage, 0.99)), "prop-after-outage-p99-ms")
 	b.ReportMetric(benchMS(slices.Max(publishes)), "publish-max-ms")
-	b.ReportMetric(benchMS(catchUp), "catchup-ms")
-	b.ReportMetric(float64(duringDecisions), "outage-decisions")
+	b.ReportMetric(benchMS(cut.catchUp), "catchup-ms")
+	b.ReportMetric(float64(cut.decisions), "outage-decisions")
+	b.ReportMetric(benchMS(stall.noticed), "stall-noticed-ms")
+	b.ReportMetric(benchMS(stall.catchUp), "stall-catchup-ms")
+	b.ReportMetric(float64(stall.decisions), "stall-decisions")
 	b.ReportMetric(float64(lr.sent)/loadSecs, "load-checks/s")
 	b.ReportMetric(benchMS(benchPercentile(lr.lat, 0.99)), "load-p99-ms")
 	b.ReportMetric(float64(wrong), "wrong-decisions")
@@ -633,13 +661,16 @@ func runBenchFleet(b *testing.B, dsn string) {
 
 // benchProxy is a loopback TCP proxy to PostgreSQL. cut closes every
 // connection and the listening socket, so new connections are refused;
-// resume listens on the same address again.
+// resume listens on the same address again. stall holds every byte
+// until unstall.
 type benchProxy struct {
 	target, addr string
 
-	mu    sync.Mutex
-	ln    net.Listener
-	conns map[net.Conn]bool
+	mu      sync.Mutex
+	ln      net.Listener
+	conns   map[net.Conn]bool
+	stalled bool
+	moved   *sync.Cond // on mu: stalled was cleared
 }
 
 func newBenchProxy(b *testing.B, target string) *benchProxy {
@@ -648,6 +679,7 @@ func newBenchProxy(b *testing.B, target string) *benchProxy {
 		b.Fatal(err)
 	}
 	p := &benchProxy{target: target, addr: ln.Addr().String(), ln: ln, conns: map[net.Conn]bool{}}
+	p.moved = sync.NewCond(&p.mu)
 	go p.accept(ln)
 	b.Cleanup(p.cut)
 	return p
@@ -673,14 +705,51 @@ func (p *benchProxy) pipe(c net.Conn) {
 		return
 	}
 	done := make(chan struct{}, 2)
-	go func() { io.Copy(up, c); done <- struct{}{} }()
-	go func() { io.Copy(c, up); done <- struct{}{} }()
+	go func() { p.copy(up, c); done <- struct{}{} }()
+	go func() { p.copy(c, up); done <- struct{}{} }()
 	<-done
 	c.Close()
 	up.Close()
 	p.mu.Lock()
 	delete(p.conns, c)
 	delete(p.conns, up)
+	p.mu.Unlock()
+}
+
+// copy copies src to dst, holding what it read while the proxy is
+// stalled.
+func (p *benchProxy) copy(dst, src net.Conn) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		p.mu.Lock()
+		for p.stalled {
+			p.moved.Wait()
+		}
+		p.mu.Unlock()
+		if n > 0 {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// stall holds every byte on every connection, old and new, until
+// unstall: the store neither answers nor refuses.
+func (p *benchProxy) stall() {
+	p.mu.Lock()
+	p.stalled = true
+	p.mu.Unlock()
+}
+
+func (p *benchProxy) unstall() {
+	p.mu.Lock()
+	p.stalled = false
+	p.moved.Broadcast()
 	p.mu.Unlock()
 }
 
@@ -701,6 +770,8 @@ func (p *benchProxy) track(c, up net.Conn) bool {
 func (p *benchProxy) cut() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.stalled = false
+	p.moved.Broadcast()
 	if p.ln != nil {
 		p.ln.Close()
 		p.ln = nil
