@@ -96,7 +96,13 @@ func (s *Server) handleWrite(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, endpoint, status, werr)
 		return
 	}
-	rev, err := e.Write(r.Context(), b)
+	// A store that stops answering without refusing (a stalled network)
+	// would hold the write, its connection and its request memory until
+	// TCP gave up; bounded, it answers store_unavailable (outcome
+	// unknown) while the answer can still be written.
+	wctx, cancel := context.WithTimeout(r.Context(), s.writeBound)
+	rev, err := e.Write(wctx, b)
+	cancel()
 	if err != nil {
 		status, werr := writeFailure(err, rev)
 		s.fail(w, endpoint, status, werr)

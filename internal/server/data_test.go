@@ -446,3 +446,48 @@ func TestReloadRetriedAfterStoreOutage(t *testing.T) {
 		t.Errorf("readyz after the retried reload: %s", r.body)
 	}
 }
+
+// stallStore never answers a write: it holds it until its context ends,
+// as a store behind a network that drops packets does.
+type stallStore struct {
+	store.Store
+	stalled atomic.Bool
+	release chan struct{} // closed when the test ends, so nothing hangs on
+}
+
+func (s *stallStore) Write(ctx context.Context, b store.Batch) (store.Revision, error) {
+	if s.stalled.Load() {
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-s.release:
+			return 0, errDown
+		}
+	}
+	return s.Store.Write(ctx, b)
+}
+
+// TestWriteToStalledStore: a write the store never answers is answered
+// 503 store_unavailable once its bound passes, rather than held for as
+// long as the connection lives.
+func TestWriteToStalledStore(t *testing.T) {
+	t.Parallel()
+	st := &stallStore{Store: store.NewMemory(), release: make(chan struct{})}
+	f := startData(t, st, nil)
+	t.Cleanup(func() { close(st.release) }) // before the server closes
+	server.SetWriteBound(f.srv, 300*time.Millisecond)
+	waitReady(t, f)
+	st.stalled.Store(true)
+	done := make(chan response, 1)
+	go func() {
+		done <- f.admin(t, "POST", "/v1/data", `{"writes":[{"op":"add","membership":{"member":"alice","group":"team:a"}}]}`)
+	}()
+	select {
+	case r := <-done:
+		if r.status != 503 || errorCode(r.body) != wire.CodeStoreUnavailable {
+			t.Errorf("a write to a stalled store: %d %s; want 503 %s", r.status, r.body, wire.CodeStoreUnavailable)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a write to a stalled store had no answer after 10 s")
+	}
+}

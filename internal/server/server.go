@@ -211,6 +211,9 @@ type Server struct {
 	reloadMu   sync.Mutex
 	// retryMu guards retry: the reload that runs again after the store's
 	// data could not be applied to a new policy (scheduleRetry).
+	// writeBound bounds a data write's store work: defaultWriteBound.
+	writeBound time.Duration
+
 	retryMu   sync.Mutex
 	retry     *time.Timer
 	retryWait time.Duration
@@ -262,7 +265,7 @@ func New(cfg Config) (*Server, error) {
 	case cfg.AuditLinger < 0:
 		cfg.AuditLinger = 0
 	}
-	s := &Server{cfg: cfg, now: cfg.Clock, log: cfg.Logger}
+	s := &Server{cfg: cfg, now: cfg.Clock, log: cfg.Logger, writeBound: defaultWriteBound}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -387,6 +390,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 // changes, a check for a revision not yet applied) first moves its own
 // deadline past its wait (extendWrite).
 const writeTimeout = 30 * time.Second
+
+// defaultWriteBound bounds how long POST /v1/data waits for the store to
+// commit and the write to apply: below writeTimeout, so that a write the
+// store never answers still gets its 503 store_unavailable.
+const defaultWriteBound = 25 * time.Second
 
 // extendWrite gives the request answered through w writeTimeout more
 // than wait to answer, so that a wait the flags allow (up to a minute)
