@@ -32,6 +32,12 @@ const (
 )
 
 // Event records one decision (SPEC 8.1).
+//
+// PolicyVersion and Revision say what decided: the policy, and the state
+// of the runtime data (memberships, grants; SPEC 10) at store revision
+// Revision. Together they make a decision reproducible ("revision 4711 had
+// bob in editors"). A decider without a store has no revision: Revision
+// is 0 and the JSON form leaves it out.
 type Event struct {
 	// ID is a UUIDv7, so ids sort by time.
 	ID            string         `json:"id"`
@@ -45,6 +51,7 @@ type Event struct {
 	Reason        string         `json:"reason"`
 	Latency       time.Duration  `json:"latency_ns"`
 	PolicyVersion string         `json:"policy_version,omitempty"`
+	Revision      uint64         `json:"revision,omitempty"` // the store revision the decision saw; 0 without a store
 	Error         string         `json:"error,omitempty"`
 	Fields        map[string]any `json:"fields,omitempty"` // the caller's extra fields (WithFields)
 }

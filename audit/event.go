@@ -11,7 +11,9 @@ import (
 // serve` all call it, so an event means the same whichever wrote it.
 //
 // req is what was asked: its Subject, Action and Resource are recorded as
-// given, and its Context becomes the event's Fields. d is the decision.
+// given, and its Context becomes the event's Fields. d is the decision:
+// its PolicyVersion and Revision say which policy and which state of the
+// runtime data decided, so the event can be reproduced.
 // derr is the error deciding failed with: the event then has status
 // error, with derr's message, and is not allowed whatever d says. A
 // denial is a decision, not an error: pass a nil derr for it. start and
@@ -28,7 +30,7 @@ func NewEvent(req types.Request, d types.Decision, derr error, start, end time.T
 	e := Event{
 		ID: id, Time: start.UTC(), Subject: req.Subject, Action: req.Action, Resource: req.Resource,
 		Allowed: d.Allowed && derr == nil, Rule: d.Rule, Reason: d.Reason,
-		Latency: end.Sub(start), PolicyVersion: d.PolicyVersion, Fields: req.Context,
+		Latency: end.Sub(start), PolicyVersion: d.PolicyVersion, Revision: d.Revision, Fields: req.Context,
 	}
 	switch {
 	case derr != nil:

@@ -38,6 +38,12 @@ func TestNewEvent(t *testing.T) {
 		{"error beats an allowing decision", req, allow, errors.New("boom"), with(func(e *audit.Event) {
 			e.Status, e.Error, e.Rule, e.Reason = audit.StatusError, "boom", "rules.r", "because"
 		})},
+		{"the store revision the decision saw", req, func() types.Decision { d := allow; d.Revision = 4711; return d }(), nil, with(func(e *audit.Event) {
+			e.Allowed, e.Status, e.Rule, e.Reason, e.Revision = true, audit.StatusAllowed, "rules.r", "because", 4711
+		})},
+		{"revision unavailable: the error, and the revision applied", req, types.Decision{Reason: "revision unavailable", Revision: 9}, errors.New("not yet"), with(func(e *audit.Event) {
+			e.Status, e.Error, e.Reason, e.Revision, e.PolicyVersion = audit.StatusError, "not yet", "revision unavailable", 9, ""
+		})},
 		{"no context, no fields", types.Request{Subject: "bob", Action: "x"}, types.Decision{Reason: "none", PolicyVersion: "v1"}, nil, audit.Event{
 			Time: start.UTC(), Subject: "bob", Action: "x", Status: audit.StatusDenied, Reason: "none",
 			Latency: 1500 * time.Nanosecond, PolicyVersion: "v1",

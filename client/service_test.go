@@ -312,6 +312,9 @@ func (s *service) record(t testing.TB, n int) []audit.Event {
 			Resource: "articles:" + strconv.Itoa(i), Allowed: i%2 == 0, Status: audit.StatusAllowed,
 			Rule: "rules.edit", Reason: "because", Latency: time.Duration(i) * time.Microsecond,
 			PolicyVersion: "sha256:abc", Fields: map[string]any{"request_id": json.Number(strconv.Itoa(900719925474099300 + i))},
+			// None for the first (a service without a store), and above
+			// 2^53 after it, where a float64 would round.
+			Revision: uint64(i) * (1<<53 + 1),
 		}
 		if i%2 == 1 {
 			e.Status = audit.StatusDenied

@@ -310,6 +310,10 @@ func appendLine(b []byte, e *audit.Event) ([]byte, error) {
 		b = append(b, `,"policy_version":`...)
 		b = faithful.AppendString(b, e.PolicyVersion)
 	}
+	if e.Revision != 0 {
+		b = append(b, `,"revision":`...)
+		b = strconv.AppendUint(b, e.Revision, 10)
+	}
 	if e.Error != "" {
 		b = append(b, `,"error":`...)
 		b = faithful.AppendString(b, e.Error)
@@ -504,6 +508,7 @@ type lineJSON struct {
 	Reason        text            `json:"reason"`
 	Latency       time.Duration   `json:"latency_ns"`
 	PolicyVersion text            `json:"policy_version"`
+	Revision      uint64          `json:"revision"` // absent in lines written before it existed: 0
 	Error         text            `json:"error"`
 	Fields        json.RawMessage `json:"fields"`
 }
@@ -577,7 +582,8 @@ func (l *line) decode(b []byte) error {
 		Event: audit.Event{
 			ID: string(j.ID), Time: j.Time.UTC(), Subject: string(j.Subject), Action: string(j.Action),
 			Resource: string(j.Resource), Allowed: j.Allowed, Status: audit.Status(j.Status), Rule: string(j.Rule),
-			Reason: string(j.Reason), Latency: j.Latency, PolicyVersion: string(j.PolicyVersion), Error: string(j.Error),
+			Reason: string(j.Reason), Latency: j.Latency, PolicyVersion: string(j.PolicyVersion), Revision: j.Revision,
+			Error: string(j.Error),
 		},
 		Fields: j.Fields,
 	}

@@ -469,3 +469,60 @@ func TestLongLine(t *testing.T) {
 		t.Errorf("got %d events; long reason intact: %v", len(got), len(got) > 0 && got[0].Reason == e.Reason)
 	}
 }
+
+// A file written before events had a revision reads as it did, each event
+// at revision 0; lines with one read it back exactly, the largest included;
+// a revision that is not a whole number from 0 up is damage.
+func TestRevision(t *testing.T) {
+	t.Parallel()
+	path := tempPath(t)
+	old := event(t, "alice")
+	// The line this package wrote for old before Event had a Revision.
+	line := `{"id":"` + old.ID + `","time":"2025-03-01T12:00:00Z","subject":"alice","action":"articles:read",` +
+		`"resource":"articles:animals:42","allowed":true,"status":"allowed","rule":"r1","reason":"rule r1 allows","latency_ns":1500}` + "\n"
+	if err := os.WriteFile(path, []byte(line), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f := open(t, path)
+	var want []audit.Event
+	want = append(want, old)
+	for _, rev := range []uint64{1, 4711, math.MaxUint64} {
+		e := event(t, "bob")
+		e.Revision = rev
+		if err := f.Record(t.Context(), &e); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, e)
+	}
+	got := all(t, f)
+	if len(got) != len(want) {
+		t.Fatalf("%d events, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if got[i].ID != want[i].ID || got[i].Revision != want[i].Revision {
+			t.Errorf("event %d: id %s revision %d, want id %s revision %d", i, got[i].ID, got[i].Revision, want[i].ID, want[i].Revision)
+		}
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(data, []byte(line)) {
+		t.Errorf("the old line changed:\n%s", data)
+	}
+	if !bytes.Contains(data, []byte(`"revision":18446744073709551615`)) {
+		t.Errorf("no revision written in full:\n%s", data)
+	}
+
+	for _, bad := range []string{`-1`, `1.5`, `"7"`, `18446744073709551616`} {
+		path := tempPath(t)
+		text := strings.Replace(line, `"latency_ns":1500}`, `"latency_ns":1500,"revision":`+bad+`}`, 1)
+		if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		f := open(t, path)
+		if got, err := f.Query(t.Context(), audit.Query{}); err == nil || !strings.Contains(err.Error(), ":1:") {
+			t.Errorf("revision %s: %d events, %v; want an error naming line 1", bad, len(got), err)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package jsonl
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -59,6 +60,7 @@ func TestLineMatchesEncodingJSON(t *testing.T) {
 		if i%5 != 0 {
 			e.Rule, e.PolicyVersion, e.Error = pick(), pick(), pick()
 		}
+		e.Revision = []uint64{0, 1, 4711, math.MaxUint64, rng.Uint64()}[i%5]
 		// Fields are written whenever they are not nil: an empty map
 		// as {}, which the Event's omitempty would drop.
 		ref := struct {

@@ -97,6 +97,7 @@ func decodeEvent(data []byte) (audit.Event, error) {
 	o.field("reason", true, &e.Reason)
 	o.field("latency_ns", true, &latency)
 	o.field("policy_version", false, &e.PolicyVersion)
+	o.field("revision", false, &e.Revision) // absent without a store: 0
 	o.field("error", false, &e.Error)
 	o.field("fields", false, &e.Fields)
 	if o.err != nil {
