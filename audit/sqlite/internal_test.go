@@ -1,10 +1,14 @@
 package sqlite
 
 import (
+	"database/sql"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/warden-authz/warden/audit"
 	"github.com/warden-authz/warden/internal/pattern"
@@ -158,4 +162,75 @@ func FuzzLiteralPrefix(f *testing.F) {
 			t.Fatalf("%q matches %q, outside [%q, %q)", src, name, prefix, hi)
 		}
 	})
+}
+
+// TestMigrationAddsRevision: a file written at an earlier schema version,
+// before events had a revision, opens at SchemaVersion, its rows read back
+// unchanged at revision 0, and new events keep theirs. The file is made
+// with the migrations that version shipped, which never change.
+func TestMigrationAddsRevision(t *testing.T) {
+	t.Parallel()
+	for version := 1; version < SchemaVersion; version++ {
+		t.Run(fmt.Sprintf("from version %d", version), func(t *testing.T) {
+			t.Parallel()
+			path := filepath.Join(t.TempDir(), "audit.db")
+			old := audit.Event{
+				ID: "0193a000-0000-7000-8000-000000000001", Time: time.Date(2025, 3, 1, 12, 0, 0, 5, time.UTC),
+				Subject: "bob", Action: "edit", Resource: "doc:1", Allowed: true, Status: audit.StatusAllowed,
+				Rule: "rules.shares", Reason: "granted", Latency: 1500, PolicyVersion: "sha256:abc",
+				Fields: map[string]any{"request_id": "r-1"},
+			}
+			db, err := sql.Open("sqlite", "file:"+path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, stmts := range migrations[:version] {
+				for _, stmt := range stmts {
+					if _, err := db.Exec(stmt); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			for _, stmt := range []string{
+				fmt.Sprintf("PRAGMA user_version = %d", version),
+				fmt.Sprintf("PRAGMA application_id = %d", applicationID),
+			} {
+				if _, err := db.Exec(stmt); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// The insert of the versions before revision existed.
+			if _, err := db.Exec(`INSERT INTO events (id, time_ns, subject, action, resource, allowed, status,
+				rule, reason, latency_ns, policy_version, error, fields) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				old.ID, old.Time.UnixNano(), old.Subject, old.Action, old.Resource, old.Allowed, string(old.Status),
+				old.Rule, old.Reason, int64(old.Latency), old.PolicyVersion, old.Error, `{"request_id":"r-1"}`); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.Close(); err != nil {
+				t.Fatal(err)
+			}
+
+			s, err := Open(path)
+			if err != nil {
+				t.Fatalf("Open of a version %d file: %v", version, err)
+			}
+			t.Cleanup(func() { s.Close() })
+			now := old
+			now.ID, now.Revision = "0193a000-0000-7000-8000-000000000002", 4711
+			if err := s.Record(t.Context(), &now); err != nil {
+				t.Fatal(err)
+			}
+			got, err := s.Query(t.Context(), audit.Query{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := cmp.Diff([]audit.Event{old, now}, got); d != "" {
+				t.Errorf("after migrating (-want +got):\n%s", d)
+			}
+			var v int
+			if err := s.r.QueryRow("PRAGMA user_version").Scan(&v); err != nil || v != SchemaVersion {
+				t.Errorf("user_version = %d, %v; want %d", v, err, SchemaVersion)
+			}
+		})
+	}
 }

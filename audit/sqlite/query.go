@@ -12,7 +12,7 @@ import (
 )
 
 const selectSQL = `SELECT id, time_ns, subject, action, resource, allowed, status,
-	rule, reason, latency_ns, policy_version, error, fields FROM events`
+	rule, reason, latency_ns, policy_version, revision, error, fields FROM events`
 
 // Query returns the events q selects, oldest (lowest id) first, at most
 // q's limit. It implements audit.Querier.
@@ -109,14 +109,18 @@ func buildSQL(q audit.Query, limit int) (query string, args []any, ok bool) {
 // scan reads one row of selectSQL into e.
 func scan(rows *sql.Rows, e *audit.Event) error {
 	var (
-		timeNS, latencyNS int64
-		status            string
-		fields            sql.NullString
+		timeNS, latencyNS, revision int64
+		status                      string
+		fields                      sql.NullString
 	)
 	if err := rows.Scan(&e.ID, &timeNS, &e.Subject, &e.Action, &e.Resource, &e.Allowed, &status,
-		&e.Rule, &e.Reason, &latencyNS, &e.PolicyVersion, &e.Error, &fields); err != nil {
+		&e.Rule, &e.Reason, &latencyNS, &e.PolicyVersion, &revision, &e.Error, &fields); err != nil {
 		return fmt.Errorf("audit/sqlite: reading event: %w", err)
 	}
+	if revision < 0 {
+		return fmt.Errorf("audit/sqlite: event %s: revision %d is negative", short(e.ID), revision)
+	}
+	e.Revision = uint64(revision)
 	e.Time = time.Unix(0, timeNS).UTC()
 	e.Status = audit.Status(status)
 	e.Latency = time.Duration(latencyNS)

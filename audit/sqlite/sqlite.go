@@ -12,6 +12,7 @@
 //	subject, action, resource, status, rule, reason, policy_version, error   TEXT, byte for byte
 //	allowed        INTEGER            0 or 1
 //	latency_ns     INTEGER            Event.Latency in nanoseconds
+//	revision       INTEGER            Event.Revision, the store revision the decision saw; 0 for none (and for rows written before schema version 3)
 //	fields         TEXT               Event.Fields as a JSON object; NULL when Fields is nil
 //
 // The string columns hold exactly what was given, bytes and all: quotes,
@@ -23,8 +24,9 @@
 // strings byte for byte. An event that cannot be stored unchanged is
 // refused with an error wrapping audit.ErrRefused, never altered
 // (WriteBatch lists the cases): a Time outside int64 nanoseconds (years
-// 1678 to 2262, so not the zero Time), or Fields that JSON has no form
-// for, such as a NaN.
+// 1678 to 2262, so not the zero Time), a Revision above math.MaxInt64
+// (an SQLite INTEGER is signed; no store of warden's counts that far),
+// or Fields that JSON has no form for, such as a NaN.
 //
 // # Durability
 //
@@ -109,7 +111,7 @@ import (
 
 // SchemaVersion is the schema version this code writes (PRAGMA
 // user_version): the number of migrations.
-const SchemaVersion = 2
+const SchemaVersion = 3
 
 // applicationID is PRAGMA application_id for warden audit files: "wAud".
 const applicationID = 0x77417564
@@ -166,6 +168,12 @@ var migrations = [][]string{
 	// (219 ms on 100,000 events before it, for a page of a rare prefix).
 	{
 		`CREATE INDEX events_resource_id ON events (resource, id)`,
+	},
+	// 3: the store revision the decision saw (audit.Event.Revision).
+	// Rows written before it have none: 0, which the default gives them
+	// without rewriting the table.
+	{
+		`ALTER TABLE events ADD COLUMN revision INTEGER NOT NULL DEFAULT 0`,
 	},
 }
 

@@ -33,6 +33,7 @@ func TestRoundTripEveryField(t *testing.T) {
 		Reason:        "denied by rule deny-animals",
 		Latency:       1234567 * time.Nanosecond,
 		PolicyVersion: "sha256:abc",
+		Revision:      math.MaxInt64, // the largest INTEGER: no store counts further
 		Error:         "",
 		Fields: map[string]any{
 			"request_id": "r-1",
@@ -244,6 +245,7 @@ func TestInvalidEvents(t *testing.T) {
 		{"time after 2262", func(e *audit.Event) { e.Time = time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC) }},
 		{"unencodable field", func(e *audit.Event) { e.Fields = map[string]any{"ch": make(chan int)} }},
 		{"NaN field", func(e *audit.Event) { e.Fields = map[string]any{"x": math.NaN()} }},
+		{"revision over MaxInt64", func(e *audit.Event) { e.Revision = math.MaxInt64 + 1 }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

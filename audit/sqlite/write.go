@@ -16,8 +16,8 @@ import (
 
 const insertSQL = `INSERT INTO events (
 	id, time_ns, subject, action, resource, allowed, status,
-	rule, reason, latency_ns, policy_version, error, fields
-) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	rule, reason, latency_ns, policy_version, revision, error, fields
+) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 // The times int64 nanoseconds can hold: about 1677-09-21 to 2262-04-11.
 var (
@@ -52,7 +52,7 @@ func (s *Store) Record(ctx context.Context, e *audit.Event) error {
 }
 
 // row is one event as the insert statement's arguments.
-type row [13]any
+type row [14]any
 
 // WriteBatch stores events in one transaction: it returns nil only after
 // the transaction committed (and, with synchronous=FULL, reached the disk),
@@ -61,8 +61,9 @@ type row [13]any
 // It refuses, wrapping ErrInvalidEvent (and so audit.ErrRefused), an event
 // with an empty ID or an ID already stored (the id is the key, and an event
 // is never overwritten), a Time outside what int64 nanoseconds hold (years
-// 1678 to 2262, which excludes the zero Time), or Fields with a value JSON
-// has no form for (a channel, a NaN). Every string, in the columns and in
+// 1678 to 2262, which excludes the zero Time), a Revision above
+// math.MaxInt64, or Fields with a value JSON has no form for (a channel,
+// a NaN). Every string, in the columns and in
 // Fields, is stored byte for byte, invalid UTF-8 and NULs included.
 func (s *Store) WriteBatch(ctx context.Context, events []audit.Event) error {
 	if s == nil || s.w == nil {
@@ -123,6 +124,9 @@ func encode(e *audit.Event, r *row) error {
 	if e.Time.Before(minTime) || e.Time.After(maxTime) {
 		return fmt.Errorf("%w %s: time %v is outside the years 1678 to 2262", ErrInvalidEvent, short(e.ID), e.Time)
 	}
+	if e.Revision > math.MaxInt64 {
+		return fmt.Errorf("%w %s: revision %d is over the largest INTEGER, %d", ErrInvalidEvent, short(e.ID), e.Revision, int64(math.MaxInt64))
+	}
 	var fields any // nil Fields stay NULL, so they come back nil, not empty
 	if e.Fields != nil {
 		b, err := audit.EncodeFields(e.Fields)
@@ -133,7 +137,7 @@ func encode(e *audit.Event, r *row) error {
 	}
 	*r = row{
 		e.ID, e.Time.UnixNano(), e.Subject, e.Action, e.Resource, e.Allowed, string(e.Status),
-		e.Rule, e.Reason, int64(e.Latency), e.PolicyVersion, e.Error, fields,
+		e.Rule, e.Reason, int64(e.Latency), e.PolicyVersion, int64(e.Revision), e.Error, fields,
 	}
 	return nil
 }
