@@ -19,7 +19,10 @@
 // comes back unchanged; only an id holding one is refused, with an error
 // wrapping audit.ErrRefused. timestamptz
 // keeps microseconds; the remaining nanoseconds of Event.Time go into
-// time_nsec (0..999), so a time comes back as the same instant. Fields are
+// time_nsec (0..999), so a time comes back as the same instant. revision
+// (bigint) holds Event.Revision, the store revision the decision saw: 0
+// for none, and for rows written before schema version 3; one above
+// math.MaxInt64, which no store of warden's reaches, is refused. Fields are
 // stored in a json (not jsonb) column: json keeps the text encoding/json
 // wrote exactly (key order, numbers such as 2^53+1 and 1e+21), where jsonb
 // would normalise it.
@@ -53,7 +56,7 @@ import (
 
 // SchemaVersion is the schema version this code writes: the number of
 // migrations.
-const SchemaVersion = 2
+const SchemaVersion = 3
 
 // DefaultSchema is the schema used when Options.Schema is empty.
 const DefaultSchema = "warden"
@@ -110,6 +113,14 @@ var migrations = [][]string{
 			policy_version = replace(policy_version, '\', '\\'), error = replace(error, '\', '\\')
 		WHERE strpos(subject || action || resource || status || rule || reason || policy_version || error, '\') > 0`,
 		`CREATE INDEX events_resource_id ON %[1]s.events (resource, id)`,
+	},
+	// 3: the store revision the decision saw (audit.Event.Revision).
+	// Rows written before it have none: 0. A constant default is kept in
+	// the catalog, so adding the column rewrites no partition; a CHECK
+	// would scan them all under an exclusive lock, and encode already
+	// refuses what bigint cannot hold.
+	{
+		`ALTER TABLE %[1]s.events ADD COLUMN revision bigint NOT NULL DEFAULT 0`,
 	},
 }
 

@@ -15,7 +15,7 @@ import (
 )
 
 const selectCols = `SELECT id, time, time_nsec, subject, action, resource, allowed, status,
-	rule, reason, latency_ns, policy_version, error, fields FROM `
+	rule, reason, latency_ns, policy_version, revision, error, fields FROM `
 
 // Query returns the events q selects, oldest (lowest id) first, at most
 // q's limit. It implements audit.Querier.
@@ -136,13 +136,18 @@ func scan(rows pgx.Rows, e *audit.Event) error {
 		t         time.Time
 		nsec      int16
 		latencyNS int64
+		revision  int64
 		status    string
 		fields    *string
 	)
 	if err := rows.Scan(&e.ID, &t, &nsec, &e.Subject, &e.Action, &e.Resource, &e.Allowed, &status,
-		&e.Rule, &e.Reason, &latencyNS, &e.PolicyVersion, &e.Error, &fields); err != nil {
+		&e.Rule, &e.Reason, &latencyNS, &e.PolicyVersion, &revision, &e.Error, &fields); err != nil {
 		return fmt.Errorf("audit/postgres: reading event: %w", err)
 	}
+	if revision < 0 {
+		return fmt.Errorf("audit/postgres: event %s: revision %d is negative", short(e.ID), revision)
+	}
+	e.Revision = uint64(revision)
 	e.Time = t.UTC().Add(time.Duration(nsec))
 	for _, p := range []*string{&e.Subject, &e.Action, &e.Resource, &status, &e.Rule, &e.Reason, &e.PolicyVersion, &e.Error} {
 		var err error

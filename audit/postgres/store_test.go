@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"sync"
 	"testing"
@@ -187,6 +188,8 @@ func TestHostileRefused(t *testing.T) {
 		{"nul-id", func(e *audit.Event) { e.ID += "\x00" }},
 		{"invalid-utf8-id", func(e *audit.Event) { e.ID += "\xff" }},
 		{"empty-id", func(e *audit.Event) { e.ID = "" }},
+		// bigint holds up to MaxInt64; no store counts further.
+		{"revision-over-bigint", func(e *audit.Event) { e.Revision = math.MaxInt64 + 1 }},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			e := event(t, tm, 1)

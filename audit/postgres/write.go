@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -40,7 +41,7 @@ var (
 
 var columns = []string{
 	"id", "time", "time_nsec", "subject", "action", "resource", "allowed", "status",
-	"rule", "reason", "latency_ns", "policy_version", "error", "fields",
+	"rule", "reason", "latency_ns", "policy_version", "revision", "error", "fields",
 }
 
 // Record stores one event, as a batch of one.
@@ -61,9 +62,10 @@ func (s *Store) Record(ctx context.Context, e *audit.Event) error {
 // It refuses, wrapping ErrInvalidEvent (and so audit.ErrRefused): an empty
 // id, or one with a NUL byte or invalid UTF-8 (the id is stored as it is,
 // and PostgreSQL text cannot hold them); a Time outside the years -4000 to
-// 200000; Fields with a value JSON has no form for (a channel, a NaN); an
-// event whose (time, id) is already stored. Every other string, NULs and
-// invalid UTF-8 included, is stored escaped and comes back unchanged.
+// 200000; a Revision above math.MaxInt64; Fields with a value JSON has no
+// form for (a channel, a NaN); an event whose (time, id) is already
+// stored. Every other string, NULs and invalid UTF-8 included, is stored
+// escaped and comes back unchanged.
 func (s *Store) WriteBatch(ctx context.Context, events []audit.Event) error {
 	if s == nil || s.pool == nil {
 		return ErrNotOpen
@@ -165,6 +167,9 @@ func encode(e *audit.Event) ([]any, error) {
 	if e.Time.Before(minTime) || e.Time.After(maxTime) {
 		return nil, fmt.Errorf("%w %s: time %v is outside the years -4000 to 200000", ErrInvalidEvent, short(e.ID), e.Time)
 	}
+	if e.Revision > math.MaxInt64 {
+		return nil, fmt.Errorf("%w %s: revision %d is over the largest bigint, %d", ErrInvalidEvent, short(e.ID), e.Revision, int64(math.MaxInt64))
+	}
 	var fields any // nil Fields stay NULL
 	if e.Fields != nil {
 		b, err := audit.EncodeFields(e.Fields)
@@ -177,7 +182,7 @@ func encode(e *audit.Event) ([]any, error) {
 	us := t.Truncate(time.Microsecond)
 	return []any{
 		e.ID, us, int16(t.Sub(us)), escapeText(e.Subject), escapeText(e.Action), escapeText(e.Resource), e.Allowed, escapeText(string(e.Status)),
-		escapeText(e.Rule), escapeText(e.Reason), int64(e.Latency), escapeText(e.PolicyVersion), escapeText(e.Error), fields,
+		escapeText(e.Rule), escapeText(e.Reason), int64(e.Latency), escapeText(e.PolicyVersion), int64(e.Revision), escapeText(e.Error), fields,
 	}, nil
 }
 
