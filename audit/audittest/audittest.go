@@ -18,8 +18,9 @@
 // Each check is a subtest, and starts with a new sink; the query checks
 // share one, written once:
 //
-//   - record: every field of an event comes back as it was recorded, and
-//     Record does not change the event it is given.
+//   - record: every field of an event comes back as it was recorded, the
+//     store revision (Revision) included, and Record does not change the
+//     event it is given.
 //   - record-does-not-keep: changing an event, or its Fields map, after
 //     Record returns changes nothing stored.
 //   - record-concurrent: Record (and WriteBatch) from many goroutines at
@@ -35,7 +36,9 @@
 //     its neighbours are untouched. NUL and invalid UTF-8 must be stored
 //     unchanged, in every string field (hostile/invalid-utf8-subject/...,
 //     one field at a time) and in Fields: refusing them would lose the
-//     event of exactly the request an attacker sends.
+//     event of exactly the request an attacker sends. A Revision above
+//     math.MaxInt64 (hostile/revision-over-int64) is stored unchanged or
+//     refused too.
 //   - query/...: each filter, pattern, time bound, cursor and limit, alone
 //     and together; paging with After visits every event once, in id
 //     order; invalid queries are errors.
@@ -62,6 +65,9 @@
 //     it acknowledges them.
 //   - Times come back as the same instant, in UTC. The suite's times are
 //     whole microseconds.
+//   - Revision comes back unchanged, 0 as 0, up to math.MaxInt64 (every
+//     store of warden's counts revisions in a signed 64-bit integer); a
+//     larger one may be refused.
 //   - Fields values come back as the same JSON values: a number may come
 //     back as another Go type (int as float64 or json.Number) as long as
 //     its JSON text is unchanged, so 2^53+1 must not become 2^53. A nil
@@ -73,6 +79,7 @@ package audittest
 import (
 	"context"
 	"fmt"
+	"math"
 	"sync"
 	"testing"
 	"time"
@@ -204,7 +211,7 @@ func testRecordDoesNotKeep(t *testing.T, s *sink) {
 	if err := s.Record(t.Context(), &e); err != nil {
 		t.Fatal(err)
 	}
-	e.ID, e.Subject, e.Reason, e.Allowed = eventID(9), "mallory", "changed after Record", false
+	e.ID, e.Subject, e.Reason, e.Allowed, e.Revision = eventID(9), "mallory", "changed after Record", false, 1
 	e.Time = e.Time.Add(1e9)
 	e.Fields["request_id"] = "changed after Record"
 	e.Fields["added"] = "after Record"
@@ -375,6 +382,12 @@ func testHostile(t *testing.T, newSink func(*testing.T) audit.Sink) {
 	field := fullEvent(1)
 	field.Fields["big"] = big
 	hcases = append(hcases, hcase{"1MB-reason", reason, false}, hcase{"1MB-field", field, false})
+	// No store of warden's counts past math.MaxInt64, and a signed 64-bit
+	// column cannot hold more: a sink may refuse such a revision, but not
+	// store it changed.
+	rev := fullEvent(1)
+	rev.Revision = math.MaxUint64
+	hcases = append(hcases, hcase{"revision-over-int64", rev, false})
 
 	for _, c := range hcases {
 		for _, way := range []string{"record", "batch"} {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"maps"
+	"math"
 	"os"
 	"os/exec"
 	"slices"
@@ -68,6 +69,12 @@ func (b *broken) Record(_ context.Context, e *audit.Event) error {
 		if !utf8.ValidString(c.Resource) {
 			return errors.New("resource is not valid UTF-8")
 		}
+	case "drops-revision":
+		c.Revision = 0
+	case "revision-through-float64":
+		c.Revision = uint64(float64(c.Revision))
+	case "revision-wraps-over-int64":
+		c.Revision = uint64(int64(c.Revision) & math.MaxInt64)
 	case "fields-through-float64":
 		b, _ := json.Marshal(c.Fields)
 		c.Fields = nil
@@ -125,6 +132,9 @@ var brokenModes = map[string]string{
 	"replaces-invalid-utf8":         "hostile/invalid-utf8/record",
 	"refuses-invalid-utf8-resource": "hostile/invalid-utf8-resource/record",
 	"fields-through-float64":        "record",
+	"drops-revision":                "record",
+	"revision-through-float64":      "record",
+	"revision-wraps-over-int64":     "hostile/revision-over-int64/record",
 	"loses-some":                    "query",
 	"until-inclusive":               "query/until",
 	"clamps-limit":                  "query/invalid/limit-over-max",

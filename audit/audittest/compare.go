@@ -80,6 +80,9 @@ func diffEvent(want, got *audit.Event) string {
 	if want.Latency != got.Latency {
 		d = append(d, fmt.Sprintf("Latency is %d, want %d", got.Latency, want.Latency))
 	}
+	if want.Revision != got.Revision {
+		d = append(d, fmt.Sprintf("Revision is %d, want %d", got.Revision, want.Revision))
+	}
 	if fd := diffValue("Fields", canonFields(want.Fields), canonFields(got.Fields)); fd != "" {
 		d = append(d, fd)
 	}

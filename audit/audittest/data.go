@@ -3,6 +3,7 @@ package audittest
 import (
 	"encoding/binary"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"strings"
 	"time"
@@ -51,7 +52,9 @@ func eventTime(i int) time.Time {
 
 // fullEvent has every field set, and Fields of every JSON kind. The big
 // integer is above 2^53: a store that turns numbers into float64 changes
-// it.
+// it. The revision is near the largest int64, the most a store of
+// warden's counts to: above 2^53 too, and it fills a signed 64-bit
+// column.
 func fullEvent(i int) audit.Event {
 	return audit.Event{
 		ID:            eventID(i),
@@ -65,6 +68,7 @@ func fullEvent(i int) audit.Event {
 		Reason:        "rule editors-update allows alice",
 		Latency:       1234567 * time.Nanosecond,
 		PolicyVersion: "sha256:9f86d081884c7d65",
+		Revision:      math.MaxInt64 - uint64(i),
 		Fields: map[string]any{
 			"request_id": fmt.Sprintf("req-%d", i),
 			"attempt":    3,
@@ -146,6 +150,9 @@ func dataset(n int) []audit.Event {
 		}
 		if i%4 == 0 {
 			e.Fields = map[string]any{"i": i, "request_id": fmt.Sprintf("req-%d", i)}
+		}
+		if i%3 != 0 {
+			e.Revision = uint64(i) * 1000 // a third decided without a store
 		}
 		events[i] = e
 	}
