@@ -491,3 +491,84 @@ func TestWriteToStalledStore(t *testing.T) {
 		t.Fatal("a write to a stalled store had no answer after 10 s")
 	}
 }
+
+// TestAuditRecordsRevision: the audit event of a check records the store
+// revision its decision saw, beside the policy version, so the decision
+// can be reproduced from that state of the data; GET /v1/audit answers
+// it, and leaves it out for a decision made before any data existed.
+func TestAuditRecordsRevision(t *testing.T) {
+	t.Parallel()
+	f := startData(t, store.NewMemory(), nil)
+	waitReady(t, f)
+	const denied = `{"subject":"bob","resource":"doc:42","action":"edit","context":{"step":"before"}}`
+	if r := f.check(t, denied); r.status != 200 || decodeDecision(t, r.body).Allowed {
+		t.Fatalf("before any write: %d %s", r.status, r.body)
+	}
+	var rev uint64
+	for _, w := range []string{
+		`{"writes":[{"op":"add","membership":{"member":"alice","group":"team:design"}}]}`,
+		`{"writes":[{"op":"add","grant":{"rule":"rules.shares","effect":"allow","subject":"bob","resource":"doc:42","action":"edit"}}]}`,
+	} {
+		r := f.admin(t, "POST", "/v1/data", w)
+		var err error
+		if rev, err = wire.DecodeRevision(r.body); r.status != 200 || err != nil {
+			t.Fatalf("write: %d %s", r.status, r.body)
+		}
+	}
+	if rev != 2 {
+		t.Fatalf("the grant was written at revision %d, want 2", rev)
+	}
+	allow := fmt.Sprintf(`{"subject":"bob","resource":"doc:42","action":"edit","at_least_revision":%d,"context":{"step":"check"}}`, rev)
+	r := f.check(t, allow)
+	d := decodeDecision(t, r.body)
+	if r.status != 200 || !d.Allowed || d.Revision != rev || d.PolicyVersion == "" {
+		t.Fatalf("at revision %d: %d %s", rev, r.status, r.body)
+	}
+	version := d.PolicyVersion
+	batch := f.do(t, "POST", "/v1/check/batch", fmt.Sprintf(`{"requests":[{"subject":"bob","resource":"doc:42","action":"edit","at_least_revision":%d,"context":{"step":"batch"}}]}`, rev),
+		"Authorization", "Bearer "+checkToken, "Content-Type", "application/json")
+	if batch.status != 200 {
+		t.Fatalf("batch: %d %s", batch.status, batch.body)
+	}
+	f.flush(t)
+
+	r = f.do(t, "GET", "/v1/audit?subject=bob", "", "Authorization", "Bearer "+checkToken)
+	if r.status != 200 {
+		t.Fatalf("GET /v1/audit: %d %s", r.status, r.body)
+	}
+	page, err := wire.DecodeAuditPage(r.body)
+	if err != nil {
+		t.Fatalf("GET /v1/audit: %v: %s", err, r.body)
+	}
+	want := map[string]struct {
+		allowed  bool
+		revision uint64
+	}{"before": {false, 0}, "check": {true, rev}, "batch": {true, rev}}
+	if len(page.Events) != len(want) {
+		t.Fatalf("%d events of bob's, want %d: %s", len(page.Events), len(want), r.body)
+	}
+	for _, e := range page.Events {
+		step, _ := e.Fields["step"].(string)
+		w, ok := want[step]
+		if !ok || e.Allowed != w.allowed || e.Revision != w.revision || e.PolicyVersion != version {
+			t.Errorf("event of step %q: allowed %v, revision %d, policy %q; want allowed %v at revision %d, policy %q",
+				step, e.Allowed, e.Revision, e.PolicyVersion, w.allowed, w.revision, version)
+		}
+	}
+	if n := strings.Count(string(r.body), `"revision":`); n != 2 {
+		t.Errorf(`"revision" appears %d times, want 2 (not for the decision before any data): %s`, n, r.body)
+	}
+	// The fixture's store holds the same.
+	n := 0
+	for _, e := range f.store.Events() {
+		if e.Subject == "bob" && e.Allowed {
+			n++
+			if e.Revision != rev {
+				t.Errorf("stored event %+v: revision %d, want %d", e, e.Revision, rev)
+			}
+		}
+	}
+	if n != 2 {
+		t.Errorf("the audit store holds %d allowed events of bob's, want 2", n)
+	}
+}
