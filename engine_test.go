@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/warden-authz/warden"
+	"github.com/warden-authz/warden/audit"
 	"github.com/warden-authz/warden/store"
 )
 
@@ -227,5 +228,60 @@ func TestWithDataMatchesEngine(t *testing.T) {
 	var none *warden.Policy
 	if _, err := none.WithData(1, recs); !errors.Is(err, warden.ErrNoPolicy) {
 		t.Errorf("nil policy: %v", err)
+	}
+}
+
+// TestGuardAuditRevision: a guard whose actor comes from an Engine records
+// the store revision its decision saw, so the event says which state of
+// the data allowed the call; a policy file's actor has no store and
+// records none.
+func TestGuardAuditRevision(t *testing.T) {
+	t.Parallel()
+	p, err := warden.Parse("sharing.toml", []byte(sharingPolicy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	eng, err := warden.NewEngine(ctx, p, store.NewMemory(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	rev, err := eng.Write(ctx, store.Batch{Writes: []store.Write{
+		{Op: store.OpAdd, Grant: &store.Grant{Rule: "rules.shares", Effect: warden.EffectAllow, Subject: "bob", Resource: "doc:1", Action: "edit"}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mem := &audit.Memory{}
+	for _, c := range []struct {
+		name string
+		bob  func() (*warden.Actor, error)
+		want uint64
+	}{
+		{"engine", func() (*warden.Actor, error) { return eng.Actor("bob") }, rev},
+		{"policy file", func() (*warden.Actor, error) { return p.Actor("bob", "editors") }, 0},
+	} {
+		bob, err := c.bob()
+		if err != nil {
+			t.Fatal(err)
+		}
+		auth := warden.NewAuth(warden.ActorProviderFunc(func(context.Context, string) (*warden.Actor, error) { return bob, nil }),
+			&warden.Options{Audit: mem})
+		edit, err := auth.Guard("edit", "doc:{value}")
+		if err != nil {
+			t.Fatal(err)
+		}
+		actx, err := auth.Authorize(ctx, "bob")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d, err := edit.Check(actx, "1"); err != nil || !d.Allowed {
+			t.Fatalf("%s: %+v, %v", c.name, d, err)
+		}
+		events := mem.Events()
+		if e := events[len(events)-1]; !e.Allowed || e.Revision != c.want || e.PolicyVersion != p.Version() {
+			t.Errorf("%s: event %+v; want allowed at revision %d under %s", c.name, e, c.want, p.Version())
+		}
 	}
 }

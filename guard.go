@@ -71,7 +71,11 @@ type Options struct {
 	Fallback func(ctx context.Context, actor *Actor, scope, index string) bool
 
 	// Audit receives an event for every guarded call (SPEC 8.1); nil
-	// records nothing. It is called before the guard returns.
+	// records nothing. It is called before the guard returns. An event
+	// records the store revision its decision saw when the actor belongs
+	// to an Engine (Engine.Actor); an actor without a store (a policy
+	// file's, or one made with NewActor) decides on no data, and its
+	// events have Revision 0.
 	Audit audit.Sink
 	// AuditDenialsOnly records only the calls that were not allowed.
 	AuditDenialsOnly bool
