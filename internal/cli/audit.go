@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -130,6 +131,9 @@ get the next page.`,
 
 // printEvents prints events as JSON lines, or as a table, with its
 // header line when header is set (tail --follow prints it only once).
+// REVISION is the store revision the decision saw, left blank for a
+// decision made without a store; it comes before RULE so that every row
+// has the same columns whichever are blank.
 func printEvents(w io.Writer, events []audit.Event, asJSON, header bool) error {
 	if asJSON {
 		enc := json.NewEncoder(w)
@@ -143,10 +147,14 @@ func printEvents(w io.Writer, events []audit.Event, asJSON, header bool) error {
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	if header {
-		fmt.Fprintln(tw, "TIME\tID\tSUBJECT\tACTION\tRESOURCE\tSTATUS\tRULE")
+		fmt.Fprintln(tw, "TIME\tID\tSUBJECT\tACTION\tRESOURCE\tSTATUS\tREVISION\tRULE")
 	}
 	for _, e := range events {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Time.Format(time.RFC3339Nano), e.ID, e.Subject, e.Action, e.Resource, e.Status, e.Rule)
+		rev := ""
+		if e.Revision != 0 {
+			rev = strconv.FormatUint(e.Revision, 10)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Time.Format(time.RFC3339Nano), e.ID, e.Subject, e.Action, e.Resource, e.Status, rev, e.Rule)
 	}
 	return tw.Flush()
 }

@@ -128,3 +128,87 @@ func pgURL(t *testing.T) string {
 	})
 	return dsn + sep + "schema=" + schema
 }
+
+// TestCheckAuditRevision: a decision made on a store's data records the
+// revision it saw, in every audit store; query and tail show it, as JSON
+// and in the table's REVISION column, and leave it out for a decision
+// made on the file alone.
+func TestCheckAuditRevision(t *testing.T) {
+	t.Parallel()
+	policy := writeFile(t, dataPolicy)
+	data := "sqlite:" + filepath.Join(t.TempDir(), "data.db")
+	for _, args := range [][]string{{"member", "alice", "editors"}, {"member", "carol", "editors"}} {
+		if r := run(t, "", append([]string{"data", "add", "--store", data}, args...)...); r.code != 0 {
+			t.Fatalf("data add %q: %d %s", args, r.code, r.stderr)
+		}
+	}
+	schemes := []string{"jsonl", "sqlite"}
+	if os.Getenv("WARDEN_TEST_POSTGRES") != "" {
+		schemes = append(schemes, "postgres")
+	}
+	for _, scheme := range schemes {
+		t.Run(scheme, func(t *testing.T) {
+			t.Parallel()
+			url := scheme + ":" + filepath.Join(t.TempDir(), "audit."+scheme)
+			if scheme == "postgres" {
+				url = pgURL(t)
+			}
+			if r := run(t, "", "check", "-c", policy, "--store", data, "--audit", url, "alice", "doc:1", "edit"); r.code != 0 {
+				t.Fatalf("check: %d %s %s", r.code, r.stdout, r.stderr)
+			}
+			in := `{"subject":"carol","resource":"doc:2","action":"edit"}` + "\n"
+			if r := run(t, in, "check", "--batch", "-c", policy, "--store", data, "--audit", url); r.code != 0 {
+				t.Fatalf("batch: %d %s", r.code, r.stderr)
+			}
+			// On the file alone alice is in no group: denied, at no revision.
+			if r := run(t, "", "check", "-c", policy, "--store", "", "--audit", url, "alice", "doc:3", "edit"); r.code != 1 {
+				t.Fatalf("check without the store: %d %s %s", r.code, r.stdout, r.stderr)
+			}
+
+			r := run(t, "", "audit", "query", "--audit", url, "--json")
+			if r.code != 0 {
+				t.Fatalf("query: %d %s", r.code, r.stderr)
+			}
+			var got []string
+			for _, line := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+				var e struct {
+					Resource string
+					Revision *uint64
+				}
+				if err := json.Unmarshal([]byte(line), &e); err != nil {
+					t.Fatalf("event %q: %v", line, err)
+				}
+				rev := "none"
+				if e.Revision != nil {
+					rev = fmt.Sprint(*e.Revision)
+				}
+				got = append(got, e.Resource+"@"+rev)
+			}
+			if got, want := strings.Join(got, " "), "doc:1@2 doc:2@2 doc:3@none"; got != want {
+				t.Errorf("events %q, want %q", got, want)
+			}
+
+			for _, cmd := range []string{"query", "tail"} {
+				r := run(t, "", "audit", cmd, "--audit", url)
+				lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+				if r.code != 0 || len(lines) != 4 {
+					t.Fatalf("%s: %d, %d lines:\n%s%s", cmd, r.code, len(lines), r.stdout, r.stderr)
+				}
+				if h := strings.Fields(lines[0]); strings.Join(h, " ") != "TIME ID SUBJECT ACTION RESOURCE STATUS REVISION RULE" {
+					t.Errorf("%s: header %q", cmd, lines[0])
+				}
+				col := strings.Index(lines[0], "REVISION")
+				for i, want := range []string{"2", "2", ""} {
+					row := lines[i+1]
+					cell := ""
+					if len(row) > col {
+						cell = strings.TrimSpace(row[col:min(len(row), col+len("REVISION"))])
+					}
+					if cell != want {
+						t.Errorf("%s: row %d has %q under REVISION, want %q:\n%s", cmd, i+1, cell, want, r.stdout)
+					}
+				}
+			}
+		})
+	}
+}
