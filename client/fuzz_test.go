@@ -102,6 +102,8 @@ func FuzzAnswers(f *testing.F) {
 		`{"Allowed":true,"effect":"allow","reason":"r","policy_version":"v"}`,
 		`{"allowed":null}`, `<html>502</html>`, `[]`, `null`, `{"decisions":null}`, `{`, ``,
 		`{"events":[{"id":"1","time":"2026-11-25T12:00:00Z","subject":"s","action":"a","resource":"r","allowed":true,"status":"allowed","reason":"r","latency_ns":5,"fields":{"n":1}}],"next":"1"}`,
+		`{"events":[{"id":"1","time":"2026-11-25T12:00:00Z","subject":"s","action":"a","resource":"r","allowed":true,"status":"allowed","reason":"r","latency_ns":5,"revision":18446744073709551615}]}`,
+		`{"events":[{"id":"1","time":"2026-11-25T12:00:00Z","subject":"s","action":"a","resource":"r","allowed":true,"status":"allowed","reason":"r","latency_ns":5,"revision":-1}]}`,
 		`{"events":null}`, `{"ready":true,"policy_version":"v","loaded_at":"2026-11-25T10:00:00Z","last_reload":{"ok":false,"time":"2026-11-25T10:00:00Z","error":"e"}}`,
 		`{"ready":false,"error":"no policy"}`,
 		"{\"allowed\":true,\"effect\":\"allow\",\"reason\":\"\xff\",\"policy_version\":\"v\"}",

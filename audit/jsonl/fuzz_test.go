@@ -37,6 +37,7 @@ func FuzzOpen(f *testing.F) {
 		`{"ID":"upper","Subject":"case"}` + "\n",
 		"\r\n" + good + "\r\n",
 		`{"id":"a"}` + "\n" + `{"id":"a"}` + "\n",
+		`{"id":"r","revision":18446744073709551615}` + "\n" + `{"id":"s","revision":-1}` + "\n" + `{"id":"t","revision":1e3}` + "\n",
 	} {
 		f.Add([]byte(seed))
 	}
