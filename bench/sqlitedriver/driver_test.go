@@ -21,8 +21,8 @@ import (
 // insertSQL is audit/sqlite's insert statement.
 const insertSQL = `INSERT INTO events (
 	id, time_ns, subject, action, resource, allowed, status,
-	rule, reason, latency_ns, policy_version, error, fields
-) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	rule, reason, latency_ns, policy_version, revision, error, fields
+) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 // drivers open a store's file with the store's writer settings, each in
 // its driver's own DSN syntax.
@@ -66,7 +66,8 @@ func newFile(tb testing.TB) string {
 }
 
 // row is one event as the insert's arguments, like serve's events: a
-// 71-character policy version, a reason of about 50 bytes, no fields.
+// 71-character policy version, a store revision, a reason of about 50
+// bytes, no fields.
 func row(i, subjects int) []any {
 	id, err := audit.NewID()
 	if err != nil {
@@ -74,7 +75,7 @@ func row(i, subjects int) []any {
 	}
 	return []any{id, time.Now().UnixNano(), fmt.Sprintf("user%d", i%subjects), "read", fmt.Sprintf("doc:%d", i%1024),
 		int64(1), "allowed", "read:allow:0", "allowed: alice is in staff, doc:1 matches docs", int64(3000),
-		"sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "", nil}
+		"sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", int64(4711), "", nil}
 }
 
 // insert writes rows in one transaction, as the store does a batch.
