@@ -76,6 +76,26 @@ type Follower struct {
 	stop     chan struct{}
 	done     chan struct{}
 	once     sync.Once
+
+	// retry paces the attempts at a published version whose data could
+	// not be loaded because the store failed; only the follower's
+	// goroutine uses it.
+	retry struct {
+		seq  uint64
+		next time.Time
+		wait time.Duration
+	}
+}
+
+// maxPolicyRetry bounds the wait between attempts at a published version
+// the store failed to load data for: each attempt reads the version and
+// rebuilds every record onto it.
+const maxPolicyRetry = 10 * time.Second
+
+// transient reports whether err is the store's failure (unreachable, or
+// no answer in time) rather than the version's: one worth trying again.
+func transient(err error) bool {
+	return errors.Is(err, store.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded)
 }
 
 // Status reports how current the follower is (SPEC 11.4).
@@ -372,6 +392,9 @@ func (f *Follower) followPolicy(ctx context.Context) {
 		f.policyReadFailed(err)
 		return
 	}
+	if r := &f.retry; r.seq == head[0].Seq && f.cfg.Clock().Before(r.next) {
+		return // the store failed this version's last attempt; wait
+	}
 	var v store.PolicyVersion
 	err = f.read(ctx, func(ctx context.Context) (err error) {
 		v, err = f.cfg.Policies.CurrentPolicy(ctx)
@@ -393,16 +416,35 @@ func (f *Follower) followPolicy(ctx context.Context) {
 		return
 	}
 	if err := f.swapPolicy(ctx, p); err != nil {
+		s := *f.status.Load()
+		if !transient(err) {
+			// The data cannot be applied to this version (it nests too
+			// deeply, say): it would fail the same way at every poll,
+			// each time after reading every record, so it is marked
+			// seen, as a version that does not compile is.
+			s.PolicySeq = v.Seq
+			s.PolicyErr = fmt.Errorf("live: policy version %d (%s) not applied: %w", v.Seq, v.Version, err)
+			f.status.Store(&s)
+			f.log.Error("published policy not applied: the store's data does not apply to it; keeping the one serving", "seq", v.Seq, "version", v.Version, "error", err)
+			return
+		}
 		// The store failed while the data was rebuilt onto the version:
 		// nothing is wrong with the version, so it is not marked seen,
-		// and the next poll tries it again (SPEC 11.4: an instance
-		// catches up by itself once the store is back).
-		s := *f.status.Load()
+		// and it is tried again, after a wait that doubles up to
+		// maxPolicyRetry (SPEC 11.4: an instance catches up by itself
+		// once the store is back).
+		r := &f.retry
+		if r.seq != v.Seq {
+			r.seq, r.wait = v.Seq, 0
+		}
+		r.wait = min(max(2*r.wait, f.cfg.Poll), maxPolicyRetry)
+		r.next = f.cfg.Clock().Add(r.wait)
 		s.PolicyErr = fmt.Errorf("live: policy version %d (%s) not applied yet: %w", v.Seq, v.Version, err)
 		f.status.Store(&s)
-		f.log.Error("published policy not applied yet; keeping the one serving until the store answers", "seq", v.Seq, "version", v.Version, "error", err)
+		f.log.Error("published policy not applied yet; keeping the one serving until the store answers", "seq", v.Seq, "version", v.Version, "error", err, "retry_in", r.wait)
 		return
 	}
+	f.retry.seq = 0
 	s := *f.status.Load()
 	s.PolicySeq, s.PolicyErr = v.Seq, nil
 	f.status.Store(&s)

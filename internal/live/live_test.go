@@ -541,3 +541,79 @@ func TestPublishedPolicyAfterStoreError(t *testing.T) {
 		t.Fatalf("status with version 2 serving: %+v", s)
 	}
 }
+
+// snapshotCounting fails every Snapshot with err while failing is set,
+// and counts the attempts.
+type snapshotCounting struct {
+	store.Store
+	err      error
+	failing  atomic.Bool
+	attempts atomic.Int64
+}
+
+func (s *snapshotCounting) Snapshot(ctx context.Context, fn func(store.Record) error) (store.Revision, error) {
+	if s.failing.Load() {
+		s.attempts.Add(1)
+		return 0, s.err
+	}
+	return s.Store.Snapshot(ctx, fn)
+}
+
+// TestPublishedPolicyRetriesPaced: a published version whose data cannot
+// be loaded is not rebuilt from the whole store at every poll. When the
+// version itself is at fault (the data does not apply to it) it is tried
+// once and marked seen, as a version that does not compile is; when the
+// store failed, it is tried again after a wait that doubles.
+func TestPublishedPolicyRetriesPaced(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name     string
+		err      error
+		seen     bool
+		attempts int64 // at most, in the half second watched
+	}{
+		{"the data does not apply", errors.New("nested too deeply"), true, 1},
+		{"the store is down", errDown, false, 7}, // 20, 40, 80, 160, 320 ms: 5 or 6; 25 at every poll
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			mem := store.NewMemory()
+			ctx := context.Background()
+			compile := func(v store.PolicyVersion) (*engine.Policy, error) {
+				p, errs := engine.Compile(&engine.Source{
+					Groups: []engine.Group{{Name: "editors", Section: "groups"}},
+					Rules:  []engine.Rule{{ID: "rules.edit", Item: 1, Effect: engine.EffectAllow, Subject: "editors", Resource: "doc:*", Action: string(v.Text)}},
+				})
+				return p, errs.Err()
+			}
+			publish := func(text string) {
+				if _, err := mem.Publish(ctx, store.PolicyVersion{Version: "v-" + text, Name: "p.toml", Text: []byte(text)}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			publish("edit")
+			st := &snapshotCounting{Store: mem, err: tc.err}
+			f, err := live.Start(ctx, nil, live.Config{Store: st, Policies: mem, Compile: compile, Poll: 20 * time.Millisecond})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			st.failing.Store(true)
+			publish("publish")
+			deadline := time.Now().Add(10 * time.Second)
+			for f.Status().PolicyErr == nil {
+				if time.Now().After(deadline) {
+					t.Fatalf("no attempt at version 2: %+v", f.Status())
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			time.Sleep(500 * time.Millisecond)
+			if n := st.attempts.Load(); n > tc.attempts {
+				t.Errorf("%d snapshot loads for version 2 in half a second; want at most %d", n, tc.attempts)
+			}
+			if s := f.Status(); (s.PolicySeq == 2) != tc.seen || s.PolicyErr == nil {
+				t.Errorf("status %+v; want version 2 seen: %v, with its error", s, tc.seen)
+			}
+		})
+	}
+}
