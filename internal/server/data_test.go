@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -570,5 +571,42 @@ func TestAuditRecordsRevision(t *testing.T) {
 	}
 	if n != 2 {
 		t.Errorf("the audit store holds %d allowed events of bob's, want 2", n)
+	}
+}
+
+// failStore fails every Snapshot with err while failing is set, and
+// counts the attempts.
+type failStore struct {
+	store.Store
+	err      error
+	failing  atomic.Bool
+	attempts atomic.Int64
+}
+
+func (s *failStore) Snapshot(ctx context.Context, fn func(store.Record) error) (store.Revision, error) {
+	if s.failing.Load() {
+		s.attempts.Add(1)
+		return 0, s.err
+	}
+	return s.Store.Snapshot(ctx, fn)
+}
+
+// TestReloadNotRetriedWhenDataDoesNotApply: a reload that failed for a
+// reason of its own, not the store's, is not run again by itself: it
+// would fail the same way, after loading every record, each time.
+func TestReloadNotRetriedWhenDataDoesNotApply(t *testing.T) {
+	t.Parallel()
+	st := &failStore{Store: store.NewMemory(), err: errors.New("nested too deeply")}
+	f := startData(t, st, func(c *server.Config) { c.NoWatch = true })
+	waitReady(t, f)
+	st.failing.Store(true)
+	writePolicy(t, f.path, policyData+"\n[rules.writers]\nallow = [['team:*', 'folder:*', 'write']]\n")
+	if err := f.srv.Reload(); err == nil {
+		t.Fatal("a reload whose data does not apply succeeded")
+	}
+	tried := st.attempts.Load()
+	time.Sleep(1500 * time.Millisecond) // three times the first retry's wait
+	if n := st.attempts.Load(); n != tried {
+		t.Errorf("the reload ran again by itself (%d loads, then %d)", tried, n)
 	}
 }

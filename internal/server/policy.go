@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/warden-authz/warden"
+	"github.com/warden-authz/warden/store"
 )
 
 // loaded is a policy in service and when it was loaded.
@@ -67,8 +68,14 @@ func (s *Server) Reload() error {
 			s.lastReload.Store(&reloadResult{ok: false, time: now, err: err.Error()})
 			s.metrics.reloadFailed.Inc()
 			s.metrics.lastReloadSuccess.Set(0)
-			wait := s.scheduleRetry()
-			s.log.Error("policy loaded, but the store's data could not be applied to it; keeping the previous policy", "path", s.cfg.PolicyPath, "error", err, "retry_in", wait)
+			attrs := []any{"path", s.cfg.PolicyPath, "error", err}
+			if errors.Is(err, store.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) {
+				// The store failed, not the file: try again by itself.
+				if wait := s.scheduleRetry(); wait > 0 {
+					attrs = append(attrs, "retry_in", wait)
+				}
+			}
+			s.log.Error("policy loaded, but the store's data could not be applied to it; keeping the previous policy", attrs...)
 			return fmt.Errorf("server: %w", err)
 		}
 	}
@@ -124,7 +131,9 @@ const (
 // scheduleRetry makes the reload run again after a wait, doubled each
 // time it fails again: a new policy file whose store data could not be
 // loaded (the store was down) would otherwise wait for the next edit or
-// SIGHUP, while the old policy served. It returns the wait.
+// SIGHUP, while the old policy served. It returns the wait, 0 when the
+// server is closing. Only a store failure is retried: data that does not
+// apply to the file (it nests too deeply) fails the same way each time.
 func (s *Server) scheduleRetry() time.Duration {
 	s.retryMu.Lock()
 	defer s.retryMu.Unlock()
@@ -135,7 +144,22 @@ func (s *Server) scheduleRetry() time.Duration {
 	if s.retry != nil {
 		s.retry.Stop()
 	}
-	s.retry = time.AfterFunc(s.retryWait, func() { s.Reload() })
+	var timer *time.Timer
+	timer = time.AfterFunc(s.retryWait, func() {
+		// A timer that fired as Close stopped it, or that a newer
+		// reload replaced, does nothing.
+		s.retryMu.Lock()
+		current := !s.closing && s.retry == timer
+		if current {
+			s.retrying.Add(1)
+		}
+		s.retryMu.Unlock()
+		if current {
+			defer s.retrying.Done()
+			s.Reload()
+		}
+	})
+	s.retry = timer
 	return s.retryWait
 }
 

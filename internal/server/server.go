@@ -217,7 +217,8 @@ type Server struct {
 	retryMu   sync.Mutex
 	retry     *time.Timer
 	retryWait time.Duration
-	closing   bool // under retryMu: no retry is scheduled any more
+	closing   bool           // under retryMu: no retry is scheduled or runs any more
+	retrying  sync.WaitGroup // a retried reload running; Close waits for it
 
 	// eng decides with the store's data once it has loaded (Config.Store);
 	// engErr says why it has not.
@@ -437,6 +438,7 @@ func (s *Server) Close() error {
 			s.retry.Stop()
 		}
 		s.retryMu.Unlock()
+		s.retrying.Wait()
 		if s.watchStop != nil {
 			close(s.watchStop)
 			<-s.watchDone
