@@ -100,6 +100,9 @@ func (s *Server) handleWrite(w http.ResponseWriter, r *http.Request) {
 	// would hold the write, its connection and its request memory until
 	// TCP gave up; bounded, it answers store_unavailable (outcome
 	// unknown) while the answer can still be written.
+	// The bound starts now, after the body and its memory may have
+	// waited, so the answer's deadline moves with it.
+	extendWrite(w, s.writeBound)
 	wctx, cancel := context.WithTimeout(r.Context(), s.writeBound)
 	rev, err := e.Write(wctx, b)
 	cancel()

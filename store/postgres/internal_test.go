@@ -4,7 +4,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"strings"
 	"sync"
@@ -12,6 +15,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/warden-authz/warden/store"
 )
@@ -287,5 +291,34 @@ func TestListenerReconnectsWhenThePoolDoes(t *testing.T) {
 	defer cancel()
 	if r, err := s.Wait(ctx, 1); err != nil || r != 2 {
 		t.Fatalf("Wait(1) = %d, %v; want 2", r, err)
+	}
+}
+
+// TestLostOnlyConnections: only an error of the connection itself makes
+// an operation run again on another; the store's own refusals and a
+// cancelled context fail the same way anywhere, so they never do.
+func TestLostOnlyConnections(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		err  error
+		lost bool
+	}{
+		{"terminated by the server", &pgconn.PgError{Code: "57P01"}, true},
+		{"a connection exception", fmt.Errorf("write: %w", &pgconn.PgError{Code: "08006"}), true},
+		{"cut off mid-answer", fmt.Errorf("read: %w", io.ErrUnexpectedEOF), true},
+		{"a reset socket", &net.OpError{Op: "read", Net: "tcp", Err: errors.New("connection reset by peer")}, true},
+		{"pgx's closed connection", pgconn.ErrConnClosed, true},
+		{"a revision conflict", fmt.Errorf("store/postgres: %w: at 3, not 2", store.ErrRevisionConflict), false},
+		{"an invalid batch", fmt.Errorf("%w: writes[0]", store.ErrInvalid), false},
+		{"the last revision", errors.New("store/postgres: revision 9223372036854775807 is the last this store can number"), false},
+		{"a constraint the statement broke", &pgconn.PgError{Code: "23505"}, false},
+		{"a cancelled context", context.Canceled, false},
+		{"a deadline", fmt.Errorf("query: %w", context.DeadlineExceeded), false},
+		{"a refused connection", &pgconn.ConnectError{}, false},
+	} {
+		if got := lost(tc.err); got != tc.lost {
+			t.Errorf("%s: lost(%v) = %v, want %v", tc.name, tc.err, got, tc.lost)
+		}
 	}
 }

@@ -88,6 +88,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -411,7 +413,13 @@ func lost(err error) bool {
 	if errors.As(err, &pgErr) {
 		return pgErr.Code == "57P01" || pgErr.Code == "57P02" || strings.HasPrefix(pgErr.Code, "08")
 	}
-	return unreachable(err)
+	// Only what the connection itself reports: an error of the store's
+	// own (a revision conflict, an invalid batch, the last revision) or
+	// of encoding fails the same way on any connection, and retrying it
+	// would only take the revision lock again.
+	var netErr net.Error
+	return errors.As(err, &netErr) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, net.ErrClosed) || errors.Is(err, pgconn.ErrConnClosed) || pgconn.SafeToRetry(err)
 }
 
 // retry reports whether an operation that failed with err at its
