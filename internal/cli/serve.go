@@ -191,8 +191,8 @@ func (f *serveFlags) validate() error {
 		return usage("no policy file: pass --config FILE or set WARDEN_CONFIG (or --store URL to serve the store's published policy)")
 	case f.adminTokenFile != "" && f.storeURL == "":
 		return usage("--admin-token-file opens the data endpoints, which need --store")
-	case f.maxConns < 1:
-		return usage("--max-connections %d: want at least 1", f.maxConns)
+	case f.maxConns < 1 || f.maxConns > maxConnections:
+		return usage("--max-connections %d: want 1 to %d", f.maxConns, maxConnections)
 	case f.auditRequired && f.auditDrop:
 		return usage("--audit-required and --audit-drop contradict each other: a dropped event would fail its decision")
 	case f.auditRequired && f.auditURL == "off":
@@ -363,6 +363,11 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 	}
 	return nil, usage("--log-format %q: want text or json", format)
 }
+
+// maxConnections bounds --max-connections: each may hold 64 KiB
+// (memPerConn), so a million is 64 GiB, and a larger figure would only
+// overflow the memory bound's arithmetic.
+const maxConnections = 1 << 20
 
 // maxRevisionWait bounds --revision-wait: a check holding its connection
 // longer than this is better answered revision_unavailable and retried.
