@@ -85,7 +85,7 @@ type memoryLimit struct {
 // after every collection, unless GOMEMLIMIT is set, which wins. Stop it
 // with stopMemoryLimit.
 func startMemoryLimit(f memoryFlags) *memoryLimit {
-	if _, set := os.LookupEnv("GOMEMLIMIT"); set {
+	if v, set := os.LookupEnv("GOMEMLIMIT"); set && v != "" { // the runtime treats an empty one as unset
 		return nil
 	}
 	l := &memoryLimit{bound: heapBound(f), live: liveHeap, set: func(n int64) { debug.SetMemoryLimit(n) }}
