@@ -186,7 +186,35 @@ func (f *Follower) load(ctx context.Context, p *engine.Policy) (*engine.Policy, 
 	// revision 0 and set the revision once it is.
 	var b *engine.Builder
 	var berr error
+	// A snapshot of millions of records takes seconds, so it has no
+	// deadline; but one whose records stop coming for StoreTimeout (a
+	// stalled network) is given up as the store's failure, so that a
+	// stall is reported rather than hidden in a load that never ends.
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var progress atomic.Int64
+	progress.Store(time.Now().UnixNano())
+	watched := make(chan struct{})
+	go func() {
+		tick := time.NewTicker(max(f.cfg.StoreTimeout/8, time.Millisecond))
+		defer tick.Stop()
+		for {
+			select {
+			case <-watched:
+				return
+			case now := <-tick.C:
+				if now.UnixNano()-progress.Load() > int64(f.cfg.StoreTimeout) {
+					cancel(fmt.Errorf("live: %w: no record of the snapshot within %v", store.ErrUnavailable, f.cfg.StoreTimeout))
+					return
+				}
+			}
+		}
+	}()
+	n := 0
 	rev, err := f.cfg.Store.Snapshot(ctx, func(r store.Record) error {
+		if n++; n&1023 == 0 {
+			progress.Store(time.Now().UnixNano())
+		}
 		if b == nil {
 			if b, berr = p.Builder(0); berr != nil {
 				return berr
@@ -195,7 +223,11 @@ func (f *Follower) load(ctx context.Context, p *engine.Policy) (*engine.Policy, 
 		b.Add(store.Change{Revision: r.Added, Index: r.Index, Op: store.OpAdd, Membership: r.Membership, Grant: r.Grant})
 		return nil
 	})
+	close(watched)
 	if err != nil {
+		if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
+			err = cause // the watchdog's: the store stalled
+		}
 		return nil, fmt.Errorf("live: loading the store's data: %w", err)
 	}
 	if b == nil {

@@ -617,3 +617,42 @@ func TestPublishedPolicyRetriesPaced(t *testing.T) {
 		})
 	}
 }
+
+// snapshotStall sends its first record, then nothing, until its context
+// ends: a store behind a network that stopped carrying packets.
+type snapshotStall struct{ store.Store }
+
+func (s snapshotStall) Snapshot(ctx context.Context, fn func(store.Record) error) (store.Revision, error) {
+	if err := fn(store.Record{Added: 1, Membership: &store.Membership{Member: "alice", Group: "editors"}}); err != nil {
+		return 0, err
+	}
+	<-ctx.Done()
+	return 0, ctx.Err()
+}
+
+// TestSnapshotStallReported: a snapshot whose records stop coming is
+// given up after StoreTimeout as the store's failure, rather than
+// waited on for as long as the connection lives.
+func TestSnapshotStallReported(t *testing.T) {
+	t.Parallel()
+	mem := store.NewMemory()
+	if _, err := mem.Write(context.Background(), store.Batch{Writes: []store.Write{member("alice", "editors")}}); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		f, err := live.Start(context.Background(), policy(t), live.Config{Store: snapshotStall{mem}, StoreTimeout: 100 * time.Millisecond})
+		if err == nil {
+			f.Close()
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, store.ErrUnavailable) {
+			t.Errorf("Start on a stalled snapshot: %v; want an error wrapping store.ErrUnavailable", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Start on a stalled snapshot had not returned after 10 s")
+	}
+}
