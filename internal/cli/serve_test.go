@@ -133,7 +133,7 @@ func TestServeUsage(t *testing.T) {
 		{"token with spaces", []string{"-c", policy, "--token-file", spaced}, "whitespace"},
 		{"zero connections", []string{"-c", policy, "--audit", "off", "--max-connections", "0"}, "--max-connections 0: want 1 to 1048576"},
 		{"connections past the memory arithmetic", []string{"-c", policy, "--audit", "off", "--max-connections", "281474976710656"}, "--max-connections 281474976710656"},
-				{"token file too large", []string{"-c", policy, "--token-file", huge}, "over 4096 bytes"},
+		{"token file too large", []string{"-c", policy, "--token-file", huge}, "over 4096 bytes"},
 		{"token file never ends", []string{"-c", policy, "--token-file", "/dev/zero"}, "over 4096 bytes"},
 		{"admin token file too large", []string{"-c", policy, "--store", "memory:", "--admin-token-file", huge}, "--admin-token-file"},
 		{"unknown audit scheme", []string{"-c", policy, "--audit", "mysql://x"}, "unknown scheme"},
