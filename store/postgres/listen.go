@@ -12,6 +12,10 @@ import (
 	"github.com/warden-authz/warden/store"
 )
 
+// listenReadTimeout bounds the listener's read of the revision and the
+// policy Seq, done when it connects and at every poll.
+const listenReadTimeout = 5 * time.Second
+
 // Reconnection backoff of the listener. The backoff spares a database
 // that is down; once the pool reaches it again, the listener is told to
 // try at once (Store.reached) rather than sleep out its backoff, so
@@ -128,8 +132,13 @@ func (s *Store) listenOnce() (connected bool) {
 	// every poll.
 	for {
 		var rev, seq int64
-		err := conn.QueryRow(ctx, `SELECT (SELECT revision FROM `+s.schema+`.store_revision WHERE id),
+		// Bounded: on a stalled network the read would otherwise wait
+		// until TCP gave up, and the listener with it; past the bound
+		// the connection is dropped and made again.
+		qctx, cancel := context.WithTimeout(ctx, listenReadTimeout)
+		err := conn.QueryRow(qctx, `SELECT (SELECT revision FROM `+s.schema+`.store_revision WHERE id),
 			(SELECT coalesce(max(seq), 0) FROM `+s.schema+`.store_policies)`).Scan(&rev, &seq)
+		cancel()
 		if err != nil {
 			return true
 		}
