@@ -74,11 +74,12 @@ func crashStores(t *testing.T) []struct{ name, url string } {
 	return stores
 }
 
-// pgSchemaURL returns dsn with a fresh schema, dropped when t ends.
-func pgSchemaURL(t *testing.T, dsn string) string {
+// pgSchemaURL returns dsn with a fresh schema, dropped when t ends: the
+// store URL of a test's or benchmark's own PostgreSQL store.
+func pgSchemaURL(t testing.TB, dsn string) string {
 	var b [6]byte
 	rand.Read(b[:])
-	schema := "warden_crash_" + hex.EncodeToString(b[:])
+	schema := "warden_test_" + hex.EncodeToString(b[:])
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
@@ -88,7 +89,9 @@ func pgSchemaURL(t *testing.T, dsn string) string {
 			return
 		}
 		defer conn.Close(ctx)
-		conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
+		if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
+			t.Errorf("dropping schema %s: %v", schema, err)
+		}
 	})
 	sep := "?"
 	if strings.Contains(dsn, "?") {

@@ -2,8 +2,6 @@ package cli
 
 import (
 	"context"
-	crand "crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,7 +19,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 
 	"github.com/warden-authz/warden"
 	"github.com/warden-authz/warden/internal/storeurl"
@@ -442,30 +439,6 @@ func benchUntil(limit time.Duration, cond func() bool) (time.Duration, bool) {
 	return time.Since(t0), true
 }
 
-// benchFleetSchema returns the DSN of a fresh schema of dsn's database, with
-// the schema's name; the schema is dropped when b ends.
-func benchFleetSchema(b *testing.B, dsn string) (string, string) {
-	var r [6]byte
-	crand.Read(r[:])
-	schema := "warden_fleet_" + hex.EncodeToString(r[:])
-	b.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, dsn)
-		if err != nil {
-			b.Errorf("dropping schema %s: %v", schema, err)
-			return
-		}
-		defer conn.Close(ctx)
-		conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
-	})
-	sep := "?"
-	if strings.Contains(dsn, "?") {
-		sep = "&"
-	}
-	return dsn + sep + "schema=" + schema, schema
-}
-
 // benchViaProxy returns the store URL u with its host replaced by addr.
 func benchViaProxy(b *testing.B, u, addr string) string {
 	p, err := url.Parse(u)
@@ -499,7 +472,7 @@ func BenchmarkFleet(b *testing.B) {
 
 func runBenchFleet(b *testing.B, dsn string) {
 	ctx := context.Background()
-	direct, _ := benchFleetSchema(b, dsn)
+	direct := pgSchemaURL(b, dsn)
 	st, err := storeurl.Open(ctx, direct)
 	if err != nil {
 		b.Fatal(err)
