@@ -482,6 +482,26 @@ func (s *snapshotDown) Snapshot(ctx context.Context, fn func(store.Record) error
 	return s.Store.Snapshot(ctx, fn)
 }
 
+// versionCompiler compiles a published version whose text is the action
+// editors may take on documents: a policy that says which version serves.
+func versionCompiler(v store.PolicyVersion) (*engine.Policy, error) {
+	p, errs := engine.Compile(&engine.Source{
+		Groups: []engine.Group{{Name: "editors", Section: "groups"}},
+		Rules:  []engine.Rule{{ID: "rules.edit", Item: 1, Effect: engine.EffectAllow, Subject: "editors", Resource: "doc:*", Action: string(v.Text)}},
+	})
+	return p, errs.Err()
+}
+
+// publisher publishes to mem the version versionCompiler reads as text.
+func publisher(t *testing.T, mem *store.Memory) func(text string) {
+	return func(text string) {
+		t.Helper()
+		if _, err := mem.Publish(context.Background(), store.PolicyVersion{Version: "v-" + text, Name: "p.toml", Text: []byte(text)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // TestPublishedPolicyAfterStoreError: a published version that could
 // not be applied because the store failed while its data was rebuilt is
 // applied once the store is back. Nothing is wrong with the version, so
@@ -490,18 +510,7 @@ func TestPublishedPolicyAfterStoreError(t *testing.T) {
 	t.Parallel()
 	mem := store.NewMemory()
 	ctx := context.Background()
-	compile := func(v store.PolicyVersion) (*engine.Policy, error) {
-		p, errs := engine.Compile(&engine.Source{
-			Groups: []engine.Group{{Name: "editors", Section: "groups"}},
-			Rules:  []engine.Rule{{ID: "rules.edit", Item: 1, Effect: engine.EffectAllow, Subject: "editors", Resource: "doc:*", Action: string(v.Text)}},
-		})
-		return p, errs.Err()
-	}
-	publish := func(text string) {
-		if _, err := mem.Publish(ctx, store.PolicyVersion{Version: "v-" + text, Name: "p.toml", Text: []byte(text)}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	compile, publish := versionCompiler, publisher(t, mem)
 	publish("edit")
 	if _, err := mem.Write(ctx, store.Batch{Writes: []store.Write{member("alice", "editors")}}); err != nil {
 		t.Fatal(err)
@@ -579,18 +588,7 @@ func TestPublishedPolicyRetriesPaced(t *testing.T) {
 			t.Parallel()
 			mem := store.NewMemory()
 			ctx := context.Background()
-			compile := func(v store.PolicyVersion) (*engine.Policy, error) {
-				p, errs := engine.Compile(&engine.Source{
-					Groups: []engine.Group{{Name: "editors", Section: "groups"}},
-					Rules:  []engine.Rule{{ID: "rules.edit", Item: 1, Effect: engine.EffectAllow, Subject: "editors", Resource: "doc:*", Action: string(v.Text)}},
-				})
-				return p, errs.Err()
-			}
-			publish := func(text string) {
-				if _, err := mem.Publish(ctx, store.PolicyVersion{Version: "v-" + text, Name: "p.toml", Text: []byte(text)}); err != nil {
-					t.Fatal(err)
-				}
-			}
+			compile, publish := versionCompiler, publisher(t, mem)
 			publish("edit")
 			st := &snapshotCounting{Store: mem, err: tc.err}
 			f, err := live.Start(ctx, nil, live.Config{Store: st, Policies: mem, Compile: compile, Poll: 20 * time.Millisecond})
