@@ -19,7 +19,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/warden-authz/warden"
 	"github.com/warden-authz/warden/internal/storeurl"
 	"github.com/warden-authz/warden/store"
