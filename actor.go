@@ -39,7 +39,8 @@ type Rule struct {
 // given to NewRole, NewActor or Add. At check time, a condition that
 // cannot be evaluated (a key missing from the context, a value of the
 // wrong type) makes an allow not match and a deny match (SPEC 12.5).
-// Guards pass context from each call (Options.Attributes, WithAttributes).
+// Guards pass context from each call (package guard: Options.Attributes,
+// WithAttributes).
 func (r Rule) When(expr string) Rule {
 	r.Resources = slices.Clone(r.Resources)
 	r.Condition = expr
@@ -122,18 +123,33 @@ func checkRules(rules []Rule) error {
 // *Actor deny every check with ErrUnauthorized.
 type Actor struct {
 	id       string
-	roles    []string  // held roles: caller-supplied memberships
 	own      *ownRules // the actor's own rules, compiled; nil for none
 	set      *Roles    // the roles' rules, read at each check; nil for none
 	file     *Policy   // the policy file the actor belongs to; nil for none
 	live     *Engine   // the engine the actor belongs to; nil for none
 	strategy Strategy  // how own and role rules combine (code actors)
-	inline   [inlineRoles]string
+	// The held roles, caller-supplied memberships: inline[:ninline], or
+	// extra when there are more than inline holds. No field points into
+	// the Actor itself, so an Actor copied by value is whole: the guard
+	// package keeps one inside the context that carries it.
+	ninline int
+	extra   []string
+	inline  [inlineRoles]string
 }
 
 // inlineRoles role names live inside the Actor, so an actor made per
-// request from a few stored roles takes one allocation.
+// request from a few stored roles takes one allocation, or none beside
+// what holds it.
 const inlineRoles = 4
+
+// held returns the names of the roles the actor holds directly. The slice
+// is the actor's: callers do not change it.
+func (a *Actor) held() []string {
+	if a.extra != nil {
+		return a.extra
+	}
+	return a.inline[:a.ninline:a.ninline]
+}
 
 // ownRules are an actor's own rules and their compiled form.
 type ownRules struct {
@@ -160,15 +176,25 @@ func NewActor(id string, rules ...Rule) (*Actor, error) {
 }
 
 // Actor returns an actor that holds the named roles of the set, and no
-// rules of its own: the ActorProvider's per-request path. It compiles
+// rules of its own: the per-request path of package guard. It compiles
 // nothing and allocates once when the actor holds at most four roles. A
 // name the set does not hold grants nothing (the set may gain it later);
 // a name that is not a valid name is an error.
 func (rs *Roles) Actor(id string, roles ...string) (*Actor, error) {
+	// Outlined, as crypto/ed25519 does: this wrapper is small enough to
+	// inline, so a caller that copies the actor into a structure of its
+	// own (the guard package's context) gets it on its stack, not the
+	// heap. The allocation tests of package guard pin it.
+	return new(Actor).initRoles(rs, id, roles)
+}
+
+// initRoles makes a the actor id holding roles of rs, and returns it, or
+// nil and the error.
+func (a *Actor) initRoles(rs *Roles, id string, roles []string) (*Actor, error) {
 	if err := pattern.CheckName(id); err != nil {
 		return nil, fmt.Errorf("warden: actor id: %w", err)
 	}
-	a := &Actor{id: id, set: rs}
+	a.id, a.set = id, rs
 	if err := a.setRoles(roles); err != nil {
 		return nil, err
 	}
@@ -210,28 +236,29 @@ func (a *Actor) setRoles(roles []string) error {
 	if len(roles) > engine.MaxGroups {
 		return fmt.Errorf("warden: actor %q: %d roles, over the limit of %d", a.id, len(roles), engine.MaxGroups)
 	}
-	buf := a.inline[:0]
+	a.ninline, a.extra = 0, nil
 	if len(roles) > inlineRoles {
-		buf = make([]string, 0, len(roles))
+		a.extra = make([]string, 0, len(roles))
 	}
 	for _, r := range roles {
 		if err := pattern.CheckName(r); err != nil {
 			return fmt.Errorf("warden: actor %q: role: %w", a.id, err)
 		}
-		if !slices.Contains(buf, r) {
-			buf = append(buf, r)
+		switch {
+		case slices.Contains(a.held(), r):
+		case a.extra != nil:
+			a.extra = append(a.extra, r)
+		default:
+			a.inline[a.ninline] = r
+			a.ninline++
 		}
 	}
-	a.roles = buf
 	return nil
 }
 
-// clone copies the actor for an edit; its roles are copied out of the
-// original's inline array.
+// clone copies the actor for an edit.
 func (a *Actor) clone() *Actor {
 	c := *a
-	c.roles = nil
-	c.setRoles(a.roles) // already valid
 	return &c
 }
 
@@ -258,10 +285,10 @@ func (a *Actor) ID() string {
 // Roles returns the names of the roles the actor holds directly (for an
 // actor of a policy file, the groups supplied with it).
 func (a *Actor) Roles() []string {
-	if a == nil {
+	if a == nil || len(a.held()) == 0 {
 		return nil
 	}
-	return slices.Clone(a.roles)
+	return slices.Clone(a.held())
 }
 
 // Rules returns a copy of the actor's own rules.
@@ -308,8 +335,7 @@ func (a *Actor) Assign(roles ...string) (*Actor, error) {
 		return nil, ErrUnauthorized
 	}
 	c := *a
-	c.roles = nil
-	if err := c.setRoles(append(slices.Clone(a.roles), roles...)); err != nil {
+	if err := c.setRoles(append(slices.Clone(a.held()), roles...)); err != nil {
 		return nil, err
 	}
 	return &c, nil
@@ -321,8 +347,7 @@ func (a *Actor) Revoke(roles ...string) *Actor {
 		return nil
 	}
 	c := *a
-	c.roles = nil
-	c.setRoles(slices.DeleteFunc(slices.Clone(a.roles), func(r string) bool { return slices.Contains(roles, r) }))
+	c.setRoles(slices.DeleteFunc(slices.Clone(a.held()), func(r string) bool { return slices.Contains(roles, r) }))
 	return &c
 }
 
@@ -375,7 +400,7 @@ func (a *Actor) DecideWith(scope, index string, attrs map[string]any, now time.T
 	if a == nil || a.id == "" {
 		return Decision{Reason: "no actor"}, ErrUnauthorized
 	}
-	q := engine.Query{Subject: a.id, Resource: index, Action: scope, Groups: a.roles, Context: attrs, Now: now}
+	q := engine.Query{Subject: a.id, Resource: index, Action: scope, Groups: a.held(), Context: attrs, Now: now}
 	switch {
 	case a.file != nil:
 		return a.file.c.Decide(&q)
@@ -408,18 +433,19 @@ func (a *Actor) HasRole(name string) bool {
 	if a == nil || name == "" {
 		return false
 	}
-	if slices.Contains(a.roles, name) {
+	held := a.held()
+	if slices.Contains(held, name) {
 		return true
 	}
 	if a.file != nil {
-		return a.file.c.MemberOf(a.id, name, a.roles)
+		return a.file.c.MemberOf(a.id, name, held)
 	}
 	if a.live != nil {
 		p, err := a.live.state(context.Background(), 0)
-		return err == nil && p.MemberOf(a.id, name, a.roles)
+		return err == nil && p.MemberOf(a.id, name, held)
 	}
 	if s := a.set.load(); s != nil {
-		return s.policy.MemberOf(a.id, name, a.roles)
+		return s.policy.MemberOf(a.id, name, held)
 	}
 	return false
 }
