@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/warden-authz/warden"
+	"github.com/warden-authz/warden/guard"
 )
 
 // TestCodeConditionsCompileAtConstruction: a condition that does not
@@ -102,9 +103,9 @@ func TestGuardAttributes(t *testing.T) {
 	}
 	roles, _ := warden.NewRoles(author)
 	clock := time.Date(2026, 3, 4, 10, 0, 0, 0, time.UTC)
-	auth := warden.NewAuth(warden.ActorProviderFunc(func(ctx context.Context, id string) (*warden.Actor, error) {
+	auth := guard.NewAuth(guard.ActorProviderFunc(func(ctx context.Context, id string) (*warden.Actor, error) {
 		return roles.Actor(id, "author")
-	}), &warden.Options{
+	}), &guard.Options{
 		Clock: func() time.Time { return clock },
 		Attributes: func(ctx context.Context, actor *warden.Actor, values []any) (map[string]any, error) {
 			for _, v := range values {
@@ -123,7 +124,7 @@ func TestGuardAttributes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mfa := warden.WithAttributes(ctx, map[string]any{"mfa": true})
+	mfa := guard.WithAttributes(ctx, map[string]any{"mfa": true})
 	own := article{Category: "animals", ID: "42", Owner: "alice"}
 	other := article{Category: "animals", ID: "43", Owner: "bob"}
 	for _, tc := range []struct {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/warden-authz/warden"
 	"github.com/warden-authz/warden/audit"
+	"github.com/warden-authz/warden/guard"
 	"github.com/warden-authz/warden/store"
 )
 
@@ -266,8 +267,8 @@ func TestGuardAuditRevision(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		auth := warden.NewAuth(warden.ActorProviderFunc(func(context.Context, string) (*warden.Actor, error) { return bob, nil }),
-			&warden.Options{Audit: mem})
+		auth := guard.NewAuth(guard.ActorProviderFunc(func(context.Context, string) (*warden.Actor, error) { return bob, nil }),
+			&guard.Options{Audit: mem})
 		edit, err := auth.Guard("edit", "doc:{value}")
 		if err != nil {
 			t.Fatal(err)

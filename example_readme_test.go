@@ -12,6 +12,7 @@ import (
 
 	"github.com/warden-authz/warden"
 	"github.com/warden-authz/warden/audit"
+	"github.com/warden-authz/warden/guard"
 )
 
 // Example_readme is the README's "From Go" code, compiled and run; the
@@ -22,13 +23,11 @@ func Example_readme() {
 	roles, _ := warden.NewRoles(editor) // compiled once; Roles.Edit().Put(...).Commit() swaps in changes
 
 	stored := map[string][]string{"alice": {"editor"}} // the role names your database keeps
-	provider := warden.ActorProviderFunc(func(ctx context.Context, id string) (*warden.Actor, error) {
-		if _, ok := stored[id]; !ok {
-			return nil, nil // no such actor: ErrUnauthorized
-		}
-		return roles.Actor(id, stored[id]...) // per request: compiles nothing
-	})
-	auth := warden.NewAuth(provider, &warden.Options{Audit: &audit.Memory{}})
+	names := func(ctx context.Context, id string) ([]string, bool, error) {
+		r, ok := stored[id] // looked up per request; the actor compiles nothing
+		return r, ok, nil   // not ok: no such actor, ErrUnauthorized
+	}
+	auth := guard.NewRolesAuth(roles, names, &guard.Options{Audit: &audit.Memory{}})
 	update, err := auth.Guard("articles:update", "articles:{category}:{id}")
 	if err != nil {
 		log.Fatal(err) // a malformed template is refused here, not per call
@@ -45,7 +44,7 @@ func Example_readme() {
 	d, err := update.Check(ctx, Article{"animals", 42}) // fields by json name; ErrAccessDenied, ErrInvalidReference
 	fmt.Println(d.Allowed, d.Reason, err)
 
-	bearer := warden.BearerID(func(token string) (string, error) { return token, nil }) // your token check
+	bearer := guard.BearerID(func(token string) (string, error) { return token, nil }) // your token check
 	mux := http.NewServeMux()
 	mux.Handle("PUT /articles/{category}/{id}", update.Handler(bearer, http.HandlerFunc(
 		func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "updated") }))) // 401, 403, 400

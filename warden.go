@@ -37,23 +37,10 @@
 //	alice, _ := roles.Actor("alice", "editor") // from the role names you store
 //	alice.IsAllowed("articles:update", "articles:animals:42") // true
 //
-// An Auth looks actors up through your ActorProvider and puts them in the
-// context; a Guard protects an operation, filling its index template from
-// each call's values, so one line guards a function or a handler:
-//
-//	provider := warden.ActorProviderFunc(func(ctx context.Context, id string) (*warden.Actor, error) {
-//		return roles.Actor(id, rolesOf(id)...) // compiles nothing
-//	})
-//	auth := warden.NewAuth(provider, &warden.Options{Audit: auditLog})
-//	update, err := auth.Guard("articles:update", "articles:{category}:{id}")
-//	...
-//	ctx, err := auth.Authorize(ctx, userID)                // ErrUnauthorized if unknown
-//	updateArticle = warden.Guarded(update, updateArticle)  // ErrAccessDenied, ErrInvalidReference
-//	mux.Handle("PUT /articles/{category}/{id}", update.Handler(warden.BearerID(lookup), handler))
-//
-// A placeholder takes exactly one whole segment, and a value that is not
-// one valid segment ("1:*", "*") is refused, so a caller's value can never
-// widen or redirect the index.
+// Package guard protects functions and HTTP handlers with these actors: an
+// Auth puts the actor asking in the context, and a Guard checks each call,
+// filling an index template such as "articles:{category}:{id}" from the
+// call's values (github.com/warden-authz/warden/guard).
 //
 // # Conditions
 //
@@ -69,7 +56,8 @@
 // the cost limit) fails closed: an allow does not match and a deny does,
 // and the decision lists what was missing (MissingContext,
 // ConditionErrors). Guards pass attributes from the context
-// (WithAttributes) and from each call's values (Options.Attributes).
+// (guard.WithAttributes) and from each call's values
+// (guard.Options.Attributes).
 // docs/conditions.md has the details.
 //
 // # Names and patterns

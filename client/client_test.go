@@ -16,6 +16,7 @@ import (
 	"github.com/warden-authz/warden"
 	"github.com/warden-authz/warden/audit"
 	"github.com/warden-authz/warden/client"
+	"github.com/warden-authz/warden/guard"
 )
 
 const secret = "s3cr3t-t0ken"
@@ -593,7 +594,7 @@ func TestZeroClient(t *testing.T) {
 // TestErrorIs: the sentinels each error answer stands for, and only those.
 func TestErrorIs(t *testing.T) {
 	t.Parallel()
-	sentinels := []error{warden.ErrInvalidRequest, warden.ErrUnauthorized, warden.ErrNoPolicy, client.ErrBatchTooLarge, warden.ErrAccessDenied}
+	sentinels := []error{warden.ErrInvalidRequest, warden.ErrUnauthorized, warden.ErrNoPolicy, client.ErrBatchTooLarge, guard.ErrAccessDenied}
 	tests := []struct {
 		err  client.Error
 		want []error

@@ -14,6 +14,7 @@ import (
 
 	"github.com/warden-authz/warden"
 	"github.com/warden-authz/warden/audit"
+	"github.com/warden-authz/warden/guard"
 	"github.com/warden-authz/warden/internal/auditurl"
 )
 
@@ -123,9 +124,9 @@ func TestStoreOutageChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	auth := warden.NewAuth(warden.ActorProviderFunc(func(context.Context, string) (*warden.Actor, error) { return alice, nil }),
-		&warden.Options{Audit: required, AuditRequired: true})
-	guard, err := auth.Guard("doc:read", "")
+	auth := guard.NewAuth(guard.ActorProviderFunc(func(context.Context, string) (*warden.Actor, error) { return alice, nil }),
+		&guard.Options{Audit: required, AuditRequired: true})
+	g, err := auth.Guard("doc:read", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,8 +134,8 @@ func TestStoreOutageChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := guard.Check(actx)
-	if d.Allowed || !errors.Is(err, warden.ErrAuditFailed) {
+	d, err := g.Check(actx)
+	if d.Allowed || !errors.Is(err, guard.ErrAuditFailed) {
 		t.Fatalf("guarded call during the outage = %+v, %v; want a denial with ErrAuditFailed", d, err)
 	}
 	t.Logf("outage: audit-required call refused: %v", err)
@@ -148,7 +149,7 @@ func TestStoreOutageChild(t *testing.T) {
 	if err := normal.Flush(fctx); err != nil {
 		t.Fatalf("Flush once the store is back: %v", err)
 	}
-	if d, err := guard.Check(actx); !d.Allowed || err != nil {
+	if d, err := g.Check(actx); !d.Allowed || err != nil {
 		t.Fatalf("guarded call once the store is back = %+v, %v; want allowed", d, err)
 	}
 	if err := required.Close(); err != nil {

@@ -1,4 +1,28 @@
-package warden
+// Package guard protects functions and HTTP handlers with warden's
+// decisions (SPEC 7): toffi's actor provider, guards and audited calls.
+//
+// An Auth finds who is asking and puts the actor in the context; a Guard
+// names a scope and an index template, and checks each call, filling the
+// template from the call's values:
+//
+//	editor, _ := warden.NewRole("editor", warden.Allow("articles:update", "articles:*"))
+//	roles, _ := warden.NewRoles(editor)
+//	auth := guard.NewRolesAuth(roles, func(ctx context.Context, id string) ([]string, bool, error) {
+//		return rolesOf(ctx, id) // the role names you store for id
+//	}, &guard.Options{Audit: auditLog})
+//	update, err := auth.Guard("articles:update", "articles:{category}:{id}")
+//	...
+//	ctx, err := auth.Authorize(ctx, userID)               // warden.ErrUnauthorized if unknown
+//	updateArticle = guard.Guarded(update, updateArticle)  // ErrAccessDenied, ErrInvalidReference
+//	mux.Handle("PUT /articles/{category}/{id}", update.Handler(guard.BearerID(lookup), handler))
+//
+// A placeholder takes exactly one whole segment, and a value that is not
+// one valid segment ("1:*", "*") is refused, so a caller's value can never
+// widen or redirect the index.
+//
+// Auths and Guards never change once made and hold no per-request state:
+// one of each serves every goroutine without locks.
+package guard
 
 import (
 	"context"
@@ -10,6 +34,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/warden-authz/warden"
 	"github.com/warden-authz/warden/audit"
 	"github.com/warden-authz/warden/internal/pattern"
 	"github.com/warden-authz/warden/internal/template"
@@ -33,7 +58,7 @@ type DeniedError struct {
 	Actor    string
 	Scope    string
 	Index    string
-	Decision Decision
+	Decision warden.Decision
 }
 
 func (e *DeniedError) Error() string {
@@ -50,15 +75,17 @@ func (e *DeniedError) Unwrap() error { return ErrAccessDenied }
 // Authorize calls it from many goroutines at once: it must be safe for
 // concurrent use. Actors are immutable, so it may share one among calls.
 type ActorProvider interface {
-	Actor(ctx context.Context, id string) (*Actor, error)
+	Actor(ctx context.Context, id string) (*warden.Actor, error)
 }
 
 // ActorProviderFunc adapts a function to ActorProvider. A nil
 // ActorProviderFunc is not a provider: NewAuth with one authorizes no one.
-type ActorProviderFunc func(ctx context.Context, id string) (*Actor, error)
+type ActorProviderFunc func(ctx context.Context, id string) (*warden.Actor, error)
 
 // Actor calls f.
-func (f ActorProviderFunc) Actor(ctx context.Context, id string) (*Actor, error) { return f(ctx, id) }
+func (f ActorProviderFunc) Actor(ctx context.Context, id string) (*warden.Actor, error) {
+	return f(ctx, id)
+}
 
 // Options configure an Auth. The zero Options, and a nil *Options, mean no
 // fallback, no audit and time.Now. The callbacks run on the goroutines of
@@ -68,7 +95,7 @@ type Options struct {
 	// overturn an explicit deny: toffi's on_guard, for rules such as "the
 	// owner may edit their own article" that need your data. It returns
 	// whether to allow; nil means no rule matched is denied.
-	Fallback func(ctx context.Context, actor *Actor, scope, index string) bool
+	Fallback func(ctx context.Context, actor *warden.Actor, scope, index string) bool
 
 	// Audit receives an event for every guarded call (SPEC 8.1); nil
 	// records nothing. It is called before the guard returns. An event
@@ -97,7 +124,7 @@ type Options struct {
 	// owner a condition compares with the subject. Its attributes are
 	// added to those of WithAttributes, and win where both give a key.
 	// An error denies the call with that error. Nil gives none.
-	Attributes func(ctx context.Context, actor *Actor, values []any) (map[string]any, error)
+	Attributes func(ctx context.Context, actor *warden.Actor, values []any) (map[string]any, error)
 }
 
 type attributesKey struct{}
@@ -134,11 +161,14 @@ var ErrAuditFailed = errors.New("warden: audit event not recorded")
 // Auth authorizes actors and makes guards. It holds no per-request state:
 // the actor travels in the context.Context, and an Auth never changes once
 // made, so one Auth serves every goroutine without locks.
-// The zero Auth and a nil *Auth have no ActorProvider: Authorize fails
-// with ErrUnauthorized, and their guards' handlers answer 500; their
-// guards' Check still decides for an actor put in the context (WithActor).
+// The zero Auth and a nil *Auth have no way to find actors: Authorize
+// fails with warden.ErrUnauthorized, and their guards' handlers answer
+// 500; their guards' Check still decides for an actor put in the context
+// (WithActor).
 type Auth struct {
 	provider ActorProvider
+	set      *warden.Roles // with names, instead of a provider
+	names    RoleNames
 	opts     Options
 }
 
@@ -151,34 +181,96 @@ func NewAuth(p ActorProvider, opts *Options) *Auth {
 	return a
 }
 
+// RoleNames looks up the names of the roles the actor id holds, in your
+// store: a session, a database row, a token's claims. ok false means
+// there is no such actor. Authorize calls it from many goroutines at
+// once: it must be safe for concurrent use. Authorize does not keep the
+// slice past the call, so it may be shared.
+type RoleNames func(ctx context.Context, id string) (roles []string, ok bool, err error)
+
+// NewRolesAuth makes an Auth whose actors hold roles of set, named for
+// each Authorize by names: the ActorProvider that makes an actor per
+// request from stored role names, made cheaper. Authorize builds the actor
+// inside the context that carries it, so a guarded call with a fresh
+// actor allocates that context and the index it resolves, and nothing
+// else (docs/performance.md). A nil set or names authorizes no one.
+func NewRolesAuth(set *warden.Roles, names RoleNames, opts *Options) *Auth {
+	a := &Auth{set: set, names: names}
+	if opts != nil {
+		a.opts = *opts
+	}
+	return a
+}
+
 type actorKey struct{}
 
 // WithActor returns a context carrying actor.
-func WithActor(ctx context.Context, actor *Actor) context.Context {
+func WithActor(ctx context.Context, actor *warden.Actor) context.Context {
 	return context.WithValue(ctx, actorKey{}, actor)
 }
 
+// actorCtx carries an actor held by value, made with it in one
+// allocation: what WithActor does in two, one for the actor and one for
+// the context.
+type actorCtx struct {
+	context.Context
+	actor warden.Actor
+}
+
+func (c *actorCtx) Value(key any) any {
+	if key == (actorKey{}) {
+		return &c.actor
+	}
+	return c.Context.Value(key)
+}
+
+func (c *actorCtx) String() string {
+	return fmt.Sprintf("%v.WithActor(%q)", c.Context, c.actor.ID())
+}
+
 // ActorFrom returns the actor ctx carries, or nil.
-func ActorFrom(ctx context.Context) *Actor {
-	a, _ := ctx.Value(actorKey{}).(*Actor)
+func ActorFrom(ctx context.Context) *warden.Actor {
+	a, _ := ctx.Value(actorKey{}).(*warden.Actor)
 	return a
 }
 
 // Authorize looks up the actor for id and returns a context carrying it.
-// No provider, no actor, or a provider error is ErrUnauthorized (wrapping
-// the provider's error).
+// No provider, no actor, or a lookup's error is warden.ErrUnauthorized
+// (wrapping the lookup's error).
 func (a *Auth) Authorize(ctx context.Context, id string) (context.Context, error) {
-	if a == nil || a.provider == nil {
-		return ctx, ErrUnauthorized
+	switch {
+	case a == nil:
+		return ctx, warden.ErrUnauthorized
+	case a.names != nil && a.set != nil:
+		return a.authorizeRoles(ctx, id)
+	case a.provider == nil:
+		return ctx, warden.ErrUnauthorized
 	}
 	actor, err := a.provider.Actor(ctx, id)
 	if err != nil {
-		return ctx, fmt.Errorf("%w: looking up %q: %w", ErrUnauthorized, id, err)
+		return ctx, fmt.Errorf("%w: looking up %q: %w", warden.ErrUnauthorized, id, err)
 	}
 	if actor == nil {
-		return ctx, fmt.Errorf("%w: no actor %q", ErrUnauthorized, id)
+		return ctx, fmt.Errorf("%w: no actor %q", warden.ErrUnauthorized, id)
 	}
 	return WithActor(ctx, actor), nil
+}
+
+func (a *Auth) authorizeRoles(ctx context.Context, id string) (context.Context, error) {
+	roles, ok, err := a.names(ctx, id)
+	if err != nil {
+		return ctx, fmt.Errorf("%w: looking up %q: %w", warden.ErrUnauthorized, id, err)
+	}
+	if !ok {
+		return ctx, fmt.Errorf("%w: no actor %q", warden.ErrUnauthorized, id)
+	}
+	// Roles.Actor inlines here, so the actor it makes lives on this
+	// stack and only its copy in the context reaches the heap.
+	actor, err := a.set.Actor(id, roles...)
+	if err != nil {
+		return ctx, fmt.Errorf("%w: %w", warden.ErrUnauthorized, err)
+	}
+	return &actorCtx{Context: ctx, actor: *actor}, nil
 }
 
 // Guard protects an operation: it names a scope and, optionally, an index
@@ -230,9 +322,9 @@ func (a *Auth) RequireRoles(roles ...string) (*Guard, error) {
 // map, a *http.Request (path values, then query parameters), or anything
 // else (a string, an integer, a fmt.Stringer), which fills the placeholder
 // "{value}" and no other.
-func (g *Guard) Check(ctx context.Context, values ...any) (Decision, error) {
+func (g *Guard) Check(ctx context.Context, values ...any) (warden.Decision, error) {
 	if g == nil {
-		return Decision{Reason: "no guard"}, errNilGuard
+		return warden.Decision{Reason: "no guard"}, errNilGuard
 	}
 	var opts Options
 	if g.auth != nil {
@@ -275,8 +367,8 @@ func (g *Guard) Check(ctx context.Context, values ...any) (Decision, error) {
 // record sends the event of one guarded call to the sink. A denial is a
 // decision, not an error; every other error (no actor, an index that
 // cannot be filled) makes an error event.
-func (g *Guard) record(ctx context.Context, sink audit.Sink, start, end time.Time, d Decision, index string, err error) error {
-	req := Request{Action: g.scope, Resource: index, Context: audit.Fields(ctx)}
+func (g *Guard) record(ctx context.Context, sink audit.Sink, start, end time.Time, d warden.Decision, index string, err error) error {
+	req := warden.Request{Action: g.scope, Resource: index, Context: audit.Fields(ctx)}
 	if a := ActorFrom(ctx); a != nil {
 		req.Subject = a.ID()
 	}
@@ -295,23 +387,23 @@ func (g *Guard) record(ctx context.Context, sink audit.Sink, start, end time.Tim
 
 // check decides one call at time now and returns the decision and the
 // index it was made on.
-func (g *Guard) check(ctx context.Context, values []any, now time.Time) (Decision, string, error) {
+func (g *Guard) check(ctx context.Context, values []any, now time.Time) (warden.Decision, string, error) {
 	actor := ActorFrom(ctx)
 	if actor == nil {
-		return Decision{Reason: "no actor"}, "", ErrUnauthorized
+		return warden.Decision{Reason: "no actor"}, "", warden.ErrUnauthorized
 	}
 	if g.roles != nil {
 		for _, r := range g.roles {
 			if !actor.HasRole(r) {
-				d := Decision{Reason: fmt.Sprintf("%q does not hold the role %q", actor.ID(), r)}
+				d := warden.Decision{Reason: fmt.Sprintf("%q does not hold the role %q", actor.ID(), r)}
 				return d, "", &DeniedError{Actor: actor.ID(), Scope: "role:" + r, Decision: d}
 			}
 		}
-		return Decision{Allowed: true, Reason: fmt.Sprintf("%q holds every required role", actor.ID())}, "", nil
+		return warden.Decision{Allowed: true, Reason: fmt.Sprintf("%q holds every required role", actor.ID())}, "", nil
 	}
 	index, err := g.resolve(values)
 	if err != nil {
-		return Decision{Reason: "invalid reference"}, "", fmt.Errorf("warden: guard %q: %w", g.scope, err)
+		return warden.Decision{Reason: "invalid reference"}, "", fmt.Errorf("warden: guard %q: %w", g.scope, err)
 	}
 	attrs := AttributesFrom(ctx)
 	if g.auth != nil {
@@ -322,7 +414,7 @@ func (g *Guard) check(ctx context.Context, values []any, now time.Time) (Decisio
 			// apart): one allocation saved on every guarded call.
 			call, err := src(ctx, actor, slices.Clone(values))
 			if err != nil {
-				return Decision{Reason: "attributes unavailable"}, index, fmt.Errorf("warden: guard %q: attributes: %w", g.scope, err)
+				return warden.Decision{Reason: "attributes unavailable"}, index, fmt.Errorf("warden: guard %q: attributes: %w", g.scope, err)
 			}
 			if len(call) > 0 {
 				merged := make(map[string]any, len(attrs)+len(call))
@@ -336,7 +428,7 @@ func (g *Guard) check(ctx context.Context, values []any, now time.Time) (Decisio
 	if err != nil {
 		return d, index, err
 	}
-	if d.Effect == EffectNone && g.auth != nil && g.auth.opts.Fallback != nil {
+	if d.Effect == warden.EffectNone && g.auth != nil && g.auth.opts.Fallback != nil {
 		if g.auth.opts.Fallback(ctx, actor, g.scope, index) {
 			d.Allowed = true
 			d.Reason = "no rule matched; the fallback allowed"
@@ -391,7 +483,7 @@ func GuardedAfter[T, R any](g *Guard, fn func(context.Context, T) (R, error)) fu
 	return func(ctx context.Context, arg T) (R, error) {
 		var zero R
 		if ActorFrom(ctx) == nil {
-			return zero, ErrUnauthorized // do not even run fn for nobody
+			return zero, warden.ErrUnauthorized // do not even run fn for nobody
 		}
 		res, err := fn(ctx, arg)
 		if err != nil {

@@ -1,4 +1,4 @@
-package warden_test
+package guard_test
 
 import (
 	"encoding/json"
@@ -10,13 +10,14 @@ import (
 	"testing"
 
 	"github.com/warden-authz/warden"
+	"github.com/warden-authz/warden/guard"
 )
 
 func newServer(t testing.TB) http.Handler {
 	alice, _ := warden.NewActor("alice", warden.Allow("articles:update", "articles:animals:*"))
 	auth := staticAuth(alice)
 	tokens := map[string]string{"token-alice": "alice", "token-ghost": "ghost"}
-	id := warden.BearerID(func(token string) (string, error) {
+	id := guard.BearerID(func(token string) (string, error) {
 		if id, ok := tokens[token]; ok {
 			return id, nil
 		}
@@ -28,7 +29,7 @@ func newServer(t testing.TB) http.Handler {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("PUT /articles/{category}/{id}", update.Handler(id, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.WriteString(w, "updated by "+warden.ActorFrom(r.Context()).ID())
+		io.WriteString(w, "updated by "+guard.ActorFrom(r.Context()).ID())
 	})))
 	return mux
 }
@@ -89,9 +90,9 @@ func TestMiddlewareMisconfigured(t *testing.T) {
 	t.Parallel()
 	ran := false
 	h := http.HandlerFunc(func(http.ResponseWriter, *http.Request) { ran = true })
-	var nilGuard *warden.Guard
+	var nilGuard *guard.Guard
 	g, _ := staticAuth().Guard("x", "")
-	for _, handler := range []http.Handler{g.Handler(nil, h), nilGuard.Handler(warden.BearerID(nil), h)} {
+	for _, handler := range []http.Handler{g.Handler(nil, h), nilGuard.Handler(guard.BearerID(nil), h)} {
 		rec := httptest.NewRecorder()
 		req := httptest.NewRequest("GET", "/", nil)
 		req.Header.Set("Authorization", "Bearer t")
@@ -138,7 +139,7 @@ func TestMiddlewareZeroValues(t *testing.T) {
 		t.Errorf("the protected handler ran")
 	})
 	lookup := func(token string) (string, error) { return "alice", nil }
-	guardOf := func(a *warden.Auth) *warden.Guard {
+	guardOf := func(a *guard.Auth) *guard.Guard {
 		g, err := a.Guard("articles:update", "")
 		if err != nil {
 			t.Fatal(err)
@@ -147,25 +148,25 @@ func TestMiddlewareZeroValues(t *testing.T) {
 	}
 	tests := []struct {
 		name   string
-		guard  *warden.Guard
-		id     warden.IDFunc
+		guard  *guard.Guard
+		id     guard.IDFunc
 		next   http.Handler
 		token  string
 		status int
 		code   string
 	}{
-		{"BearerID(nil), with a token", guardOf(staticAuth()), warden.BearerID(nil), ran, "Bearer t", 500, "internal"},
-		{"BearerID(nil), without a token", guardOf(staticAuth()), warden.BearerID(nil), ran, "", 500, "internal"},
+		{"BearerID(nil), with a token", guardOf(staticAuth()), guard.BearerID(nil), ran, "Bearer t", 500, "internal"},
+		{"BearerID(nil), without a token", guardOf(staticAuth()), guard.BearerID(nil), ran, "", 500, "internal"},
 		{"nil IDFunc", guardOf(staticAuth()), nil, ran, "Bearer t", 500, "internal"},
-		{"nil *Guard", nil, warden.BearerID(lookup), ran, "Bearer t", 500, "internal"},
-		{"zero Guard", &warden.Guard{}, warden.BearerID(lookup), ran, "Bearer t", 500, "internal"},
-		{"Guard of a nil *Auth", guardOf(nil), warden.BearerID(lookup), ran, "Bearer t", 500, "internal"},
-		{"nil next", guardOf(staticAuth()), warden.BearerID(lookup), nil, "Bearer t", 500, "internal"},
-		{"zero Auth: no provider", guardOf(&warden.Auth{}), warden.BearerID(lookup), ran, "Bearer t", 401, "unauthorized"},
-		{"NewAuth(nil, nil)", guardOf(warden.NewAuth(nil, nil)), warden.BearerID(lookup), ran, "Bearer t", 401, "unauthorized"},
-		{"provider finds no actor", guardOf(staticAuth()), warden.BearerID(lookup), ran, "Bearer t", 401, "unauthorized"},
-		{"lookup finds no id", guardOf(staticAuth()), warden.BearerID(func(string) (string, error) { return "", nil }), ran, "Bearer t", 401, "unauthorized"},
-		{"lookup fails", guardOf(staticAuth()), warden.BearerID(func(string) (string, error) { return "", errors.New("down") }), ran, "Bearer t", 401, "unauthorized"},
+		{"nil *Guard", nil, guard.BearerID(lookup), ran, "Bearer t", 500, "internal"},
+		{"zero Guard", &guard.Guard{}, guard.BearerID(lookup), ran, "Bearer t", 500, "internal"},
+		{"Guard of a nil *Auth", guardOf(nil), guard.BearerID(lookup), ran, "Bearer t", 500, "internal"},
+		{"nil next", guardOf(staticAuth()), guard.BearerID(lookup), nil, "Bearer t", 500, "internal"},
+		{"zero Auth: no provider", guardOf(&guard.Auth{}), guard.BearerID(lookup), ran, "Bearer t", 401, "unauthorized"},
+		{"NewAuth(nil, nil)", guardOf(guard.NewAuth(nil, nil)), guard.BearerID(lookup), ran, "Bearer t", 401, "unauthorized"},
+		{"provider finds no actor", guardOf(staticAuth()), guard.BearerID(lookup), ran, "Bearer t", 401, "unauthorized"},
+		{"lookup finds no id", guardOf(staticAuth()), guard.BearerID(func(string) (string, error) { return "", nil }), ran, "Bearer t", 401, "unauthorized"},
+		{"lookup fails", guardOf(staticAuth()), guard.BearerID(func(string) (string, error) { return "", errors.New("down") }), ran, "Bearer t", 401, "unauthorized"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -199,7 +200,7 @@ func TestBearerIDNil(t *testing.T) {
 	t.Parallel()
 	req := httptest.NewRequest("GET", "/", nil)
 	req.Header.Set("Authorization", "Bearer t")
-	id, err := warden.BearerID(nil)(req)
+	id, err := guard.BearerID(nil)(req)
 	if err == nil || id != "" || !strings.Contains(err.Error(), "BearerID") {
 		t.Errorf("BearerID(nil) = %q, %v; want an error naming BearerID", id, err)
 	}

@@ -1,4 +1,4 @@
-package warden_test
+package guard_test
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"github.com/warden-authz/warden/audit"
 	"github.com/warden-authz/warden/audit/jsonl"
 	"github.com/warden-authz/warden/audit/sqlite"
+	"github.com/warden-authz/warden/guard"
 )
 
 // BenchmarkGuardCheckAuditLatency measures what audit adds to one guarded
@@ -27,7 +28,7 @@ import (
 // audit off is what audit adds.
 func BenchmarkGuardCheckAuditLatency(b *testing.B) {
 	alice, _ := warden.NewActor("alice", warden.Allow("doc:read", "docs:*"))
-	provider := warden.ActorProviderFunc(func(context.Context, string) (*warden.Actor, error) { return alice, nil })
+	provider := guard.ActorProviderFunc(func(context.Context, string) (*warden.Actor, error) { return alice, nil })
 	stores := []struct {
 		name string
 		open func(b *testing.B) audit.BatchSink
@@ -57,12 +58,12 @@ func BenchmarkGuardCheckAuditLatency(b *testing.B) {
 	for _, st := range stores {
 		b.Run(st.name, func(b *testing.B) {
 			var async *audit.Async
-			opts := &warden.Options{}
+			opts := &guard.Options{}
 			if st.open != nil {
 				async = audit.NewAsync(st.open(b), nil)
 				opts.Audit = async
 			}
-			auth := warden.NewAuth(provider, opts)
+			auth := guard.NewAuth(provider, opts)
 			g, _ := auth.Guard("doc:read", "docs:{value}")
 			ctx, _ := auth.Authorize(context.Background(), "alice")
 			lat := make([]time.Duration, 0, 1<<16)

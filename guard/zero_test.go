@@ -1,4 +1,4 @@
-package warden_test
+package guard_test
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/warden-authz/warden"
+	"github.com/warden-authz/warden/guard"
 )
 
 // TestZeroAuthAndGuard: an Auth or Guard not made by their constructors
@@ -22,31 +23,31 @@ func TestZeroAuthAndGuard(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	withAlice := warden.WithActor(context.Background(), alice)
-	var nilAuth *warden.Auth
-	for name, a := range map[string]*warden.Auth{"zero": {}, "nil": nilAuth} {
+	withAlice := guard.WithActor(context.Background(), alice)
+	var nilAuth *guard.Auth
+	for name, a := range map[string]*guard.Auth{"zero": {}, "nil": nilAuth} {
 		if _, err := a.Authorize(context.Background(), "alice"); !errors.Is(err, warden.ErrUnauthorized) {
 			t.Errorf("%s Auth: Authorize = %v, want ErrUnauthorized", name, err)
 		}
 	}
-	var nilGuard *warden.Guard
-	for name, g := range map[string]*warden.Guard{"zero": {}, "nil": nilGuard} {
+	var nilGuard *guard.Guard
+	for name, g := range map[string]*guard.Guard{"zero": {}, "nil": nilGuard} {
 		d, err := g.Check(withAlice)
 		if err == nil || d.Allowed {
 			t.Errorf("%s Guard: Check = %+v, %v; want a denial with an error", name, d, err)
 		}
 	}
-	if _, err := (&warden.Guard{}).Check(withAlice); !errors.Is(err, warden.ErrInvalidRequest) {
+	if _, err := (&guard.Guard{}).Check(withAlice); !errors.Is(err, warden.ErrInvalidRequest) {
 		t.Errorf("zero Guard: %v, want ErrInvalidRequest", err)
 	}
 	var pe *warden.PolicyError
-	var de *warden.DeniedError
+	var de *guard.DeniedError
 	for _, err := range []error{pe, de} {
 		if s := err.Error(); !strings.HasPrefix(s, "warden: ") {
 			t.Errorf("nil %T says %q", err, s)
 		}
 	}
-	if !errors.Is(de, warden.ErrAccessDenied) {
+	if !errors.Is(de, guard.ErrAccessDenied) {
 		t.Error("a nil *DeniedError is not ErrAccessDenied")
 	}
 }

@@ -1,4 +1,4 @@
-package warden_test
+package guard_test
 
 import (
 	"context"
@@ -9,10 +9,11 @@ import (
 	"testing"
 
 	"github.com/warden-authz/warden"
+	"github.com/warden-authz/warden/guard"
 )
 
-func staticAuth(actors ...*warden.Actor) *warden.Auth {
-	return warden.NewAuth(warden.ActorProviderFunc(func(_ context.Context, id string) (*warden.Actor, error) {
+func staticAuth(actors ...*warden.Actor) *guard.Auth {
+	return guard.NewAuth(guard.ActorProviderFunc(func(_ context.Context, id string) (*warden.Actor, error) {
 		for _, a := range actors {
 			if a.ID() == id {
 				return a, nil
@@ -26,7 +27,7 @@ func staticAuth(actors ...*warden.Actor) *warden.Auth {
 // most-specific and deny-overrides (SPEC 7.3, 7.4).
 func TestConformanceToffiGuard(t *testing.T) {
 	t.Parallel()
-	data, err := os.ReadFile("testdata/conformance/toffi.json")
+	data, err := os.ReadFile("../testdata/conformance/toffi.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,9 +78,9 @@ func TestConformanceToffiGuard(t *testing.T) {
 				switch v.Outcome {
 				case "allowed":
 				case "ErrAccessDenied":
-					want = warden.ErrAccessDenied
+					want = guard.ErrAccessDenied
 				case "ErrInvalidReference":
-					want = warden.ErrInvalidReference
+					want = guard.ErrInvalidReference
 				case "ErrUnauthorized":
 					want = warden.ErrUnauthorized
 				default:
@@ -112,17 +113,17 @@ func TestGuardInjection(t *testing.T) {
 		t.Fatalf("the legitimate call fails: %v", err)
 	}
 	ran := false
-	update := warden.Guarded(g, func(_ context.Context, r ref) (string, error) { ran = true; return "ok", nil })
+	update := guard.Guarded(g, func(_ context.Context, r ref) (string, error) { ran = true; return "ok", nil })
 	for _, id := range []string{"1:*", "*", "1,2", "", "1 ", "1\n", "{id}", "1:2", "\u200b1", "1\u00a0", "\xff", "cafe\u0301"} {
 		_, err := update(ctx, ref{"animals", id})
-		if !errors.Is(err, warden.ErrInvalidReference) || ran {
+		if !errors.Is(err, guard.ErrInvalidReference) || ran {
 			t.Errorf("id %q: err = %v, ran = %v", id, err, ran)
 		}
 	}
-	if _, err := update(ctx, ref{"plants", "1"}); !errors.Is(err, warden.ErrAccessDenied) || ran {
+	if _, err := update(ctx, ref{"plants", "1"}); !errors.Is(err, guard.ErrAccessDenied) || ran {
 		t.Errorf("another category: %v", err)
 	}
-	var denied *warden.DeniedError
+	var denied *guard.DeniedError
 	if _, err := g.Check(ctx, ref{"plants", "1"}); !errors.As(err, &denied) || denied.Index != "articles:plants:1" || denied.Decision.Allowed {
 		t.Errorf("denied error does not carry the decision: %#v", err)
 	}
@@ -134,8 +135,8 @@ func TestGuardFallback(t *testing.T) {
 	t.Parallel()
 	bob, _ := warden.NewActor("bob", warden.Deny("articles:delete", "articles:*:locked"))
 	asked := 0
-	auth := warden.NewAuth(warden.ActorProviderFunc(func(context.Context, string) (*warden.Actor, error) { return bob, nil }),
-		&warden.Options{Fallback: func(_ context.Context, a *warden.Actor, scope, index string) bool {
+	auth := guard.NewAuth(guard.ActorProviderFunc(func(context.Context, string) (*warden.Actor, error) { return bob, nil }),
+		&guard.Options{Fallback: func(_ context.Context, a *warden.Actor, scope, index string) bool {
 			asked++
 			return index == "articles:bob:1" // the owner may edit their own
 		}})
@@ -180,14 +181,14 @@ func TestGuardRolesAndAfter(t *testing.T) {
 		ID    int    `json:"id"`
 	}
 	read, _ := auth.Guard("invoice:read", "invoices:{owner}:{id}")
-	load := warden.GuardedAfter(read, func(_ context.Context, id int) (invoice, error) {
+	load := guard.GuardedAfter(read, func(_ context.Context, id int) (invoice, error) {
 		return invoice{Owner: []string{"carol", "erin"}[id%2], ID: id}, nil
 	})
 	ctx, _ := auth.Authorize(context.Background(), "carol")
 	if inv, err := load(ctx, 2); err != nil || inv.Owner != "carol" {
 		t.Errorf("own invoice: %+v, %v", inv, err)
 	}
-	if inv, err := load(ctx, 3); !errors.Is(err, warden.ErrAccessDenied) || inv != (invoice{}) {
+	if inv, err := load(ctx, 3); !errors.Is(err, guard.ErrAccessDenied) || inv != (invoice{}) {
 		t.Errorf("someone else's invoice: %+v, %v", inv, err)
 	}
 	if _, err := load(context.Background(), 2); !errors.Is(err, warden.ErrUnauthorized) {
@@ -200,14 +201,14 @@ func TestGuardRolesAndAfter(t *testing.T) {
 func TestAuthorize(t *testing.T) {
 	t.Parallel()
 	boom := errors.New("db down")
-	failing := warden.NewAuth(warden.ActorProviderFunc(func(context.Context, string) (*warden.Actor, error) { return nil, boom }), nil)
+	failing := guard.NewAuth(guard.ActorProviderFunc(func(context.Context, string) (*warden.Actor, error) { return nil, boom }), nil)
 	if _, err := failing.Authorize(context.Background(), "x"); !errors.Is(err, warden.ErrUnauthorized) || !errors.Is(err, boom) {
 		t.Errorf("provider error: %v", err)
 	}
 	if _, err := staticAuth().Authorize(context.Background(), "ghost"); !errors.Is(err, warden.ErrUnauthorized) {
 		t.Errorf("no such actor: %v", err)
 	}
-	var nilAuth *warden.Auth
+	var nilAuth *guard.Auth
 	if _, err := nilAuth.Authorize(context.Background(), "x"); !errors.Is(err, warden.ErrUnauthorized) {
 		t.Errorf("nil Auth: %v", err)
 	}
@@ -224,11 +225,11 @@ func TestAuthorize(t *testing.T) {
 	}
 	// Ignoring Guard's error leaves a nil guard: it denies, never panics.
 	bad, _ := auth.Guard("a*", "")
-	ctx := warden.WithActor(context.Background(), mustActor(t, "x"))
+	ctx := guard.WithActor(context.Background(), mustActor(t, "x"))
 	if d, err := bad.Check(ctx); err == nil || d.Allowed {
 		t.Errorf("nil guard: %+v, %v", d, err)
 	}
-	wrapped := warden.Guarded(bad, func(context.Context, int) (int, error) { return 1, nil })
+	wrapped := guard.Guarded(bad, func(context.Context, int) (int, error) { return 1, nil })
 	if _, err := wrapped(ctx, 1); err == nil {
 		t.Error("nil guard let a wrapped call through")
 	}
@@ -276,10 +277,11 @@ type benchRef struct {
 	ID       int    `json:"id"`
 }
 
-// BenchmarkGuardCheckFreshActor is the ActorProvider pattern the docs
+// BenchmarkGuardCheckFreshActor is the per-request actor the docs
 // advertise: every request makes its actor from the role names stored for
 // it, authorizes and checks. The same 1,000 rules live in 50 roles of one
-// set, and the actor holds three of them.
+// set, and the actor holds three of them. "roles" looks the names up
+// through NewRolesAuth; "provider" makes the actor in an ActorProvider.
 func BenchmarkGuardCheckFreshActor(b *testing.B) {
 	set := &warden.Roles{}
 	for r := range 50 {
@@ -293,29 +295,47 @@ func BenchmarkGuardCheckFreshActor(b *testing.B) {
 		}
 	}
 	stored := map[string][]string{"alice": {"role3", "role7", "role11"}}
-	auth := warden.NewAuth(warden.ActorProviderFunc(func(_ context.Context, id string) (*warden.Actor, error) {
-		return set.Actor(id, stored[id]...)
-	}), nil)
-	g, _ := auth.Guard("scope7:update", "articles:{category}:{id}")
-	arg := benchRef{"cat507", 42}
-	bg := context.Background()
-	b.ReportAllocs()
-	for b.Loop() {
-		ctx, err := auth.Authorize(bg, "alice")
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := g.Check(ctx, arg); err != nil {
-			b.Fatal(err)
-		}
+	for _, bc := range []struct {
+		name string
+		auth *guard.Auth
+	}{
+		{"roles", guard.NewRolesAuth(set, storedNames(stored), nil)},
+		{"provider", guard.NewAuth(guard.ActorProviderFunc(func(_ context.Context, id string) (*warden.Actor, error) {
+			return set.Actor(id, stored[id]...)
+		}), nil)},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			g, _ := bc.auth.Guard("scope7:update", "articles:{category}:{id}")
+			arg := benchRef{"cat507", 42}
+			bg := context.Background()
+			b.ReportAllocs()
+			for b.Loop() {
+				ctx, err := bc.auth.Authorize(bg, "alice")
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := g.Check(ctx, arg); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// storedNames is a RoleNames over a map, as a database lookup would be.
+func storedNames(stored map[string][]string) guard.RoleNames {
+	return func(_ context.Context, id string) ([]string, bool, error) {
+		r, ok := stored[id]
+		return r, ok, nil
 	}
 }
 
 // TestGuardCheckAllocations pins what a guarded call allocates without
 // audit: with an actor reused across calls, only the resolved resource
-// name; with an actor made per request from stored roles, the actor and
-// the context carrying it besides. Not parallel: testing.AllocsPerRun
-// reads process-wide counters.
+// name; with an actor made per request from stored role names
+// (NewRolesAuth), the context that holds the actor besides; with an
+// ActorProvider making it, the actor too. Not parallel:
+// testing.AllocsPerRun reads process-wide counters.
 func TestGuardCheckAllocations(t *testing.T) {
 	set := &warden.Roles{}
 	role, err := warden.NewRole("editor", warden.Allow("article:update", "articles:cat7:*"))
@@ -326,18 +346,34 @@ func TestGuardCheckAllocations(t *testing.T) {
 		t.Fatal(err)
 	}
 	stored := map[string][]string{"alice": {"editor"}}
-	auth := warden.NewAuth(warden.ActorProviderFunc(func(_ context.Context, id string) (*warden.Actor, error) {
+	byRoles := guard.NewRolesAuth(set, storedNames(stored), nil)
+	byProvider := guard.NewAuth(guard.ActorProviderFunc(func(_ context.Context, id string) (*warden.Actor, error) {
 		return set.Actor(id, stored[id]...)
 	}), nil)
-	g, err := auth.Guard("article:update", "articles:{category}:{id}")
-	if err != nil {
-		t.Fatal(err)
-	}
 	// Boxed once here: converting a struct to any is the caller's
 	// allocation, not the guard's.
 	var arg any = benchRef{"cat7", 42}
 	bg := context.Background()
-	reused, err := auth.Authorize(bg, "alice")
+	fresh := func(auth *guard.Auth) func() {
+		g, err := auth.Guard("article:update", "articles:{category}:{id}")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return func() {
+			ctx, err := auth.Authorize(bg, "alice")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d, err := g.Check(ctx, arg); err != nil || !d.Allowed {
+				t.Fatal(d, err)
+			}
+		}
+	}
+	reused, err := byRoles.Authorize(bg, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := byRoles.Guard("article:update", "articles:{category}:{id}")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -347,22 +383,24 @@ func TestGuardCheckAllocations(t *testing.T) {
 		call func()
 	}{
 		{"reused actor", 1, func() {
-			if _, err := g.Check(reused, arg); err != nil {
-				t.Fatal(err)
+			if d, err := g.Check(reused, arg); err != nil || !d.Allowed {
+				t.Fatal(d, err)
 			}
 		}},
-		{"fresh actor", 3, func() {
-			ctx, err := auth.Authorize(bg, "alice")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := g.Check(ctx, arg); err != nil {
-				t.Fatal(err)
-			}
-		}},
+		{"fresh actor from role names", 2, fresh(byRoles)},
+		{"fresh actor from a provider", 3, fresh(byProvider)},
 	} {
 		if n := testing.AllocsPerRun(200, tc.call); n > tc.max {
 			t.Errorf("%s: %v allocations a guarded call, want at most %v", tc.name, n, tc.max)
 		}
 	}
+}
+
+func mustRole(t *testing.T, name string, rules ...warden.Rule) *warden.Role {
+	t.Helper()
+	r, err := warden.NewRole(name, rules...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }

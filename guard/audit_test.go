@@ -1,4 +1,4 @@
-package warden_test
+package guard_test
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 
 	"github.com/warden-authz/warden"
 	"github.com/warden-authz/warden/audit"
+	"github.com/warden-authz/warden/guard"
 )
 
 type failingSink struct{}
@@ -22,13 +23,13 @@ func TestGuardAudit(t *testing.T) {
 	clock := time.Date(2026, 11, 25, 12, 0, 0, 0, time.FixedZone("CET", 3600))
 	tick := func() time.Time { clock = clock.Add(time.Millisecond); return clock }
 	mem := &audit.Memory{}
-	provider := warden.ActorProviderFunc(func(_ context.Context, id string) (*warden.Actor, error) {
+	provider := guard.ActorProviderFunc(func(_ context.Context, id string) (*warden.Actor, error) {
 		if id == "alice" {
 			return alice, nil
 		}
 		return nil, nil
 	})
-	auth := warden.NewAuth(provider, &warden.Options{Audit: mem, Clock: tick})
+	auth := guard.NewAuth(provider, &guard.Options{Audit: mem, Clock: tick})
 	read, _ := auth.Guard("doc:read", "docs:{value}")
 	ctx, _ := auth.Authorize(context.Background(), "alice")
 	ctx = audit.WithFields(ctx, map[string]any{"request_id": "r-1"})
@@ -72,7 +73,7 @@ func TestGuardAudit(t *testing.T) {
 		t.Errorf("error or reason missing: %+v", events)
 	}
 
-	denialsOnly := warden.NewAuth(provider, &warden.Options{Audit: mem, AuditDenialsOnly: true})
+	denialsOnly := guard.NewAuth(provider, &guard.Options{Audit: mem, AuditDenialsOnly: true})
 	g, _ := denialsOnly.Guard("doc:read", "docs:{value}")
 	before := len(mem.Events())
 	g.Check(ctx, "1")
@@ -83,10 +84,10 @@ func TestGuardAudit(t *testing.T) {
 
 	for _, required := range []bool{false, true} {
 		var heard error
-		a := warden.NewAuth(provider, &warden.Options{Audit: failingSink{}, AuditRequired: required, OnAuditError: func(err error) { heard = err }})
+		a := guard.NewAuth(provider, &guard.Options{Audit: failingSink{}, AuditRequired: required, OnAuditError: func(err error) { heard = err }})
 		g, _ := a.Guard("doc:read", "docs:{value}")
 		d, err := g.Check(ctx, "1")
-		if required && (d.Allowed || !errors.Is(err, warden.ErrAuditFailed)) {
+		if required && (d.Allowed || !errors.Is(err, guard.ErrAuditFailed)) {
 			t.Errorf("audit required, sink failing: %+v, %v", d, err)
 		}
 		if !required && (!d.Allowed || err != nil || heard == nil) {
@@ -100,13 +101,13 @@ func TestGuardAudit(t *testing.T) {
 func TestGuardAuditRequiredAsync(t *testing.T) {
 	t.Parallel()
 	alice, _ := warden.NewActor("alice", warden.Allow("doc:read"))
-	provider := warden.ActorProviderFunc(func(context.Context, string) (*warden.Actor, error) { return alice, nil })
+	provider := guard.ActorProviderFunc(func(context.Context, string) (*warden.Actor, error) { return alice, nil })
 	a := audit.NewAsync(failingSink{}, &audit.AsyncOptions{Wait: true, Backoff: time.Millisecond, CloseTimeout: time.Millisecond})
 	defer a.Close()
-	auth := warden.NewAuth(provider, &warden.Options{Audit: a, AuditRequired: true})
+	auth := guard.NewAuth(provider, &guard.Options{Audit: a, AuditRequired: true})
 	g, _ := auth.Guard("doc:read", "")
 	ctx, _ := auth.Authorize(context.Background(), "alice")
-	if d, err := g.Check(ctx); d.Allowed || !errors.Is(err, warden.ErrAuditFailed) {
+	if d, err := g.Check(ctx); d.Allowed || !errors.Is(err, guard.ErrAuditFailed) {
 		t.Errorf("sink down, audit required: %+v, %v", d, err)
 	}
 }
@@ -116,13 +117,13 @@ func TestGuardAuditRequiredAsync(t *testing.T) {
 // audit adds on the request path.
 func BenchmarkGuardCheckAudited(b *testing.B) {
 	alice, _ := warden.NewActor("alice", warden.Allow("doc:read", "docs:*"))
-	provider := warden.ActorProviderFunc(func(context.Context, string) (*warden.Actor, error) { return alice, nil })
+	provider := guard.ActorProviderFunc(func(context.Context, string) (*warden.Actor, error) { return alice, nil })
 	for _, bc := range []struct {
 		name string
 		sink audit.Sink
 	}{{"off", nil}, {"async", audit.NewAsync(discard{}, nil)}} {
 		b.Run(bc.name, func(b *testing.B) {
-			auth := warden.NewAuth(provider, &warden.Options{Audit: bc.sink})
+			auth := guard.NewAuth(provider, &guard.Options{Audit: bc.sink})
 			g, _ := auth.Guard("doc:read", "docs:{value}")
 			ctx, _ := auth.Authorize(context.Background(), "alice")
 			b.ReportAllocs()
