@@ -5,47 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sync"
 	"time"
 
-	"github.com/warden-authz/warden/internal/cond"
 	"github.com/warden-authz/warden/internal/engine"
 	"github.com/warden-authz/warden/internal/pattern"
 )
-
-// Rule allows or denies an action (toffi's scope) on resources (toffi's
-// index), both given as patterns. Build rules with Allow and Deny.
-type Rule struct {
-	Effect Effect
-	Action string
-	// Resources are the resource patterns the rule covers; a request
-	// matches the rule when its resource matches any of them.
-	Resources []string
-	// Condition is a CEL expression the request must satisfy too
-	// (SPEC 12), set with When; empty for none.
-	Condition string
-}
-
-// When returns the rule with a condition: a CEL expression over subject,
-// resource, action, principals, context and now (SPEC 12.2), such as
-//
-//	warden.Allow("payroll:read", "payroll:*").When(`context.mfa && context.ip.in_cidr("10.0.0.0/8")`)
-//	warden.Allow("articles:update", "articles:*").When(`resource.split(':')[2] == subject`)
-//
-// Rules built in code have no [context] table: context is a map, each
-// value typed by itself (a bool, a string, an integer, a float64, a
-// time.Time, a time.Duration, a netip.Addr or a []string). The condition
-// is compiled, and a syntax or type error returned, when the rule is
-// given to NewRole, NewActor or Add. At check time, a condition that
-// cannot be evaluated (a key missing from the context, a value of the
-// wrong type) makes an allow not match and a deny match (SPEC 12.5).
-// Guards pass context from each call (package guard: Options.Attributes,
-// WithAttributes).
-func (r Rule) When(expr string) Rule {
-	r.Resources = slices.Clone(r.Resources)
-	r.Condition = expr
-	return r
-}
 
 // Allow is a rule that allows scope on the given indexes, or on everything
 // ("*", which also covers "no particular resource") when none is given:
@@ -63,52 +27,6 @@ func newRule(e Effect, scope string, index []string) Rule {
 		index = []string{"*"}
 	}
 	return Rule{Effect: e, Action: scope, Resources: index}
-}
-
-// check reports a rule whose patterns do not parse, so a bad rule is
-// refused when it is added, not discovered at check time.
-func (r Rule) check() error {
-	if r.Effect != EffectAllow && r.Effect != EffectDeny {
-		return fmt.Errorf("warden: rule for %q: effect must be allow or deny", r.Action)
-	}
-	if _, err := pattern.Parse(r.Action); err != nil {
-		return fmt.Errorf("warden: rule scope: %w", err)
-	}
-	if len(r.Resources) == 0 {
-		return fmt.Errorf("warden: rule for %q names no index", r.Action)
-	}
-	for _, res := range r.Resources {
-		if _, err := pattern.Parse(res); err != nil {
-			return fmt.Errorf("warden: rule for %q: index: %w", r.Action, err)
-		}
-	}
-	if r.Condition != "" {
-		if _, issues := codeConditions().Compile(r.Condition); len(issues) > 0 {
-			return fmt.Errorf("warden: rule for %q: when %q: at byte %d: %s", r.Action, r.Condition, issues[0].Offset, issues[0].Message)
-		}
-	}
-	return nil
-}
-
-// codeConditions is the environment conditions of rules built in code
-// compile in: no [context] table, so context is a map of values typed by
-// themselves.
-var codeConditions = sync.OnceValue(func() *cond.Env {
-	e, err := cond.NewEnv(cond.Options{Dynamic: true})
-	if err != nil {
-		panic(err) // a fixed environment: a failure here is a bug, caught by every test
-	}
-	return e
-})
-
-func checkRules(rules []Rule) error {
-	var errs []error
-	for _, r := range rules {
-		if err := r.check(); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
 }
 
 // Actor is who is asking: toffi's actor, warden's subject. An Actor is an
@@ -263,13 +181,12 @@ func (a *Actor) clone() *Actor {
 }
 
 func compileOwn(id string, rules []Rule) (*ownRules, error) {
-	if err := checkRules(rules); err != nil {
+	if err := engine.CheckCodeRules(rules); err != nil {
 		return nil, err
 	}
-	src := &engine.Source{Rules: appendRules(nil, "actor."+id, id, rules), DynamicContext: true}
-	p, errs := engine.Compile(src)
-	if len(errs) > 0 {
-		return nil, fmt.Errorf("warden: actor %q: %w", id, errs.Err())
+	p, err := engine.CompileActorRules(id, rules)
+	if err != nil {
+		return nil, err
 	}
 	return &ownRules{rules: slices.Clone(rules), policy: p}, nil
 }
@@ -309,7 +226,7 @@ func (a *Actor) Add(rules ...Rule) (*Actor, error) {
 	if err := a.editable(); err != nil {
 		return nil, err
 	}
-	if err := checkRules(rules); err != nil {
+	if err := engine.CheckCodeRules(rules); err != nil {
 		return nil, err
 	}
 	c := a.clone()

@@ -52,4 +52,3 @@ func ExampleRoles() {
 	// ben false true true
 	// ben true
 }
-

@@ -3,11 +3,11 @@ package warden
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"sync/atomic"
 
-	"github.com/warden-authz/warden/internal/diag"
 	"github.com/warden-authz/warden/internal/engine"
 	"github.com/warden-authz/warden/internal/pattern"
 )
@@ -18,9 +18,7 @@ import (
 // that a Roles set compiled never changes under a check. A nil *Role has
 // no name and no rules; NewRoles refuses it.
 type Role struct {
-	name     string
-	rules    []Rule
-	inherits []string
+	c engine.CodeRole
 }
 
 // NewRole makes a role. Its name must be a valid name (SPEC 1.1), and
@@ -30,10 +28,10 @@ func NewRole(name string, rules ...Rule) (*Role, error) {
 	if err := pattern.CheckName(name); err != nil {
 		return nil, fmt.Errorf("warden: role name: %w", err)
 	}
-	if err := checkRules(rules); err != nil {
+	if err := engine.CheckCodeRules(rules); err != nil {
 		return nil, err
 	}
-	return &Role{name: name, rules: slices.Clone(rules)}, nil
+	return &Role{engine.CodeRole{Name: name, Rules: slices.Clone(rules)}}, nil
 }
 
 // Name returns the role's name, or "" for a nil Role.
@@ -41,7 +39,7 @@ func (r *Role) Name() string {
 	if r == nil {
 		return ""
 	}
-	return r.name
+	return r.c.Name
 }
 
 // Rules returns a copy of the role's own rules.
@@ -49,7 +47,7 @@ func (r *Role) Rules() []Rule {
 	if r == nil {
 		return nil
 	}
-	return slices.Clone(r.rules)
+	return slices.Clone(r.c.Rules)
 }
 
 // Inherits returns the names of the roles whose rules this role carries
@@ -58,7 +56,7 @@ func (r *Role) Inherits() []string {
 	if r == nil {
 		return nil
 	}
-	return slices.Clone(r.inherits)
+	return slices.Clone(r.c.Inherits)
 }
 
 // Add returns a role with the receiver's rules and rules. A rule with a
@@ -67,10 +65,12 @@ func (r *Role) Add(rules ...Rule) (*Role, error) {
 	if r == nil {
 		return nil, errNilRole
 	}
-	if err := checkRules(rules); err != nil {
+	if err := engine.CheckCodeRules(rules); err != nil {
 		return nil, err
 	}
-	return &Role{name: r.name, rules: append(slices.Clone(r.rules), rules...), inherits: r.inherits}, nil
+	c := r.c
+	c.Rules = append(slices.Clone(c.Rules), rules...)
+	return &Role{c}, nil
 }
 
 // Inherit returns a role that also carries every rule of the named roles,
@@ -80,16 +80,17 @@ func (r *Role) Inherit(roles ...string) (*Role, error) {
 	if r == nil {
 		return nil, errNilRole
 	}
-	inherits := slices.Clone(r.inherits)
+	c := r.c
+	c.Inherits = slices.Clone(c.Inherits)
 	for _, name := range roles {
 		if err := pattern.CheckName(name); err != nil {
-			return nil, fmt.Errorf("warden: role %q inherits: %w", r.name, err)
+			return nil, fmt.Errorf("warden: role %q inherits: %w", c.Name, err)
 		}
-		if !slices.Contains(inherits, name) {
-			inherits = append(inherits, name)
+		if !slices.Contains(c.Inherits, name) {
+			c.Inherits = append(c.Inherits, name)
 		}
 	}
-	return &Role{name: r.name, rules: r.rules, inherits: inherits}, nil
+	return &Role{c}, nil
 }
 
 var errNilRole = errors.New("warden: nil Role")
@@ -179,6 +180,9 @@ type roleOp struct {
 // Put adds roles to the change, each replacing the set's role of the same
 // name, which keeps its place in rule order.
 func (e *RoleEdit) Put(roles ...*Role) *RoleEdit {
+	if e == nil {
+		return nil // Commit reports it
+	}
 	for _, r := range roles {
 		e.ops = append(e.ops, roleOp{put: r, isPut: true})
 	}
@@ -187,6 +191,9 @@ func (e *RoleEdit) Put(roles ...*Role) *RoleEdit {
 
 // Remove adds the removal of the named roles to the change.
 func (e *RoleEdit) Remove(names ...string) *RoleEdit {
+	if e == nil {
+		return nil // Commit reports it
+	}
 	for _, n := range names {
 		e.ops = append(e.ops, roleOp{remove: n})
 	}
@@ -207,10 +214,7 @@ func (e *RoleEdit) Commit() error {
 	defer rs.mu.Unlock()
 	next := &roleSet{roles: make(map[string]*Role)}
 	if cur := rs.cur.Load(); cur != nil {
-		maps := cur.roles
-		for name, r := range maps {
-			next.roles[name] = r
-		}
+		maps.Copy(next.roles, cur.roles)
 		next.order = slices.Clone(cur.order)
 	}
 	for i, op := range e.ops {
@@ -222,66 +226,23 @@ func (e *RoleEdit) Commit() error {
 			next.order = slices.DeleteFunc(next.order, func(n string) bool { return n == op.remove })
 			continue
 		}
-		if op.put == nil || op.put.name == "" {
+		if op.put == nil || op.put.c.Name == "" {
 			return fmt.Errorf("warden: roles: change %d puts a role with no name (make roles with NewRole)", i+1)
 		}
-		if _, ok := next.roles[op.put.name]; !ok {
-			next.order = append(next.order, op.put.name)
+		if _, ok := next.roles[op.put.c.Name]; !ok {
+			next.order = append(next.order, op.put.c.Name)
 		}
-		next.roles[op.put.name] = op.put
+		next.roles[op.put.c.Name] = op.put
 	}
-	for _, name := range next.order {
-		for _, p := range next.roles[name].inherits {
-			if _, ok := next.roles[p]; !ok {
-				return fmt.Errorf("warden: roles: role %q inherits %q, which the set does not hold", name, p)
-			}
-		}
+	roles := make([]engine.CodeRole, len(next.order))
+	for i, name := range next.order {
+		roles[i] = next.roles[name].c
 	}
-	p, errs := engine.Compile(next.source())
-	if len(errs) > 0 {
-		return fmt.Errorf("warden: roles: %w", errs.Err())
+	p, err := engine.CompileRoles(roles)
+	if err != nil {
+		return err
 	}
 	next.policy = p
 	rs.cur.Store(next)
 	return nil
-}
-
-// source is the set as the engine compiles it: each role a role group
-// whose members are the roles inheriting it, and each role's rules, in
-// rule order, with the role as their subject.
-func (s *roleSet) source() *engine.Source {
-	src := &engine.Source{DynamicContext: true}
-	members := make(map[string][]engine.Member)
-	for _, name := range s.order {
-		for _, p := range s.roles[name].inherits {
-			members[p] = append(members[p], engine.Member{Name: name})
-		}
-	}
-	for _, name := range s.order {
-		r := s.roles[name]
-		src.Groups = append(src.Groups, engine.Group{Name: name, Section: "roles", Role: true, Members: members[name]})
-		src.Rules = appendRules(src.Rules, "role."+name, name, r.rules)
-	}
-	return src
-}
-
-// appendRules adds rules under one id, numbering items per effect as the
-// file front end does.
-func appendRules(dst []engine.Rule, id, subject string, rules []Rule) []engine.Rule {
-	var items [3]int
-	for _, r := range rules {
-		var when *engine.Condition
-		if r.Condition != "" {
-			when = &engine.Condition{Text: r.Condition, Pos: diag.Pos{File: id}}
-		}
-		for _, res := range r.Resources {
-			items[r.Effect]++
-			dst = append(dst, engine.Rule{
-				ID: id, Item: items[r.Effect], Effect: r.Effect,
-				Subject: subject, Resource: res, Action: r.Action,
-				Pos: diag.Pos{File: id}, When: when,
-			})
-		}
-	}
-	return dst
 }

@@ -133,6 +133,10 @@ type (
 	// ConditionError is a condition that could not be evaluated for a
 	// request (SPEC 12.5).
 	ConditionError = types.ConditionError
+	// Rule allows or denies an action (toffi's scope) on resources
+	// (toffi's index), both patterns, and may hold a condition
+	// (Rule.When). Build rules with Allow and Deny.
+	Rule = types.Rule
 )
 
 const (
