@@ -274,6 +274,9 @@ func TestActorRefusesBadInput(t *testing.T) {
 	if err := nilEdit.Commit(); err == nil {
 		t.Error("nil RoleEdit committed")
 	}
+	if err := nilEdit.Put(mustRole(t, "x")).Remove("y").Commit(); err == nil {
+		t.Error("nil RoleEdit took a change and committed it")
+	}
 }
 
 // TestZeroValues: every zero value and nil denies or errs; none panics.
