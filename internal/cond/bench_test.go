@@ -21,6 +21,7 @@ func BenchmarkEval(b *testing.B) {
 		{"mfa", "context.mfa", map[string]any{"mfa": true}},
 		{"cidr", `context.ip.in_cidr("10.0.0.0/8")`, map[string]any{"ip": "10.1.2.3"}},
 		{"hour", `now.getHours() >= 8 && now.getHours() < 18`, nil},
+		{"hour-tz", `now.getHours("Europe/Paris") >= 8 && now.getHours("Europe/Paris") < 18`, nil},
 		{"cidr-hour", `context.ip.in_cidr("10.0.0.0/8") && now.getHours() >= 8 && now.getHours() < 18`, map[string]any{"ip": "10.1.2.3"}},
 		{"owner", `resource.split(':')[1] == subject`, nil},
 	} {

@@ -124,6 +124,7 @@ func NewEnv(o Options) (*Env, error) {
 		cel.CrossTypeNumericComparisons(true),
 	}
 	opts = append(opts, ipFunctions()...)
+	opts = append(opts, zoneFunctions()...)
 	env, err := cel.NewEnv(opts...)
 	if err != nil {
 		return nil, err
