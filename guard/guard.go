@@ -455,7 +455,7 @@ func (g *Guard) resolve(values []any) (string, error) {
 			// A bare value has no field names: it is "{value}", and only
 			// that, so a template naming something else cannot be
 			// filled by accident (toffi.json's guard vectors).
-			sources = append(sources, template.Values(map[string]any{"value": v}))
+			sources = append(sources, template.Bare(v))
 		default:
 			sources = append(sources, template.Value(v))
 		}

@@ -332,7 +332,7 @@ func storedNames(stored map[string][]string) guard.RoleNames {
 
 // TestGuardCheckAllocations pins what a guarded call allocates without
 // audit: with an actor reused across calls, only the resolved resource
-// name; with an actor made per request from stored role names
+// name, whether the template is filled from a struct or a bare value; with an actor made per request from stored role names
 // (NewRolesAuth), the context that holds the actor besides; with an
 // ActorProvider making it, the actor too. Not parallel:
 // testing.AllocsPerRun reads process-wide counters.
@@ -377,6 +377,11 @@ func TestGuardCheckAllocations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	bare, err := byRoles.Guard("article:update", "articles:cat7:{value}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var id any = "42"
 	for _, tc := range []struct {
 		name string
 		max  float64
@@ -384,6 +389,11 @@ func TestGuardCheckAllocations(t *testing.T) {
 	}{
 		{"reused actor", 1, func() {
 			if d, err := g.Check(reused, arg); err != nil || !d.Allowed {
+				t.Fatal(d, err)
+			}
+		}},
+		{"reused actor, a bare argument", 1, func() {
+			if d, err := bare.Check(reused, id); err != nil || !d.Allowed {
 				t.Fatal(d, err)
 			}
 		}},

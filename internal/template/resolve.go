@@ -71,6 +71,7 @@ const (
 	srcValues                     // Values: dotted keys first
 	srcLookuper                   // a Lookuper
 	srcRequest                    // an *http.Request
+	srcBare                       // Bare: one value, named "value"
 )
 
 // Lookuper is a custom source. Lookup receives the placeholder's path split
@@ -127,6 +128,14 @@ func Value(v any) Source {
 // value as Value does.
 func Values(m map[string]any) Source {
 	return Source{v: m, kind: srcValues}
+}
+
+// Bare makes a source of one value with no names of its own, such as a
+// guarded function's string or integer argument: it fills the placeholder
+// "{value}" and no other, as Values(map[string]any{"value": v}) does,
+// without making the map.
+func Bare(v any) Source {
+	return Source{v: v, kind: srcBare}
 }
 
 // Resolve fills the template and returns the resource name. Sources are
@@ -260,6 +269,15 @@ func (t *Template) lookup(buf []byte, i int, s *Source, st *srcState) (_ []byte,
 		}
 		buf, err := appendAny(buf, x)
 		return buf, true, err
+	case srcBare:
+		if h.path[0] != "value" {
+			return buf, false, nil
+		}
+		if len(h.path) == 1 {
+			buf, err := appendAny(buf, s.v)
+			return buf, true, err
+		}
+		return lookupAny(buf, map[string]any{"value": s.v}, h.path)
 	case srcRequest:
 		v, ok, err := lookupRequest(s.v.(*http.Request), h.path)
 		if !ok || err != nil {
