@@ -64,7 +64,7 @@ const inlineRoles = 4
 // is the actor's: callers do not change it.
 func (a *Actor) held() []string {
 	if a.extra != nil {
-		return a.extra
+		return a.extra[:len(a.extra):len(a.extra)]
 	}
 	return a.inline[:a.ninline:a.ninline]
 }
@@ -155,6 +155,7 @@ func (a *Actor) setRoles(roles []string) error {
 		return fmt.Errorf("warden: actor %q: %d roles, over the limit of %d", a.id, len(roles), engine.MaxGroups)
 	}
 	a.ninline, a.extra = 0, nil
+	clear(a.inline[:])
 	if len(roles) > inlineRoles {
 		a.extra = make([]string, 0, len(roles))
 	}
@@ -200,7 +201,8 @@ func (a *Actor) ID() string {
 }
 
 // Roles returns the names of the roles the actor holds directly (for an
-// actor of a policy file, the groups supplied with it).
+// actor of a policy file, the groups supplied with it), or nil when it
+// holds none.
 func (a *Actor) Roles() []string {
 	if a == nil || len(a.held()) == 0 {
 		return nil

@@ -82,8 +82,11 @@ type ActorProvider interface {
 // ActorProviderFunc is not a provider: NewAuth with one authorizes no one.
 type ActorProviderFunc func(ctx context.Context, id string) (*warden.Actor, error)
 
-// Actor calls f.
+// Actor calls f. A nil f finds no actor.
 func (f ActorProviderFunc) Actor(ctx context.Context, id string) (*warden.Actor, error) {
+	if f == nil {
+		return nil, nil
+	}
 	return f(ctx, id)
 }
 
@@ -192,8 +195,10 @@ type RoleNames func(ctx context.Context, id string) (roles []string, ok bool, er
 // each Authorize by names: the ActorProvider that makes an actor per
 // request from stored role names, made cheaper. Authorize builds the actor
 // inside the context that carries it, so a guarded call with a fresh
-// actor allocates that context and the index it resolves, and nothing
-// else (docs/performance.md). A nil set or names authorizes no one.
+// actor holding at most four roles allocates that context and the index
+// it resolves, and nothing else without audit or Options.Attributes
+// (docs/performance.md); more roles take one allocation more. A nil set
+// or names authorizes no one.
 func NewRolesAuth(set *warden.Roles, names RoleNames, opts *Options) *Auth {
 	a := &Auth{set: set, names: names}
 	if opts != nil {
@@ -239,6 +244,8 @@ func ActorFrom(ctx context.Context) *warden.Actor {
 // (wrapping the lookup's error).
 func (a *Auth) Authorize(ctx context.Context, id string) (context.Context, error) {
 	switch {
+	case ctx == nil:
+		return ctx, fmt.Errorf("%w: Authorize was given a nil context", warden.ErrUnauthorized)
 	case a == nil:
 		return ctx, warden.ErrUnauthorized
 	case a.names != nil && a.set != nil:

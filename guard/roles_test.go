@@ -32,6 +32,12 @@ func TestRolesAuthHostile(t *testing.T) {
 	for i := range many {
 		many[i] = fmt.Sprintf("r%d", i)
 	}
+	if ctx, err := guard.NewRolesAuth(set, names([]string{"viewer"}, true, nil), nil).Authorize(nil, "ann"); !errors.Is(err, warden.ErrUnauthorized) || ctx != nil {
+		t.Errorf("nil context: %v, %v", ctx, err)
+	}
+	if _, err := guard.NewAuth(guard.ActorProviderFunc(nil), nil).Authorize(context.Background(), "ann"); !errors.Is(err, warden.ErrUnauthorized) {
+		t.Errorf("a nil ActorProviderFunc: %v", err)
+	}
 	for _, tc := range []struct {
 		name string
 		auth *guard.Auth

@@ -21,62 +21,108 @@ import (
 // file system access, inside every decision of an office-hours rule.
 // The results and the errors are CEL's own (TestZoneAccessorsMatchCEL).
 
-// zones caches the zones conditions name. It is bounded in count and by
-// the length of a name, so that zone names taken from request contexts
-// cannot grow it: a name past either bound is looked up every time, as
-// CEL would.
-var (
-	zones     sync.Map // string -> *time.Location
-	zoneCount atomic.Int32
-)
+// zoneCache keeps the zones conditions name. Offsets such as "-08:00" are
+// kept by the offset they name, at most 2 × 1,439 + 1 of them. Names are
+// kept only when the zone database knows them and they are spelled plainly
+// (letters, digits, '_', '+', '-' and single '/' between parts), so that
+// one zone has one key; the database has a bounded number of those, and
+// the count is bounded besides. Zone names taken from request contexts
+// therefore cannot grow it: a name it will not keep is looked up at each
+// evaluation, as CEL does. A zone, once kept, is not read again while the
+// process runs. The zero zoneCache is empty and ready; it is safe for
+// concurrent use.
+type zoneCache struct {
+	names   sync.Map // string -> *time.Location
+	count   atomic.Int32
+	offsets sync.Map // int (seconds east of UTC) -> *time.Location
+}
 
 const (
-	maxZones       = 1024
+	maxZones       = 2048
 	maxZoneNameLen = 64
 )
 
-func zone(name string) (*time.Location, error) {
-	if l, ok := zones.Load(name); ok {
+var zones zoneCache
+
+func zone(name string) (*time.Location, error) { return zones.get(name) }
+
+func (c *zoneCache) get(name string) (*time.Location, error) {
+	if l, ok := c.names.Load(name); ok {
 		return l.(*time.Location), nil
 	}
-	l, err := parseZone(name)
+	if strings.Contains(name, ":") {
+		secs, err := parseOffset(name)
+		if err != nil {
+			return nil, err
+		}
+		if l, ok := c.offsets.Load(secs); ok {
+			return l.(*time.Location), nil
+		}
+		l, _ := c.offsets.LoadOrStore(secs, time.FixedZone("", secs))
+		return l.(*time.Location), nil
+	}
+	l, err := time.LoadLocation(name)
 	if err != nil {
 		return nil, err
 	}
-	if len(name) <= maxZoneNameLen && zoneCount.Load() < maxZones {
-		if _, loaded := zones.LoadOrStore(name, l); !loaded {
-			zoneCount.Add(1)
+	if plainZoneName(name) {
+		// Reserve a place first, so that racing lookups cannot pass
+		// the bound together.
+		if c.count.Add(1) > maxZones {
+			c.count.Add(-1)
+		} else if _, loaded := c.names.LoadOrStore(name, l); loaded {
+			c.count.Add(-1)
 		}
 	}
 	return l, nil
 }
 
-// parseZone reads a zone as CEL does: an IANA name, or a numerical offset
-// from UTC such as "-08:00".
-func parseZone(val string) (*time.Location, error) {
-	ind := strings.Index(val, ":")
-	if ind == -1 {
-		return time.LoadLocation(val)
+// plainZoneName reports whether name is spelled as the zone database
+// spells its zones, and is short enough to keep.
+func plainZoneName(name string) bool {
+	if name == "" || len(name) > maxZoneNameLen {
+		return false
 	}
+	prev := byte('/')
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case c == '/':
+			if prev == '/' {
+				return false
+			}
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '_', c == '+', c == '-':
+		default:
+			return false
+		}
+		prev = c
+	}
+	return prev != '/'
+}
+
+// parseOffset reads a numerical offset from UTC as CEL does ("-08:00",
+// "5:30") and returns it in seconds east of UTC, with CEL's errors.
+func parseOffset(val string) (int, error) {
+	ind := strings.Index(val, ":")
 	hr, err := strconv.Atoi(val[:ind])
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
 	min, err := strconv.Atoi(val[ind+1:])
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
 	if hr < -23 || hr > 23 {
-		return nil, fmt.Errorf("timezone offset hours out of range [-23, 23]: %s", val)
+		return 0, fmt.Errorf("timezone offset hours out of range [-23, 23]: %s", val)
 	}
 	if min < 0 || min > 59 {
-		return nil, fmt.Errorf("timezone offset minutes out of range [0, 59]: %s", val)
+		return 0, fmt.Errorf("timezone offset minutes out of range [0, 59]: %s", val)
 	}
 	offset := hr*60 + min
 	if val[0] == '-' {
 		offset = hr*60 - min
 	}
-	return time.FixedZone("", int((time.Duration(offset) * time.Minute).Seconds())), nil
+	return int((time.Duration(offset) * time.Minute).Seconds()), nil
 }
 
 // zoneFunctions rebinds every accessor that takes a zone; the overloads

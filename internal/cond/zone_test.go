@@ -2,6 +2,8 @@ package cond
 
 import (
 	"fmt"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -73,29 +75,54 @@ func TestZoneAccessorsMatchCEL(t *testing.T) {
 }
 
 // TestZoneCacheBounded: zone names from requests cannot grow the cache
-// past its bounds; a name over the length bound is answered, not kept.
+// past its bounds. Offsets are kept by the offset they name, however
+// spelled; a name over the length bound or spelled unlike the database's
+// names is answered, not kept; and the count holds under racing lookups.
 func TestZoneCacheBounded(t *testing.T) {
 	t.Parallel()
-	long := "+05:" + fmt.Sprintf("%0*d", maxZoneNameLen, 30)
-	if _, err := zone(long); err != nil {
-		t.Fatal(err)
+	var c zoneCache
+	size := func(m *sync.Map) (n int) {
+		m.Range(func(any, any) bool { n++; return true })
+		return n
 	}
-	if _, ok := zones.Load(long); ok {
-		t.Errorf("a %d-byte zone name was cached", len(long))
-	}
-	for h := -23; h <= 23; h++ {
-		for m := 0; m < 60; m++ {
-			if _, err := zone(fmt.Sprintf("%+03d:%02d", h, m)); err != nil {
-				t.Fatal(err)
-			}
+	for _, spelling := range []string{"+05:30", "5:30", "05:30", "+0005:30", "+5:030", "0000000005:0000030"} {
+		l, err := c.get(spelling)
+		if err != nil {
+			t.Fatal(spelling, err)
+		}
+		if _, off := time.Date(2026, 1, 1, 0, 0, 0, 0, l).Zone(); off != 5*3600+30*60 {
+			t.Errorf("%q is %d s east of UTC", spelling, off)
 		}
 	}
-	if n := zoneCount.Load(); n > maxZones {
-		t.Errorf("%d zones cached, over the bound of %d", n, maxZones)
+	if n := size(&c.offsets); n != 1 {
+		t.Errorf("six spellings of one offset kept as %d", n)
 	}
-	n := 0
-	zones.Range(func(any, any) bool { n++; return true })
-	if n > maxZones {
-		t.Errorf("%d zones in the cache, over the bound of %d", n, maxZones)
+	for _, name := range []string{"Europe//Paris", "Europe/Paris/", "/Europe/Paris", "Europe/Paris ", strings.Repeat("A/", 40) + "B"} {
+		c.get(name) // an error or a zone: either way, not kept
+		if _, ok := c.names.Load(name); ok {
+			t.Errorf("%q was kept", name)
+		}
+	}
+	if _, err := c.get("Europe/Paris"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := c.names.Load("Europe/Paris"); !ok {
+		t.Error("Europe/Paris was not kept")
+	}
+	// Racing lookups of more zones than the bound allows.
+	var full zoneCache
+	full.count.Store(maxZones - 4)
+	var wg sync.WaitGroup
+	for _, name := range []string{"Asia/Tokyo", "Asia/Kolkata", "America/New_York", "America/Chicago", "Africa/Lagos", "Australia/Sydney", "Europe/Berlin", "Europe/Madrid"} {
+		for range 4 {
+			wg.Go(func() { full.get(name) })
+		}
+	}
+	wg.Wait()
+	if n := full.count.Load(); n > maxZones {
+		t.Errorf("count %d, over the bound of %d", n, maxZones)
+	}
+	if n := size(&full.names); n > 4 {
+		t.Errorf("%d names kept past a bound that left room for 4", n)
 	}
 }
