@@ -149,6 +149,9 @@ func WithAttributes(ctx context.Context, attrs map[string]any) context.Context {
 // AttributesFrom returns the attributes ctx carries, or nil. The map is
 // shared: do not change it.
 func AttributesFrom(ctx context.Context) map[string]any {
+	if ctx == nil {
+		return nil
+	}
 	m, _ := ctx.Value(attributesKey{}).(map[string]any)
 	return m
 }
@@ -233,8 +236,11 @@ func (c *actorCtx) String() string {
 	return fmt.Sprintf("%v.WithActor(%q)", c.Context, c.actor.ID())
 }
 
-// ActorFrom returns the actor ctx carries, or nil.
+// ActorFrom returns the actor ctx carries, or nil (for a nil ctx too).
 func ActorFrom(ctx context.Context) *warden.Actor {
+	if ctx == nil {
+		return nil
+	}
 	a, _ := ctx.Value(actorKey{}).(*warden.Actor)
 	return a
 }
@@ -332,6 +338,9 @@ func (a *Auth) RequireRoles(roles ...string) (*Guard, error) {
 func (g *Guard) Check(ctx context.Context, values ...any) (warden.Decision, error) {
 	if g == nil {
 		return warden.Decision{Reason: "no guard"}, errNilGuard
+	}
+	if ctx == nil {
+		return warden.Decision{Reason: "no actor"}, fmt.Errorf("%w: Check was given a nil context", warden.ErrUnauthorized)
 	}
 	var opts Options
 	if g.auth != nil {

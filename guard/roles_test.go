@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/warden-authz/warden"
+	"github.com/warden-authz/warden/audit"
 	"github.com/warden-authz/warden/guard"
 	"pgregory.net/rapid"
 )
@@ -37,6 +38,19 @@ func TestRolesAuthHostile(t *testing.T) {
 	}
 	if _, err := guard.NewAuth(guard.ActorProviderFunc(nil), nil).Authorize(context.Background(), "ann"); !errors.Is(err, warden.ErrUnauthorized) {
 		t.Errorf("a nil ActorProviderFunc: %v", err)
+	}
+	// A nil context reaches no actor, no attributes and no decision, with
+	// audit on too: an error, not a panic.
+	audited := guard.NewRolesAuth(set, names([]string{"viewer"}, true, nil), &guard.Options{Audit: &audit.Memory{}, AuditRequired: true})
+	g, err := audited.Guard("doc:read", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, err := g.Check(nil); d.Allowed || !errors.Is(err, warden.ErrUnauthorized) {
+		t.Errorf("Check(nil) = %+v, %v", d, err)
+	}
+	if guard.ActorFrom(nil) != nil || guard.AttributesFrom(nil) != nil {
+		t.Error("a nil context carries something")
 	}
 	for _, tc := range []struct {
 		name string
